@@ -1,0 +1,47 @@
+// One gradient rule per op type, registered by op name (the shape of ONNX
+// Runtime's gradient_builder_registry and tfjs-core's kernel gradient configs).
+import type { Graph, Node, Value } from '../graph/graph.ts';
+
+export interface GradContext {
+  readonly g: Graph;
+  readonly node: Node;
+  /** The node's inputs (null where an optional input is absent). */
+  readonly x: readonly (Value | null)[];
+  /** The node's outputs. */
+  readonly y: readonly Value[];
+  /** Upstream gradient of each output; undefined where nothing downstream needs it. */
+  readonly dy: readonly (Value | undefined)[];
+  /** Which inputs need a gradient. Rules may skip the work for the others. */
+  readonly needs: readonly boolean[];
+}
+
+/**
+ * Returns the gradient of each input, in input order: undefined where it is
+ * not needed or is zero. A gradient may keep the output's broadcast shape;
+ * the autodiff core reduces it to the input's shape in one place.
+ */
+export type GradRule = (ctx: GradContext) => readonly (Value | undefined)[];
+
+const rules = new Map<string, GradRule>();
+
+export function registerGradient(opType: string, rule: GradRule): void {
+  if (rules.has(opType)) throw new Error(`a gradient rule for ${opType} is already registered`);
+  rules.set(opType, rule);
+}
+
+export function gradientRule(opType: string): GradRule | undefined {
+  return rules.get(opType);
+}
+
+export function registeredOps(): string[] {
+  return [...rules.keys()].sort();
+}
+
+/**
+ * Ops through which no gradient flows: their outputs are integer or boolean,
+ * or piecewise constant. Listed so that reaching one is not an error.
+ */
+export const NO_GRADIENT = new Set([
+  'Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not',
+  'ArgMax', 'ArgMin', 'Range', 'ConstantOfShape', 'Sign', 'Floor', 'Ceil', 'Round',
+]);
