@@ -45,3 +45,16 @@ export const NO_GRADIENT = new Set([
   'Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not',
   'ArgMax', 'ArgMin', 'Range', 'ConstantOfShape', 'Sign', 'Floor', 'Ceil', 'Round',
 ]);
+
+/**
+ * Every op the backward pass may emit. Tests assert that emitted backward
+ * graphs stay inside this list, so a new rule cannot quietly bring in an op
+ * that some runtime (onnxruntime-web, the CUDA provider) lacks.
+ */
+export const BACKWARD_OPS = new Set([
+  'Add', 'Sub', 'Mul', 'Div', 'Neg', 'Pow', 'Exp', 'Log', 'Sign', 'Sum', 'Where', 'Cast',
+  'Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'Equal', 'And',
+  'MatMul', 'Gemm', 'Transpose', 'Reshape', 'Squeeze', 'Unsqueeze', 'Expand', 'Slice', 'Pad', 'Concat',
+  'Gather', 'GatherElements', 'ScatterElements', 'ReduceSum', 'ReduceProd', 'Shape', 'ConstantOfShape',
+  'Conv', 'MaxPool', 'Identity',
+]);

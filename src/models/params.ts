@@ -1,0 +1,33 @@
+// Trainable parameters: their shapes, how they start, and their initial values.
+import { Rng } from './random.ts';
+
+export type Init = 'he-normal' | 'xavier-uniform' | 'zeros';
+
+export interface ParamSpec {
+  name: string;
+  shape: number[];
+  init: Init;
+  /** Inputs feeding each output unit (He / Xavier scale). */
+  fanIn: number;
+  fanOut: number;
+}
+
+export function paramSize(p: ParamSpec): number {
+  return p.shape.reduce((a, b) => a * b, 1);
+}
+
+/** Initial values for `params`, drawn in order from one seeded stream. */
+export function initParams(params: readonly ParamSpec[], seed: number): Float32Array[] {
+  const rng = new Rng(seed);
+  return params.map((p) => {
+    const out = new Float32Array(paramSize(p));
+    if (p.init === 'he-normal') {
+      const std = Math.sqrt(2 / p.fanIn);
+      for (let i = 0; i < out.length; i++) out[i] = rng.normal() * std;
+    } else if (p.init === 'xavier-uniform') {
+      const a = Math.sqrt(6 / (p.fanIn + p.fanOut));
+      for (let i = 0; i < out.length; i++) out[i] = rng.uniform(-a, a);
+    }
+    return out;
+  });
+}
