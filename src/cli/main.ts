@@ -1,0 +1,67 @@
+// The lossgraph command line.
+import { readFileSync } from 'node:fs';
+import yargs from 'yargs';
+import { LossgraphError } from '../errors.ts';
+import { knownLosses, lossFromSpec } from '../losses/registry.ts';
+import { runDemo } from './demo.ts';
+import { parseProbeInput, runLossProbe } from './loss.ts';
+
+/** Runs the CLI and returns the exit code: 0 ok, 2 bad input or usage, 1 internal error. */
+export async function main(argv: string[]): Promise<number> {
+  const parser = yargs(argv)
+    .scriptName('lossgraph')
+    .strict()
+    .demandCommand(1, 'name a command (lossgraph --help lists them)')
+    .command(
+      'loss',
+      'loss value and d(loss)/d(logits) for JSON {"logits": [[...]], "labels": [...]} on stdin',
+      (y) => y
+        .option('spec', { type: 'string', demandOption: true, describe: `loss spec (known: ${knownLosses().join(', ')})` })
+        .option('json', { type: 'boolean', default: true, describe: 'print one JSON object {"loss", "grad"}' }),
+      async (args) => {
+        lossFromSpec(args.spec); // an unknown loss fails before stdin is read
+        const input = parseProbeInput(readFileSync(0, 'utf8'));
+        const result = await runLossProbe(args.spec, input);
+        process.stdout.write(`${JSON.stringify(result)}\n`);
+      },
+    )
+    .command(
+      'demo',
+      'train an MLP with cross-entropy on Fashion-MNIST through one training-step graph',
+      (y) => y
+        .option('epochs', { type: 'number', default: 5 })
+        .option('batch', { type: 'number', default: 64 })
+        .option('lr', { type: 'number', default: 0.1, describe: 'SGD learning rate' })
+        .option('hidden', { type: 'number', default: 128, describe: 'hidden units' })
+        .option('seed', { type: 'number', default: 1 })
+        .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
+        .option('data', { type: 'string', describe: 'folder with Fashion-MNIST IDX files (default: the full set if installed, else the shipped subset)' })
+        .option('json', { type: 'boolean', default: false, describe: 'print one JSON object at the end, nothing else' }),
+      async (args) => {
+        for (const [name, v] of [['epochs', args.epochs], ['batch', args.batch], ['hidden', args.hidden]] as const) {
+          if (!Number.isInteger(v) || v < 1) throw new LossgraphError(`--${name} must be a positive integer, got ${v}`);
+        }
+        if (!(args.lr > 0)) throw new LossgraphError(`--lr must be positive, got ${args.lr}`);
+        const log = args.json ? () => {} : (line: string) => console.log(line);
+        const result = await runDemo({ ...args, log });
+        if (args.json) console.log(JSON.stringify(result));
+      },
+    )
+    .fail((msg, err) => {
+      throw err ?? new LossgraphError(msg);
+    })
+    .help()
+    .version(false);
+  try {
+    await parser.parseAsync();
+    return 0;
+  } catch (e) {
+    if (e instanceof LossgraphError) {
+      process.stderr.write(`lossgraph: ${e.message}\n`);
+      return 2;
+    }
+    process.stderr.write(`lossgraph: internal error: ${(e as Error).message}\n`);
+    if (process.env.LOSSGRAPH_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,81 @@
+// `lossgraph loss` end to end: a child process, JSON on stdin, one line out.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { lossProbeGraph } from '../src/cli/loss.ts';
+import { assertBackwardOps, assertStandardOnnx } from './helpers/standard.ts';
+
+const BIN = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));
+
+function cli(args: string[], stdin = '') {
+  const r = spawnSync(process.execPath, [BIN, ...args], { input: stdin, encoding: 'utf8' });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Closed-form cross-entropy and its gradient softmax(z) - onehot(y), over B. */
+function referenceCe(logits: number[][], labels: number[]) {
+  let loss = 0;
+  const grad = logits.map((z, i) => {
+    const m = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - m));
+    const s = e.reduce((a, b) => a + b, 0);
+    loss += -(z[labels[i]!]! - m - Math.log(s));
+    return e.map((v, k) => (v / s - (k === labels[i] ? 1 : 0)) / logits.length);
+  });
+  return { loss: loss / logits.length, grad };
+}
+
+function assertClose(actual: { loss: number; grad: number[][] }, expected: { loss: number; grad: number[][] }, tol: number) {
+  // Relative to the value's size where it is large (the loss at |z| = 1e4), absolute below 1.
+  assert.ok(Math.abs(actual.loss - expected.loss) <= tol * Math.max(1, Math.abs(expected.loss)), `loss ${actual.loss} vs ${expected.loss}`);
+  expected.grad.forEach((row, i) => row.forEach((v, k) => {
+    assert.ok(Math.abs(actual.grad[i]![k]! - v) <= tol, `grad[${i}][${k}] ${actual.grad[i]![k]} vs ${v}`);
+  }));
+}
+
+test('lossgraph loss --spec ce prints the closed-form loss and gradient', () => {
+  const input = { logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0] };
+  const r = cli(['loss', '--spec', 'ce', '--json'], JSON.stringify(input));
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  assert.equal(lines.length, 1);
+  assertClose(JSON.parse(lines[0]!), referenceCe(input.logits, input.labels), 1e-6);
+});
+
+test('lossgraph loss stays finite and exact at |z| = 1e4', () => {
+  const input = { logits: [[1e4, -1e4, 0], [-1e4, 1e4, 1e4], [0, 0, -1e4]], labels: [1, 0, 2] };
+  const r = cli(['loss', '--spec', 'ce'], JSON.stringify(input));
+  assert.equal(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.ok(Number.isFinite(out.loss) && out.grad.flat().every(Number.isFinite));
+  assertClose(out, referenceCe(input.logits, input.labels), 1e-6);
+});
+
+const bad: [string, string[], string, RegExp][] = [
+  ['ragged logits', ['--spec', 'ce'], '{"logits":[[1,2,3],[0,0]],"labels":[2,0]}', /logits\[1\] has 2 values but logits\[0\] has 3/],
+  ['a label out of range', ['--spec', 'ce'], '{"logits":[[1,2,3],[0,0,5]],"labels":[2,3]}', /labels\[1\] = 3 is out of range: with 3 classes a label is 0\.\.2/],
+  ['a negative label', ['--spec', 'ce'], '{"logits":[[1,2]],"labels":[-1]}', /labels\[0\] = -1 is out of range/],
+  ['a fractional label', ['--spec', 'ce'], '{"logits":[[1,2]],"labels":[0.5]}', /labels\[0\] = 0.5 is not an integer/],
+  ['bad JSON', ['--spec', 'ce'], '{"logits":[[1,2', /stdin is not valid JSON/],
+  ['a non-number logit', ['--spec', 'ce'], '{"logits":[[1,"x"]],"labels":[0]}', /logits\[0\]\[1\] is not a finite number/],
+  ['too few labels', ['--spec', 'ce'], '{"logits":[[1,2],[3,4]],"labels":[0]}', /1 labels for 2 rows/],
+  ['an unknown loss', ['--spec', 'nope'], '{}', /unknown loss 'nope' in --spec; known losses: ce/],
+];
+for (const [what, args, stdin, message] of bad) {
+  test(`lossgraph loss rejects ${what} with one line and exit code 2`, () => {
+    const r = cli(['loss', ...args], stdin);
+    assert.equal(r.code, 2);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trim().split('\n');
+    assert.equal(lines.length, 1, r.stderr);
+    assert.match(lines[0]!, /^lossgraph: /);
+    assert.match(lines[0]!, message);
+  });
+}
+
+test('the probe graph is standard ONNX with an allowed backward', () => {
+  const bytes = lossProbeGraph('ce', 4, 3).toBytes();
+  assertStandardOnnx(bytes, 'ce probe');
+  assertBackwardOps(bytes, 'ce probe');
+});

@@ -1,0 +1,40 @@
+// The float64 rewrites of Conv, ConvTranspose and the average pools compute
+// what ONNX Runtime's native float32 kernels compute.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { Graph, type Value } from '../src/graph/graph.ts';
+import { lowerForFloat64 } from '../src/graph/lower.ts';
+import { Rng } from '../src/models/random.ts';
+import { Session } from '../src/runtime/session.ts';
+
+const cases: [string, number[], number[], (g: Graph, x: Value, w: Value) => Value][] = [
+  ['Conv, stride 2, padding, dilation', [2, 3, 9, 9], [4, 3, 3, 3], (g, x, w) => g.conv(x, w, undefined, { strides: [2, 2], pads: [1, 2, 0, 1], dilations: [1, 2] })],
+  ['ConvTranspose, stride 2, output padding', [2, 3, 4, 5], [3, 2, 3, 3], (g, x, w) => g.convTranspose(x, w, undefined, { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [1, 0] })],
+  ['AveragePool without padding counted', [2, 3, 7, 7], [1], (g, x) => g.averagePool(x, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })],
+  ['AveragePool with padding counted', [2, 3, 6, 6], [1], (g, x) => g.averagePool(x, { kernelShape: [2, 3], strides: [2, 1], pads: [1, 1, 0, 1], countIncludePad: true })],
+  ['GlobalAveragePool', [2, 3, 5, 4], [1], (g, x) => g.globalAveragePool(x)],
+];
+
+async function evaluate(dtype: 'float32' | 'float64', xs: number[], ws: number[], build: (g: Graph, x: Value, w: Value) => Value, xd: number[], wd: number[]) {
+  const g = new Graph();
+  const x = g.input('x', dtype, xs);
+  const w = g.input('w', dtype, ws);
+  g.output(g.add(build(g, x, w), g.reduceSum(w, undefined, false)), 'y');
+  if (dtype === 'float64') lowerForFloat64(g);
+  const s = await Session.create(g.toBytes());
+  const T = dtype === 'float32' ? Float32Array : Float64Array;
+  const out = await s.run({ x: s.tensor(dtype, T.from(xd), xs), w: s.tensor(dtype, T.from(wd), ws) });
+  return Array.from(out['y']!.data as Float32Array | Float64Array);
+}
+
+for (const [what, xs, ws, build] of cases) {
+  test(`lowered ${what} matches the native float32 op`, async () => {
+    const r = new Rng(3);
+    const xd = Array.from({ length: xs.reduce((a, b) => a * b) }, () => r.normal());
+    const wd = Array.from({ length: ws.reduce((a, b) => a * b) }, () => r.normal());
+    const native = await evaluate('float32', xs, ws, build, xd, wd);
+    const lowered = await evaluate('float64', xs, ws, build, xd, wd);
+    assert.equal(lowered.length, native.length);
+    native.forEach((v, i) => assert.ok(Math.abs(v - lowered[i]!) < 1e-4 * Math.max(1, Math.abs(v)), `element ${i}: ${v} vs ${lowered[i]}`));
+  });
+}
