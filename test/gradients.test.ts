@@ -58,6 +58,7 @@ const cases: Case[] = [
   { op: 'ReduceSum', what: 'axes, keepdims=0', inputs: [f('x', 2, 3, 4)], build: (g, [x]) => g.reduceSum(x!, [0, 2], false) },
   { op: 'ReduceSum', what: 'all axes', inputs: [f('x', 2, 3)], build: (g, [x]) => g.reduceSum(x!) },
   { op: 'ReduceMean', what: 'axis 1, keepdims', inputs: [f('x', 2, 3, 4)], build: (g, [x]) => g.reduceMean(x!, [1], true) },
+  { op: 'ReduceMean', what: 'over a symbolic batch axis', inputs: [{ ...f('x', 4, 3), declared: ['batch', 3] }], build: (g, [x]) => g.reduceMean(x!, [0], false) },
   { op: 'ReduceMax', what: 'axis -1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.reduceMax(x!, [-1], false) },
   { op: 'ReduceLogSumExp', what: 'axis 1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.reduceLogSumExp(x!, [1], false) },
   { op: 'Softmax', what: 'axis 1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.softmax(x!, 1) },

@@ -4,6 +4,7 @@
 import { grad } from '../autograd/grad.ts';
 import { LossgraphError } from '../errors.ts';
 import { Graph } from '../graph/graph.ts';
+import type { Dim } from '../graph/shape.ts';
 import { lossFromSpec } from '../losses/registry.ts';
 import { Session } from '../runtime/session.ts';
 
@@ -49,7 +50,7 @@ export function parseProbeInput(text: string): LossProbeInput {
 }
 
 /** The loss graph with d(loss)/d(logits) appended, in float64. */
-export function lossProbeGraph(spec: string, batch: number, classes: number): Graph {
+export function lossProbeGraph(spec: string, batch: Dim, classes: number): Graph {
   const loss = lossFromSpec(spec);
   const g = new Graph(`loss_${loss.name}`);
   const logits = g.input('logits', 'float64', [batch, classes]);

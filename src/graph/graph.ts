@@ -120,6 +120,7 @@ export class Graph {
   private readonly names = new Set<string>();
   private readonly counters = new Map<string, number>();
   private readonly constCache = new Map<string, Value>();
+  private readonly shapeCache = new Map<Value, Value>();
   private scopes: string[] = [];
 
   constructor(readonly name = 'lossgraph') {}
@@ -410,9 +411,13 @@ export class Graph {
 
   // ---------------------------------------------------------- shape ops
 
+  /** Shape(x); one node per value, however often it is asked for. */
   shape(x: Value): Value {
+    const hit = this.shapeCache.get(x);
+    if (hit) return hit;
     const out = this.emit('Shape', [x], {}, [{ dtype: 'int64', shape: [x.rank] }])[0]!;
     out.known = x.shape;
+    this.shapeCache.set(x, out);
     return out;
   }
 

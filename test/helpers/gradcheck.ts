@@ -7,6 +7,8 @@ import { isStatic } from '../../src/graph/shape.ts';
 import { Rng } from '../../src/models/random.ts';
 import { typedArray, type DType } from '../../src/onnx/dtype.ts';
 import { Session, type OrtTensor } from '../../src/runtime/session.ts';
+import type { Dim } from '../../src/graph/shape.ts';
+import { assertBackwardOps, assertStandardOnnx } from './standard.ts';
 
 export interface CheckInput {
   name: string;
@@ -17,6 +19,8 @@ export interface CheckInput {
   dtype?: DType;
   /** Differentiate with respect to this input (default: true for floats). */
   wrt?: boolean;
+  /** The shape the graph declares, when it differs from the fed one (symbolic dims). */
+  declared?: Dim[];
 }
 
 export interface CheckResult {
@@ -54,7 +58,7 @@ export async function gradcheck(
 
   const make = (withGrad: boolean) => {
     const g = new Graph('gradcheck');
-    const vals = inputs.map((inp) => g.input(inp.name, inp.dtype ?? 'float64', inp.shape));
+    const vals = inputs.map((inp) => g.input(inp.name, inp.dtype ?? 'float64', inp.declared ?? inp.shape));
     let y = build(g, vals);
     if (y.rank > 0) {
       if (!isStatic(y.shape)) throw new Error(`gradcheck: output ${y} needs a static shape`);
@@ -68,6 +72,9 @@ export async function gradcheck(
       const grads = grad(g, y, wrt.map((w) => w.v));
       grads.forEach((gv, i) => g.output(gv, `grad_${wrt[i]!.inp.name}`));
     }
+    const unlowered = g.toBytes();
+    assertStandardOnnx(unlowered, 'gradcheck graph');
+    assertBackwardOps(unlowered, 'gradcheck graph');
     lowerForFloat64(g);
     return { bytes: g.toBytes(), wrt: wrt.map((w) => inputs.indexOf(w.inp)) };
   };
