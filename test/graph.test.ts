@@ -90,3 +90,16 @@ test('dead nodes are not emitted', () => {
   const m = decodeModel(g.toBytes());
   assert.deepEqual((m.graph?.node ?? []).map((n) => n.opType), ['Neg', 'Identity']);
 });
+
+test('a gradient whose shape differs only in symbolic dim names is not reduced', async () => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', ['n', 2]);
+  // Reshape gives its output a fresh symbolic dim; the gradient flows back through it.
+  const y = g.reshape(g.mul(x, x), [-1, 1]);
+  const [dx] = grad(g, g.reduceSum(y), [x]);
+  g.output(dx!, 'dx');
+  const s = await Session.create(g.toBytes());
+  const out = await s.run({ x: s.tensor('float32', new Float32Array([1, 2, 3, 4, 5, 6]), [3, 2]) });
+  assert.deepEqual(Array.from(out['dx']!.data as Float32Array), [2, 4, 6, 8, 10, 12]);
+  assert.deepEqual(out['dx']!.dims, [3, 2]);
+});

@@ -103,6 +103,7 @@ export function unbroadcast(g: Graph, d: Value, x: Value, node: Node): Value {
       throw new LossgraphError(`gradient ${shapeToString(gs)} does not broadcast onto ${x} at node '${node.name}'`);
     }
   }
+  if (axes.length === 0) return d; // the shapes differ only in the names of symbolic dims
   if (axes.length === lead) return g.reduceSum(d, axes, false);
   const kept = g.reduceSum(d, axes, true);
   return lead > 0 ? g.squeeze(kept, Array.from({ length: lead }, (_, i) => i)) : kept;
