@@ -60,7 +60,7 @@ const bad: [string, string[], string, RegExp][] = [
   ['bad JSON', ['--spec', 'ce'], '{"logits":[[1,2', /stdin is not valid JSON/],
   ['a non-number logit', ['--spec', 'ce'], '{"logits":[[1,"x"]],"labels":[0]}', /logits\[0\]\[1\] is not a finite number/],
   ['too few labels', ['--spec', 'ce'], '{"logits":[[1,2],[3,4]],"labels":[0]}', /1 labels for 2 rows/],
-  ['an unknown loss', ['--spec', 'nope'], '{}', /unknown loss 'nope' in --spec; known losses: ce/],
+  ['an unknown loss', ['--spec', 'nope'], '{}', /loss spec 'nope': unknown loss 'nope' \(known losses: .*\bce\b.*\) at column 1/],
 ];
 for (const [what, args, stdin, message] of bad) {
   test(`lossgraph loss rejects ${what} with one line and exit code 2`, () => {
@@ -75,7 +75,7 @@ for (const [what, args, stdin, message] of bad) {
 }
 
 test('the probe graph is standard ONNX with an allowed backward', () => {
-  const bytes = lossProbeGraph('ce', 4, 3).toBytes();
+  const bytes = lossProbeGraph('ce', 4, 3).graph.toBytes();
   assertStandardOnnx(bytes, 'ce probe');
   assertBackwardOps(bytes, 'ce probe');
 });

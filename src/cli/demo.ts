@@ -5,7 +5,6 @@ import { Graph } from '../graph/graph.ts';
 import { TRAIN_INPUTS, TRAIN_OUTPUTS, trainingStepGraph, updatedName } from '../artifacts/training_step.ts';
 import { gatherBatch, shuffledBatches } from '../data/batches.ts';
 import { fashionMnistDir, readIdxSplit } from '../data/idx.ts';
-import { ce } from '../losses/ce.ts';
 import { mlpForward, mlpParams } from '../models/mlp.ts';
 import { initParams } from '../models/params.ts';
 import { Session, type ExecutionProvider } from '../runtime/session.ts';
@@ -35,8 +34,8 @@ export async function runDemo(o: DemoOptions): Promise<{ data: string; epochs: D
   const test = readIdxSplit(dir, 't10k');
   o.log(`data: ${dir} (${train.count} training, ${test.count} test images)`);
   const params = mlpParams({ inputs: 784, hidden: [o.hidden], classes: 10 });
-  const step = trainingStepGraph({ inputShape: [784], params, forward: mlpForward, loss: ce });
-  const trainer = await TrainingSession.create(step.toBytes(), params, initParams(params, o.seed), { ...TRAIN_INPUTS, ...TRAIN_OUTPUTS, updated: updatedName }, { ep: o.ep });
+  const step = trainingStepGraph({ inputShape: [784], params, forward: mlpForward, loss: 'ce', classes: 10 });
+  const trainer = await TrainingSession.create(step.graph.toBytes(), params, initParams(params, o.seed), { ...TRAIN_INPUTS, ...TRAIN_OUTPUTS, updated: updatedName }, { ep: o.ep });
 
   const eg = new Graph('eval');
   const ex = eg.input('input', 'float32', ['batch', 784]);

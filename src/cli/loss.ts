@@ -1,16 +1,26 @@
-// `lossgraph loss`: evaluates a loss and its gradient w.r.t. the logits on
+// `lossgraph loss`: evaluates a loss spec and its gradient w.r.t. the logits on
 // JSON input, by running the emitted loss graph and its autodiff gradient in
 // onnxruntime-node (float64), not by JavaScript arithmetic.
 import { grad } from '../autograd/grad.ts';
 import { LossgraphError } from '../errors.ts';
 import { Graph } from '../graph/graph.ts';
 import type { Dim } from '../graph/shape.ts';
-import { lossFromSpec } from '../losses/registry.ts';
-import { Session } from '../runtime/session.ts';
+import { buildLoss, parseLossSpec, type LossSpec } from '../losses/compile.ts';
+import { validateGroups } from '../losses/hierarchical.ts';
+import { lossDefinition } from '../losses/registry.ts';
+import { termsOf } from '../losses/spec.ts';
+import type { LossContext } from '../losses/types.ts';
+import { Session, type OrtTensor } from '../runtime/session.ts';
 
 export interface LossProbeInput {
   logits: number[][];
   labels: number[];
+  targets?: number[][];
+  weights?: number[];
+  /** Level name -> group of each fine class ("groups" may be one array: level 'coarse'). */
+  hierarchy?: Record<string, number[]>;
+  embeddings?: number[][];
+  params?: Record<string, number>;
 }
 
 export interface LossProbeResult {
@@ -18,7 +28,26 @@ export interface LossProbeResult {
   grad: number[][];
 }
 
-/** Validates the probe's JSON; every problem is one line naming the field and index. */
+function matrix(v: unknown, name: string, rows?: number, cols?: number): number[][] {
+  if (!Array.isArray(v) || v.length === 0) throw new LossgraphError(`"${name}" must be a non-empty array of rows of numbers`);
+  if (rows !== undefined && v.length !== rows) throw new LossgraphError(`"${name}" has ${v.length} rows, expected ${rows}`);
+  const width = cols ?? (Array.isArray(v[0]) ? v[0].length : -1);
+  v.forEach((row, i) => {
+    if (!Array.isArray(row)) throw new LossgraphError(`${name}[${i}] is not an array of numbers`);
+    if (row.length !== width) {
+      throw new LossgraphError(cols === undefined
+        ? `${name}[${i}] has ${row.length} values but ${name}[0] has ${width}: every row needs one value per class`
+        : `${name}[${i}] has ${row.length} values, expected ${cols}`);
+    }
+    row.forEach((x, j) => {
+      if (typeof x !== 'number' || !Number.isFinite(x)) throw new LossgraphError(`${name}[${i}][${j}] is not a finite number`);
+    });
+  });
+  if (width < 1) throw new LossgraphError(`${name} rows must not be empty`);
+  return v as number[][];
+}
+
+/** Validates the probe's JSON shape; value ranges that depend on the spec are checked by probeClasses. */
 export function parseProbeInput(text: string): LossProbeInput {
   let data: unknown;
   try {
@@ -29,51 +58,131 @@ export function parseProbeInput(text: string): LossProbeInput {
   if (typeof data !== 'object' || data === null || Array.isArray(data)) {
     throw new LossgraphError('stdin must be a JSON object {"logits": [[...], ...], "labels": [...]}');
   }
-  const { logits, labels } = data as Record<string, unknown>;
-  if (!Array.isArray(logits) || logits.length === 0) throw new LossgraphError('"logits" must be a non-empty B x K array of numbers');
-  const k = Array.isArray(logits[0]) ? logits[0].length : -1;
-  logits.forEach((row, i) => {
-    if (!Array.isArray(row)) throw new LossgraphError(`logits[${i}] is not an array of numbers`);
-    if (row.length !== k) throw new LossgraphError(`logits[${i}] has ${row.length} values but logits[0] has ${k}: every row needs one value per class`);
-    row.forEach((v, j) => {
-      if (typeof v !== 'number' || !Number.isFinite(v)) throw new LossgraphError(`logits[${i}][${j}] is not a finite number`);
-    });
-  });
-  if (k < 1) throw new LossgraphError('logits rows must have at least one class');
-  if (!Array.isArray(labels)) throw new LossgraphError('"labels" must be an array of class indices, one per row of logits');
-  if (labels.length !== logits.length) throw new LossgraphError(`${labels.length} labels for ${logits.length} rows of logits`);
-  labels.forEach((y, i) => {
+  const d = data as Record<string, unknown>;
+  const logits = matrix(d.logits, 'logits');
+  const b = logits.length;
+  if (!Array.isArray(d.labels)) throw new LossgraphError('"labels" must be an array of class indices, one per row of logits');
+  if (d.labels.length !== b) throw new LossgraphError(`${d.labels.length} labels for ${b} rows of logits`);
+  d.labels.forEach((y, i) => {
     if (typeof y !== 'number' || !Number.isInteger(y)) throw new LossgraphError(`labels[${i}] = ${JSON.stringify(y)} is not an integer class index`);
-    if (y < 0 || y >= k) throw new LossgraphError(`labels[${i}] = ${y} is out of range: with ${k} classes a label is 0..${k - 1}`);
   });
-  return { logits: logits as number[][], labels: labels as number[] };
+  const out: LossProbeInput = { logits, labels: d.labels as number[] };
+  if (d.targets !== undefined) out.targets = matrix(d.targets, 'targets', b);
+  if (d.embeddings !== undefined) out.embeddings = matrix(d.embeddings, 'embeddings', undefined, logits[0]!.length);
+  if (d.weights !== undefined) {
+    if (!Array.isArray(d.weights) || d.weights.some((w) => typeof w !== 'number' || !Number.isFinite(w) || w < 0)) {
+      throw new LossgraphError('"weights" must be an array of non-negative class weights, one per class');
+    }
+    out.weights = d.weights as number[];
+  }
+  if (d.groups !== undefined) {
+    const levels = Array.isArray(d.groups) ? { coarse: d.groups } : d.groups;
+    if (typeof levels !== 'object' || levels === null) throw new LossgraphError('"groups" must be an array (the group of each class) or an object of such arrays by level name');
+    out.hierarchy = {};
+    for (const [name, groups] of Object.entries(levels)) {
+      if (!Array.isArray(groups)) throw new LossgraphError(`"groups.${name}" must be an array with the group of each class`);
+      out.hierarchy[name] = groups as number[];
+    }
+  }
+  if (d.params !== undefined) {
+    if (typeof d.params !== 'object' || d.params === null || Object.values(d.params).some((v) => typeof v !== 'number' || !Number.isFinite(v))) {
+      throw new LossgraphError('"params" must be an object of numbers, e.g. {"w": 0.7}');
+    }
+    out.params = d.params as Record<string, number>;
+  }
+  return out;
+}
+
+/** Number of classes K implied by the input and the spec's head; checks labels and per-class arrays against it. */
+export function probeClasses(spec: LossSpec, input: LossProbeInput): number {
+  const width = input.logits[0]!.length;
+  const k = spec.head === 'thresholds' ? width + 1 : spec.head === 'embedding' ? input.embeddings?.length ?? 0 : width;
+  if (spec.head === 'embedding' && !input.embeddings) throw new LossgraphError(`loss spec '${spec.text}' needs "embeddings": the class embedding table (K x D)`);
+  const ignore = ignoreIndices(spec);
+  input.labels.forEach((y, i) => {
+    if ((y < 0 || y >= k) && !ignore.has(y)) throw new LossgraphError(`labels[${i}] = ${y} is out of range: with ${k} classes a label is 0..${k - 1}`);
+  });
+  if (input.targets && input.targets[0]!.length !== k) throw new LossgraphError(`"targets" rows have ${input.targets[0]!.length} values, expected one per class (${k})`);
+  if (input.weights && input.weights.length !== k) throw new LossgraphError(`"weights" has ${input.weights.length} values, expected one per class (${k})`);
+  for (const [level, groups] of Object.entries(input.hierarchy ?? {})) validateGroups(groups, k, `groups${level === 'coarse' ? '' : `.${level}`}`);
+  for (const need of spec.needs) {
+    const present = { targets: input.targets, weights: input.weights, hierarchy: input.hierarchy, embeddings: input.embeddings }[need];
+    if (!present) throw new LossgraphError(`loss spec '${spec.text}' needs "${need === 'hierarchy' ? 'groups' : need}" in the input`);
+  }
+  return k;
+}
+
+/** ignore_index values of the spec's terms that declare one: labels equal to one are allowed. */
+function ignoreIndices(spec: LossSpec): Set<number> {
+  const found = new Set<number>();
+  for (const t of termsOf(spec.expr)) {
+    const declared = lossDefinition(t.name).args.find((a) => a.name === 'ignore_index');
+    if (!declared) continue;
+    const given = t.args.find((a) => a.name === 'ignore_index')?.value;
+    const value = given?.kind === 'number' ? given.value : given?.kind === 'neg' && given.arg.kind === 'number' ? -given.arg.value : Number(declared.default);
+    found.add(value);
+  }
+  return found;
+}
+
+export interface ProbeGraphOptions {
+  targets?: boolean;
+  weights?: boolean;
+  hierarchy?: Record<string, number[]>;
+  /** Embedding size D, for embedding losses (the table is an input [K, D]). */
+  embeddingDim?: number;
+  params?: Record<string, number>;
 }
 
 /** The loss graph with d(loss)/d(logits) appended, in float64. */
-export function lossProbeGraph(spec: string, batch: Dim, classes: number): Graph {
-  const loss = lossFromSpec(spec);
-  const g = new Graph(`loss_${loss.name}`);
-  const logits = g.input('logits', 'float64', [batch, classes]);
-  const labels = g.input('labels', 'int64', [batch]);
-  const value = loss.build(g, { logits, labels });
-  const [dLogits] = grad(g, value, [logits]);
-  g.output(value, 'loss');
+export function lossProbeGraph(specText: string, batch: Dim, classes: number, o: ProbeGraphOptions = {}) {
+  const spec = parseLossSpec(specText);
+  const g = new Graph('loss');
+  const width = spec.head === 'thresholds' ? classes - 1 : spec.head === 'embedding' ? o.embeddingDim ?? 0 : classes;
+  const ctx: LossContext = {
+    g,
+    logits: g.input('logits', 'float64', [batch, width]),
+    labels: g.input('labels', 'int64', [batch]),
+    classes,
+  };
+  if (o.targets) ctx.targets = g.input('targets', 'float64', [batch, classes]);
+  if (o.weights) ctx.weights = g.input('weights', 'float64', [classes]);
+  if (o.hierarchy) ctx.hierarchy = o.hierarchy;
+  if (spec.head === 'embedding') ctx.embeddings = g.input('embeddings', 'float64', [classes, width]);
+  const { loss, hyperparameters } = buildLoss(spec, ctx, { params: o.params });
+  const [dLogits] = grad(g, loss, [ctx.logits]);
+  g.output(loss, 'loss');
   g.output(dLogits!, 'grad');
-  return g;
+  return { graph: g, hyperparameters };
 }
 
-export async function runLossProbe(spec: string, input: LossProbeInput): Promise<LossProbeResult> {
+export async function runLossProbe(specText: string, input: LossProbeInput, params: Record<string, number> = {}): Promise<LossProbeResult> {
+  const spec = parseLossSpec(specText);
+  const k = probeClasses(spec, input);
   const b = input.logits.length;
-  const k = input.logits[0]!.length;
-  const session = await Session.create(lossProbeGraph(spec, b, k).toBytes());
-  const out = await session.run({
-    logits: session.tensor('float64', Float64Array.from(input.logits.flat()), [b, k]),
-    labels: session.tensor('int64', BigInt64Array.from(input.labels, (y) => BigInt(y)), [b]),
+  const w = input.logits[0]!.length;
+  const { graph, hyperparameters } = lossProbeGraph(specText, b, k, {
+    targets: input.targets !== undefined,
+    weights: input.weights !== undefined,
+    hierarchy: input.hierarchy,
+    embeddingDim: w,
+    params: { ...input.params, ...params },
   });
+  const session = await Session.create(graph.toBytes());
+  const f64 = (rows: number[][] | number[], dims: number[]) => session.tensor('float64', Float64Array.from(rows.flat()), dims);
+  const feeds: Record<string, OrtTensor> = {
+    logits: f64(input.logits, [b, w]),
+    labels: session.tensor('int64', BigInt64Array.from(input.labels, (y) => BigInt(y)), [b]),
+  };
+  if (input.targets) feeds.targets = f64(input.targets, [b, k]);
+  if (input.weights) feeds.weights = f64(input.weights, [k]);
+  if (spec.head === 'embedding') feeds.embeddings = f64(input.embeddings!, [k, w]);
+  for (const h of hyperparameters) feeds[h.name] = f64([h.default], []);
+  const out = await session.run(feeds);
   await session.release();
   const g = out['grad']!.data as Float64Array;
   return {
     loss: (out['loss']!.data as Float64Array)[0]!,
-    grad: Array.from({ length: b }, (_, i) => Array.from(g.subarray(i * k, (i + 1) * k))),
+    grad: Array.from({ length: b }, (_, i) => Array.from(g.subarray(i * w, (i + 1) * w))),
   };
 }

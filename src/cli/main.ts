@@ -2,7 +2,8 @@
 import { readFileSync } from 'node:fs';
 import yargs from 'yargs';
 import { LossgraphError } from '../errors.ts';
-import { knownLosses, lossFromSpec } from '../losses/registry.ts';
+import { parseLossSpec } from '../losses/compile.ts';
+import { knownLosses } from '../losses/registry.ts';
 import { runDemo } from './demo.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
 
@@ -17,11 +18,13 @@ export async function main(argv: string[]): Promise<number> {
       'loss value and d(loss)/d(logits) for JSON {"logits": [[...]], "labels": [...]} on stdin',
       (y) => y
         .option('spec', { type: 'string', demandOption: true, describe: `loss spec (known: ${knownLosses().join(', ')})` })
+        .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the spec, e.g. --param w=0.7' })
         .option('json', { type: 'boolean', default: true, describe: 'print one JSON object {"loss", "grad"}' }),
       async (args) => {
-        lossFromSpec(args.spec); // an unknown loss fails before stdin is read
+        parseLossSpec(args.spec); // a bad spec fails before stdin is read
+        const params = parseParams(args.param);
         const input = parseProbeInput(readFileSync(0, 'utf8'));
-        const result = await runLossProbe(args.spec, input);
+        const result = await runLossProbe(args.spec, input, params);
         process.stdout.write(`${JSON.stringify(result)}\n`);
       },
     )
@@ -64,4 +67,16 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.LOSSGRAPH_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
+}
+
+/** `name=value` pairs from --param. */
+export function parseParams(pairs: readonly string[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const p of pairs) {
+    const m = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(p);
+    const v = m ? Number(m[2]) : NaN;
+    if (!m || !Number.isFinite(v)) throw new LossgraphError(`--param ${p}: expected NAME=NUMBER, e.g. --param w=0.7`);
+    out[m[1]!] = v;
+  }
+  return out;
 }

@@ -1,0 +1,55 @@
+// Seed 003's coarse-level term, for any level of a class hierarchy: the
+// cross-entropy of the coarse class computed from the fine logits, where
+//   log P(group g) = logsumexp_{k in g} z_k - logsumexp_k z_k.
+// Each group's log-sum-exp shifts by its own maximum, so it stays exact where
+// the log of a sum of probabilities would round to log 0. Seed 003's loss is
+// `w*ce + (1-w)*hierarchical`; a 3-level loss sums one term per level.
+import { LossgraphError } from '../errors.ts';
+import type { Graph, Value } from '../graph/graph.ts';
+import { atLabel, batchMean, choiceArg, required } from './common.ts';
+import type { LossDefinition } from './types.ts';
+
+/** Checks a fine-class -> group map; returns the number of groups. */
+export function validateGroups(groups: readonly number[], classes: number, where: string): number {
+  if (groups.length !== classes) throw new LossgraphError(`${where}: ${groups.length} group entries for ${classes} classes`);
+  groups.forEach((v, k) => {
+    if (!Number.isInteger(v) || v < 0) throw new LossgraphError(`${where}[${k}] = ${v} is not a group index (an integer >= 0)`);
+  });
+  const n = Math.max(...groups) + 1;
+  for (let gi = 0; gi < n; gi++) {
+    if (!groups.includes(gi)) throw new LossgraphError(`${where}: group ${gi} has no classes (groups must be numbered 0..${n - 1})`);
+  }
+  return n;
+}
+
+/** Coarse log-probabilities [B, G] from fine logits [B, K]. */
+export function groupLogProbs(g: Graph, logits: Value, groups: readonly number[]): Value {
+  const n = Math.max(...groups) + 1;
+  const k = groups.length;
+  const member = g.constant('bool', [n, k], Array.from({ length: n * k }, (_, i) => groups[i % k] === Math.floor(i / k)));
+  const masked = g.where(member, g.unsqueeze(logits, [1]), -Infinity); // [B, G, K]
+  return g.sub(g.reduceLogSumExp(masked, [2], false), g.reduceLogSumExp(logits, [1], true));
+}
+
+export const hierarchical: LossDefinition = {
+  name: 'hierarchical',
+  summary: 'cross-entropy of a coarser level of a class hierarchy, from the fine logits (seed 003)',
+  head: 'logits',
+  needs: ['hierarchy'],
+  args: [{ name: 'level', kind: 'choice', default: '', doc: 'which level of the hierarchy (default: the only one)' }],
+  build(ctx, args) {
+    const { g, logits, labels, classes } = ctx;
+    const levels = required(ctx, 'hierarchical', 'hierarchy');
+    const names = Object.keys(levels);
+    let level = choiceArg(args, 'level');
+    if (level === '') {
+      if (names.length !== 1) throw new LossgraphError(`hierarchical: name a level (level=...); this hierarchy has ${names.join(', ')}`);
+      level = names[0]!;
+    }
+    const groups = levels[level];
+    if (!groups) throw new LossgraphError(`hierarchical: unknown level '${level}'; known levels: ${names.join(', ')}`);
+    validateGroups(groups, classes, `hierarchy level '${level}'`);
+    const coarseLabels = g.gather(g.constant('int64', [classes], groups), labels, 0);
+    return batchMean(g, g.neg(atLabel(g, groupLogProbs(g, logits, groups), coarseLabels)));
+  },
+};

@@ -1,0 +1,155 @@
+// The loss-spec language, shared by the API and the CLI:
+//
+//   spec    := sum
+//   sum     := product (('+' | '-') product)*
+//   product := unary (('*' | '/') unary)*
+//   unary   := '-' unary | primary
+//   primary := NUMBER | NAME [ '(' [arg (',' arg)*] ')' ] | '(' sum ')'
+//   arg     := NAME '=' sum | sum
+//
+// A NAME that is a registered loss is a loss term (parentheses optional);
+// any other NAME is a named parameter bound elsewhere (the driver's sweep,
+// `--param w=0.3`). Errors point at the column.
+import { LossgraphError } from '../errors.ts';
+
+export type Expr =
+  | { kind: 'number'; value: number; col: number }
+  | { kind: 'param'; name: string; col: number }
+  | { kind: 'term'; name: string; args: TermArg[]; col: number }
+  | { kind: 'neg'; arg: Expr; col: number }
+  | { kind: 'binary'; op: '+' | '-' | '*' | '/'; left: Expr; right: Expr; col: number };
+
+export interface TermArg {
+  /** Undefined for a positional argument. */
+  name?: string;
+  value: Expr;
+  col: number;
+}
+
+interface Token {
+  kind: 'number' | 'name' | 'op' | 'end';
+  text: string;
+  col: number;
+}
+
+export class SpecError extends LossgraphError {}
+
+function fail(spec: string, col: number, what: string): never {
+  throw new SpecError(`loss spec '${spec}': ${what} at column ${col}`);
+}
+
+function tokenize(spec: string): Token[] {
+  const tokens: Token[] = [];
+  const re = /\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_.]*)|([-+*/(),=]))/y;
+  let pos = 0;
+  while (pos < spec.length) {
+    if (/^\s*$/.test(spec.slice(pos))) break;
+    re.lastIndex = pos;
+    const m = re.exec(spec);
+    if (!m) {
+      const col = pos + (spec.slice(pos).length - spec.slice(pos).trimStart().length) + 1;
+      fail(spec, col, `unexpected character '${spec[col - 1]}'`);
+    }
+    const text = m[1] ?? m[2] ?? m[3]!;
+    const col = m.index + m[0].length - text.length + 1;
+    tokens.push({ kind: m[1] ? 'number' : m[2] ? 'name' : 'op', text, col });
+    pos = re.lastIndex;
+  }
+  tokens.push({ kind: 'end', text: 'end of spec', col: spec.length + 1 });
+  return tokens;
+}
+
+/** Parses a spec; `isLoss` tells loss names from parameter names, `knownLossNames` lists them for errors. */
+export function parseSpec(spec: string, isLoss: (name: string) => boolean, knownLossNames: () => string): Expr {
+  const tokens = tokenize(spec);
+  let i = 0;
+  const peek = () => tokens[i]!;
+  const next = () => tokens[i++]!;
+  const expect = (text: string) => {
+    const t = next();
+    if (t.text !== text) fail(spec, t.col, `expected '${text}' but found '${t.text}'`);
+  };
+
+  const sum = (): Expr => {
+    let left = product();
+    while (peek().text === '+' || peek().text === '-') {
+      const op = next();
+      left = { kind: 'binary', op: op.text as '+' | '-', left, right: product(), col: op.col };
+    }
+    return left;
+  };
+  const product = (): Expr => {
+    let left = unary();
+    while (peek().text === '*' || peek().text === '/') {
+      const op = next();
+      left = { kind: 'binary', op: op.text as '*' | '/', left, right: unary(), col: op.col };
+    }
+    return left;
+  };
+  const unary = (): Expr => {
+    if (peek().text === '-') {
+      const t = next();
+      return { kind: 'neg', arg: unary(), col: t.col };
+    }
+    return primary();
+  };
+  const primary = (): Expr => {
+    const t = next();
+    if (t.kind === 'number') return { kind: 'number', value: Number(t.text), col: t.col };
+    if (t.text === '(') {
+      const e = sum();
+      expect(')');
+      return e;
+    }
+    if (t.kind === 'name') {
+      if (!isLoss(t.text)) {
+        if (peek().text === '(') fail(spec, t.col, `unknown loss '${t.text}' (known losses: ${knownLossNames()})`);
+        return { kind: 'param', name: t.text, col: t.col };
+      }
+      const args: TermArg[] = [];
+      if (peek().text === '(') {
+        next();
+        if (peek().text !== ')') {
+          for (;;) {
+            const at = peek();
+            let name: string | undefined;
+            if (at.kind === 'name' && tokens[i + 1]!.text === '=') {
+              name = at.text;
+              i += 2;
+            }
+            args.push({ name, value: sum(), col: at.col });
+            if (peek().text !== ',') break;
+            next();
+          }
+        }
+        expect(')');
+      }
+      return { kind: 'term', name: t.text, args, col: t.col };
+    }
+    fail(spec, t.col, t.kind === 'end' ? 'unexpected end of spec' : `unexpected '${t.text}'`);
+  };
+
+  const e = sum();
+  if (peek().kind !== 'end') fail(spec, peek().col, `unexpected '${peek().text}'`);
+  return e;
+}
+
+/** Whether `e` contains a loss term (terms may be scaled by, but not divided by or multiplied with, other terms). */
+export function hasTerm(e: Expr): boolean {
+  switch (e.kind) {
+    case 'term': return true;
+    case 'neg': return hasTerm(e.arg);
+    case 'binary': return hasTerm(e.left) || hasTerm(e.right);
+    default: return false;
+  }
+}
+
+/** Every term in `e`, left to right. */
+export function termsOf(e: Expr): Extract<Expr, { kind: 'term' }>[] {
+  switch (e.kind) {
+    case 'term': return [e];
+    case 'neg': return termsOf(e.arg);
+    case 'binary': return [...termsOf(e.left), ...termsOf(e.right)];
+    default: return [];
+  }
+}
