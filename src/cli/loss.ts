@@ -132,23 +132,26 @@ export interface ProbeGraphOptions {
   /** Embedding size D, for embedding losses (the table is an input [K, D]). */
   embeddingDim?: number;
   params?: Record<string, number>;
+  /** float64 (default, what the probe prints) or float32 (what training uses). */
+  dtype?: 'float32' | 'float64';
 }
 
-/** The loss graph with d(loss)/d(logits) appended, in float64. */
+/** The loss graph with d(loss)/d(logits) appended. */
 export function lossProbeGraph(specText: string, batch: Dim, classes: number, o: ProbeGraphOptions = {}) {
   const spec = parseLossSpec(specText);
+  const dt = o.dtype ?? 'float64';
   const g = new Graph('loss');
   const width = spec.head === 'thresholds' ? classes - 1 : spec.head === 'embedding' ? o.embeddingDim ?? 0 : classes;
   const ctx: LossContext = {
     g,
-    logits: g.input('logits', 'float64', [batch, width]),
+    logits: g.input('logits', dt, [batch, width]),
     labels: g.input('labels', 'int64', [batch]),
     classes,
   };
-  if (o.targets) ctx.targets = g.input('targets', 'float64', [batch, classes]);
-  if (o.weights) ctx.weights = g.input('weights', 'float64', [classes]);
+  if (o.targets) ctx.targets = g.input('targets', dt, [batch, classes]);
+  if (o.weights) ctx.weights = g.input('weights', dt, [classes]);
   if (o.hierarchy) ctx.hierarchy = o.hierarchy;
-  if (spec.head === 'embedding') ctx.embeddings = g.input('embeddings', 'float64', [classes, width]);
+  if (spec.head === 'embedding') ctx.embeddings = g.input('embeddings', dt, [classes, width]);
   const { loss, hyperparameters } = buildLoss(spec, ctx, { params: o.params });
   const [dLogits] = grad(g, loss, [ctx.logits]);
   g.output(loss, 'loss');
@@ -156,7 +159,12 @@ export function lossProbeGraph(specText: string, batch: Dim, classes: number, o:
   return { graph: g, hyperparameters };
 }
 
-export async function runLossProbe(specText: string, input: LossProbeInput, params: Record<string, number> = {}): Promise<LossProbeResult> {
+export async function runLossProbe(
+  specText: string,
+  input: LossProbeInput,
+  params: Record<string, number> = {},
+  dtype: 'float32' | 'float64' = 'float64',
+): Promise<LossProbeResult> {
   const spec = parseLossSpec(specText);
   const k = probeClasses(spec, input);
   const b = input.logits.length;
@@ -167,9 +175,11 @@ export async function runLossProbe(specText: string, input: LossProbeInput, para
     hierarchy: input.hierarchy,
     embeddingDim: w,
     params: { ...input.params, ...params },
+    dtype,
   });
   const session = await Session.create(graph.toBytes());
-  const f64 = (rows: number[][] | number[], dims: number[]) => session.tensor('float64', Float64Array.from(rows.flat()), dims);
+  const Typed = dtype === 'float64' ? Float64Array : Float32Array;
+  const f64 = (rows: number[][] | number[], dims: number[]) => session.tensor(dtype, Typed.from(rows.flat()), dims);
   const feeds: Record<string, OrtTensor> = {
     logits: f64(input.logits, [b, w]),
     labels: session.tensor('int64', BigInt64Array.from(input.labels, (y) => BigInt(y)), [b]),
@@ -180,9 +190,9 @@ export async function runLossProbe(specText: string, input: LossProbeInput, para
   for (const h of hyperparameters) feeds[h.name] = f64([h.default], []);
   const out = await session.run(feeds);
   await session.release();
-  const g = out['grad']!.data as Float64Array;
+  const g = out['grad']!.data as Float64Array | Float32Array;
   return {
-    loss: (out['loss']!.data as Float64Array)[0]!,
+    loss: (out['loss']!.data as Float64Array | Float32Array)[0]!,
     grad: Array.from({ length: b }, (_, i) => Array.from(g.subarray(i * w, (i + 1) * w))),
   };
 }

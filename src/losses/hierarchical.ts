@@ -27,7 +27,9 @@ export function groupLogProbs(g: Graph, logits: Value, groups: readonly number[]
   const n = Math.max(...groups) + 1;
   const k = groups.length;
   const member = g.constant('bool', [n, k], Array.from({ length: n * k }, (_, i) => groups[i % k] === Math.floor(i / k)));
-  const masked = g.where(member, g.unsqueeze(logits, [1]), -Infinity); // [B, G, K]
+  // Non-members get -1e30, far below any logit, rather than -inf: ONNX Runtime's
+  // ReduceLogSumExp returns -inf for rows that mix -inf with large negative values.
+  const masked = g.where(member, g.unsqueeze(logits, [1]), -1e30); // [B, G, K]
   return g.sub(g.reduceLogSumExp(masked, [2], false), g.reduceLogSumExp(logits, [1], true));
 }
 
