@@ -138,6 +138,8 @@ function resolveArgs(text: string, t: Term, def: LossDefinition): Resolved {
 export interface BuildLossOptions {
   /** Values of the spec's named parameters (w, alpha, ...): the defaults of their graph inputs. */
   params?: Readonly<Record<string, number>>;
+  /** Bake hyperparameters and named parameters in as constants instead of graph inputs. */
+  bake?: boolean;
 }
 
 /**
@@ -151,6 +153,7 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
   const hypers: Hyperparameter[] = [];
   const byName = new Map<string, Value>();
   const input = (name: string, dflt: number): Value => {
+    if (opts.bake) return g.scalar(dflt, dt);
     let v = byName.get(name);
     if (!v) {
       v = g.input(name, dt, []);
