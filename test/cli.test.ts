@@ -79,3 +79,39 @@ test('the probe graph is standard ONNX with an allowed backward', () => {
   assertStandardOnnx(bytes, 'ce probe');
   assertBackwardOps(bytes, 'ce probe');
 });
+
+test('lossgraph loss reads targets, groups, weights and --param', () => {
+  const run = (spec: string, input: object, extra: string[] = []) => {
+    const r = cli(['loss', '--spec', spec, '--json', ...extra], JSON.stringify(input));
+    assert.equal(r.code, 0, r.stderr);
+    return JSON.parse(r.stdout) as { loss: number; grad: number[][] };
+  };
+  const logits = [[1, 2, 3], [0, 0, 5]];
+  // kl against targets equal to softmax(logits) is 0, with a 0 gradient.
+  const soft = logits.map((z) => z.map((v) => Math.exp(v) / z.reduce((s, u) => s + Math.exp(u), 0)));
+  const k = run('kl', { logits, labels: [2, 0], targets: soft });
+  assert.ok(Math.abs(k.loss) < 1e-12 && k.grad.flat().every((g) => Math.abs(g) < 1e-12));
+  // hierarchical with every class in one group is 0.
+  assert.ok(Math.abs(run('hierarchical', { logits, labels: [2, 0], groups: [0, 0, 0] }).loss) < 1e-12);
+  // Weights equal to 2 everywhere leave the weighted mean unchanged.
+  const plain = run('ce', { logits, labels: [2, 0] });
+  assert.ok(Math.abs(run('ce', { logits, labels: [2, 0], weights: [2, 2, 2] }).loss - plain.loss) < 1e-12);
+  // w*ce + (1-w)*ce is ce for any w.
+  assert.ok(Math.abs(run('w*ce + (1-w)*ce', { logits, labels: [2, 0] }, ['--param', 'w=0.3']).loss - plain.loss) < 1e-12);
+});
+
+const badExtra: [string, string[], string, RegExp][] = [
+  ['missing targets', ['--spec', 'bce'], '{"logits":[[1,2]],"labels":[0]}', /loss spec 'bce' needs "targets" in the input/],
+  ['targets of the wrong width', ['--spec', 'kl'], '{"logits":[[1,2]],"labels":[0],"targets":[[1,0,0]]}', /"targets" rows have 3 values, expected one per class \(2\)/],
+  ['a group map of the wrong length', ['--spec', 'hierarchical'], '{"logits":[[1,2,3]],"labels":[0],"groups":[0,1]}', /groups: 2 group entries for 3 classes/],
+  ['an unbound parameter', ['--spec', 'w*ce'], '{"logits":[[1,2]],"labels":[0]}', /parameter 'w' has no value: bind it \(e\.g\. --param w=0\.5\)/],
+  ['a malformed --param', ['--spec', 'w*ce', '--param', 'w=abc'], '{}', /--param w=abc: expected NAME=NUMBER/],
+];
+for (const [what, args, stdin, message] of badExtra) {
+  test(`lossgraph loss rejects ${what} with one line and exit code 2`, () => {
+    const r = cli(['loss', ...args], stdin);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.match(r.stderr, message);
+  });
+}
