@@ -2,9 +2,8 @@
 // test checks that building them again gives the same bytes. Each loss graph
 // is what `lossgraph loss` runs: the loss and its gradient w.r.t. the logits,
 // for a symbolic batch and K = 10 (Fashion-MNIST's classes).
-import { trainingStepGraph } from '../src/artifacts/training_step.ts';
+import { FILES, buildArtifacts } from '../src/artifacts/build.ts';
 import { lossProbeGraph, type ProbeGraphOptions } from '../src/cli/loss.ts';
-import { mlpForward, mlpParams } from '../src/models/mlp.ts';
 
 /** Fashion-MNIST's coarse level: tops, footwear, and trouser, dress and bag on their own. */
 const FASHION_COARSE = [0, 2, 0, 3, 0, 1, 0, 1, 4, 1];
@@ -27,6 +26,12 @@ export const GOLDEN_GRAPHS: Record<string, () => Uint8Array> = {
   'loss_coral.onnx': loss('coral'),
   'loss_corn.onnx': loss('corn'),
   // The MLP 784-128-10 + cross-entropy + SGD training step of the tests and the demo.
-  'train_step_mlp128_ce_sgd.onnx': () =>
-    trainingStepGraph({ inputShape: [784], params: mlpParams({ inputs: 784, hidden: [128], classes: 10 }), forward: mlpForward, loss: 'ce', classes: 10 }).graph.toBytes(),
+  'train_step_mlp128_ce_sgd.onnx': () => mlpArtifacts().files[FILES.training]!,
+  // A small CNN with batch norm and dropout, Gaussian-KL penalty, AdamW.
+  'train_step_cnn8_gaussian_kl_adamw.onnx': () =>
+    buildArtifacts({ model: 'cnn:8', loss: 'ce + 0.5*gaussian_kl(sigma=2)', classes: 10, input: [1, 28, 28], optimizer: 'adamw', seed: 1 }).files[FILES.training]!,
 };
+
+function mlpArtifacts() {
+  return buildArtifacts({ model: 'mlp:128', loss: 'ce', classes: 10, input: [1, 28, 28], optimizer: 'sgd:momentum=0', seed: 1 });
+}

@@ -4,8 +4,7 @@ import { test } from 'node:test';
 import { grad } from '../src/autograd/grad.ts';
 import { LossgraphError } from '../src/errors.ts';
 import { Graph, IR_VERSION, OPSET } from '../src/graph/graph.ts';
-import { trainingStepGraph } from '../src/artifacts/training_step.ts';
-import { mlpForward, mlpParams } from '../src/models/mlp.ts';
+import { FILES, buildArtifacts } from '../src/artifacts/build.ts';
 import { decodeModel } from '../src/onnx/proto.ts';
 import { Session } from '../src/runtime/session.ts';
 
@@ -42,8 +41,7 @@ test('bad shapes and dtypes fail with a clear message', () => {
 });
 
 function mlpStepBytes(): Uint8Array {
-  const params = mlpParams({ inputs: 784, hidden: [32], classes: 10 });
-  return trainingStepGraph({ inputShape: [784], params, forward: mlpForward, loss: 'ce', classes: 10 }).graph.toBytes();
+  return buildArtifacts({ model: 'mlp:32', loss: 'ce', classes: 10, input: [1, 28, 28], optimizer: 'sgd', seed: 1 }).files[FILES.training]!;
 }
 
 test('the same graph serialises to identical bytes', () => {

@@ -2,29 +2,25 @@
 // learns on real Fashion-MNIST, in onnxruntime-node and in onnxruntime-web.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TRAIN_INPUTS, TRAIN_OUTPUTS, trainingStepGraph, updatedName } from '../src/artifacts/training_step.ts';
+import { FILES, buildArtifacts } from '../src/artifacts/build.ts';
 import { shuffledBatches } from '../src/data/batches.ts';
 import { fashionMnistDir, readIdxSplit } from '../src/data/idx.ts';
-import { mlpForward, mlpParams } from '../src/models/mlp.ts';
-import { initParams } from '../src/models/params.ts';
 import type { RuntimeName } from '../src/runtime/session.ts';
 import { TrainingSession } from '../src/runtime/training.ts';
 import { assertBackwardOps, assertStandardOnnx } from './helpers/standard.ts';
 
-const params = mlpParams({ inputs: 784, hidden: [128], classes: 10 });
-const bytes = trainingStepGraph({ inputShape: [784], params, forward: mlpForward, loss: 'ce', classes: 10 }).graph.toBytes();
-const names = { ...TRAIN_INPUTS, ...TRAIN_OUTPUTS, updated: updatedName };
+const built = buildArtifacts({ model: 'mlp:128', loss: 'ce', classes: 10, input: [1, 28, 28], optimizer: 'sgd:momentum=0', seed: 7 });
 const train = readIdxSplit(fashionMnistDir(), 'train');
 const BATCH = 64;
 const LR = 0.1;
 
 async function trajectory(runtime: RuntimeName, steps: number): Promise<number[]> {
-  const session = await TrainingSession.create(bytes, params, initParams(params, 7), names, { runtime });
+  const session = await TrainingSession.fromBuilt(built, { runtime });
   const losses: number[] = [];
   for (let epoch = 0; losses.length < steps; epoch++) {
     for (const b of shuffledBatches(train, BATCH, epoch)) {
       if (losses.length === steps) break;
-      losses.push(await session.runTrainStep(b.images, [BATCH, 784], b.labels, LR));
+      losses.push(await session.runTrainStep(b, LR));
     }
   }
   await session.release();
@@ -32,8 +28,8 @@ async function trajectory(runtime: RuntimeName, steps: number): Promise<number[]
 }
 
 test('the MLP training step is one standard-ONNX graph', () => {
-  assertStandardOnnx(bytes, 'MLP training step');
-  assertBackwardOps(bytes, 'MLP training step');
+  assertStandardOnnx(built.files[FILES.training]!, 'MLP training step');
+  assertBackwardOps(built.files[FILES.training]!, 'MLP training step');
 });
 
 test('the MLP 784-128-10 learns Fashion-MNIST in onnxruntime-node', async () => {

@@ -263,6 +263,8 @@ export class Graph {
   mul(a: Value, b: Value | number): Value { return this.binary('Mul', a, this.lift(b, a)); }
   div(a: Value, b: Value | number): Value { return this.binary('Div', a, this.lift(b, a)); }
   pow(a: Value, b: Value | number): Value { return this.binary('Pow', a, this.lift(b, a)); }
+  /** Integer remainder with the sign of the divisor (fmod = 0). */
+  mod(a: Value, b: Value | number): Value { return this.binary('Mod', a, this.lift(b, a)); }
   max(a: Value, b: Value | number): Value { return this.binary('Max', a, this.lift(b, a)); }
   min(a: Value, b: Value | number): Value { return this.binary('Min', a, this.lift(b, a)); }
   equal(a: Value, b: Value | number): Value { return this.binary('Equal', a, this.lift(b, a), 'bool'); }

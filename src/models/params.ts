@@ -1,7 +1,12 @@
 // Trainable parameters: their shapes, how they start, and their initial values.
 import { Rng } from './random.ts';
 
-export type Init = 'he-normal' | 'xavier-uniform' | 'zeros';
+/**
+ * he-normal: N(0, 2/fanIn), for layers followed by ReLU; xavier-uniform:
+ * U(+-sqrt(6/(fanIn+fanOut))), for linear heads and embeddings; coral-bias:
+ * CORAL's descending threshold biases (K-1 ... 1)/(K-1).
+ */
+export type Init = 'he-normal' | 'xavier-uniform' | 'zeros' | 'ones' | 'coral-bias';
 
 export interface ParamSpec {
   name: string;
@@ -27,6 +32,10 @@ export function initParams(params: readonly ParamSpec[], seed: number): Float32A
     } else if (p.init === 'xavier-uniform') {
       const a = Math.sqrt(6 / (p.fanIn + p.fanOut));
       for (let i = 0; i < out.length; i++) out[i] = rng.uniform(-a, a);
+    } else if (p.init === 'ones') {
+      out.fill(1);
+    } else if (p.init === 'coral-bias') {
+      for (let i = 0; i < out.length; i++) out[i] = (out.length - i) / out.length;
     }
     return out;
   });

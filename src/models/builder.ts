@@ -1,0 +1,148 @@
+// Layers on top of the graph builder. A ModelBuilder records the parameters
+// and state a model declares, and hands them out as graph inputs (training and
+// eval graphs: fed each run) or as initializers (inference graph: baked in).
+import { LossgraphError } from '../errors.ts';
+import type { Graph, Value } from '../graph/graph.ts';
+import { isStatic } from '../graph/shape.ts';
+import type { Init, ParamSpec } from './params.ts';
+
+export type GraphKind = 'training' | 'eval' | 'inference';
+
+/** Non-trainable tensors carried from step to step (batch-norm running statistics). */
+export interface StateSpec {
+  name: string;
+  shape: number[];
+  /** Initial value of every element. */
+  init: number;
+}
+
+export class ModelBuilder {
+  readonly params: ParamSpec[] = [];
+  readonly state: StateSpec[] = [];
+  /** New values of state tensors, computed by a training graph. */
+  readonly stateUpdates = new Map<string, Value>();
+  private dropoutCount = 0;
+
+  constructor(
+    readonly g: Graph,
+    readonly kind: GraphKind,
+    /** Values to bake into an inference graph, by parameter or state name. */
+    private readonly values?: ReadonlyMap<string, Float32Array>,
+    /** int64 scalars that make dropout masks differ per run and per step. */
+    private readonly rngInputs?: { seed: Value; step: Value },
+  ) {}
+
+  private tensor(name: string, shape: number[]): Value {
+    if (this.kind !== 'inference') return this.g.input(name, 'float32', shape);
+    const data = this.values?.get(name);
+    if (!data) throw new LossgraphError(`no value for '${name}' to bake into the inference graph`);
+    return this.g.initializer(name, 'float32', shape, data);
+  }
+
+  param(name: string, shape: number[], init: Init, fanIn: number, fanOut: number): Value {
+    this.params.push({ name, shape, init, fanIn, fanOut });
+    return this.tensor(name, shape);
+  }
+
+  stateTensor(name: string, shape: number[], init: number): Value {
+    this.state.push({ name, shape, init });
+    return this.tensor(name, shape);
+  }
+
+  // ---------------------------------------------------------------- layers
+
+  /** x [B, in] -> [B, units]. */
+  dense(name: string, x: Value, units: number, init: Init = 'he-normal'): Value {
+    const fanIn = Number(x.shape[1]);
+    const w = this.param(`${name}.weight`, [fanIn, units], init, fanIn, units);
+    const b = this.param(`${name}.bias`, [units], 'zeros', fanIn, units);
+    return this.g.gemm(x, w, b);
+  }
+
+  /** 2-D convolution, square kernel, 'same' padding for odd kernels at stride 1. */
+  conv2d(name: string, x: Value, filters: number, kernel = 3, stride = 1): Value {
+    const cin = Number(x.shape[1]);
+    const pad = Math.floor((kernel - 1) / 2);
+    const fanIn = cin * kernel * kernel;
+    const w = this.param(`${name}.weight`, [filters, cin, kernel, kernel], 'he-normal', fanIn, filters * kernel * kernel);
+    const b = this.param(`${name}.bias`, [filters], 'zeros', fanIn, filters);
+    return this.g.conv(x, w, b, { strides: [stride, stride], pads: [pad, pad, pad, pad] });
+  }
+
+  /**
+   * Max pooling. Training graphs also output the argmax indices, which the
+   * MaxPool gradient rule then reuses instead of pooling a second time.
+   */
+  maxPool2d(x: Value, size = 2): Value {
+    const opts = { kernelShape: [size, size], strides: [size, size] };
+    return this.kind === 'training' ? this.g.maxPoolWithIndices(x, opts)[0] : this.g.maxPool(x, opts);
+  }
+
+  avgPool2d(x: Value, size = 2): Value {
+    return this.g.averagePool(x, { kernelShape: [size, size], strides: [size, size] });
+  }
+
+  /**
+   * Batch normalisation over all axes but the channel axis (1). Training
+   * graphs normalise with the batch statistics and output updated running
+   * statistics (PyTorch's momentum convention and unbiased running variance);
+   * eval and inference graphs use the running statistics.
+   */
+  batchNorm(name: string, x: Value, momentum = 0.1, eps = 1e-5): Value {
+    const g = this.g;
+    const c = Number(x.shape[1]);
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const bshape = x.shape.map((_, i) => (i === 1 ? c : 1));
+    const scale = this.param(`${name}.scale`, [c], 'ones', c, c);
+    const shift = this.param(`${name}.shift`, [c], 'zeros', c, c);
+    const runMean = this.stateTensor(`${name}.running_mean`, [c], 0);
+    const runVar = this.stateTensor(`${name}.running_var`, [c], 1);
+    let mean: Value;
+    let variance: Value;
+    if (this.kind === 'training') {
+      mean = g.reduceMean(x, axes, true);
+      const centred = g.sub(x, mean);
+      variance = g.reduceMean(g.mul(centred, centred), axes, true);
+      const flatMean = g.reshape(mean, [c]);
+      const flatVar = g.reshape(variance, [c]);
+      const n = isStatic(x.shape)
+        ? g.scalar(axes.reduce((p, a) => p * Number(x.shape[a]), 1))
+        : g.cast(g.reduceProd(g.gather(g.shape(x), g.ints(axes)), undefined, false), 'float32');
+      const unbiased = g.mul(flatVar, g.div(n, g.sub(n, 1)));
+      this.stateUpdates.set(runMean.name, g.add(g.mul(runMean, 1 - momentum), g.mul(flatMean, momentum)));
+      this.stateUpdates.set(runVar.name, g.add(g.mul(runVar, 1 - momentum), g.mul(unbiased, momentum)));
+    } else {
+      mean = g.reshape(runMean, bshape);
+      variance = g.reshape(runVar, bshape);
+    }
+    const normed = g.div(g.sub(x, mean), g.sqrt(g.add(variance, eps)));
+    return g.add(g.mul(normed, g.reshape(scale, bshape)), g.reshape(shift, bshape));
+  }
+
+  /**
+   * Inverted dropout, active in training graphs only. The keep mask is a
+   * counter-based hash of (seed, step, layer, element index) computed with
+   * int64 ops, so the same seed and step give the same mask on every runtime
+   * and a resumed run repeats it exactly.
+   */
+  dropout(x: Value, rate: number): Value {
+    if (this.kind !== 'training' || rate === 0) return x;
+    if (!(rate > 0 && rate < 1)) throw new LossgraphError(`dropout rate must be in [0, 1), got ${rate}`);
+    if (!this.rngInputs) throw new LossgraphError('dropout in a training graph needs the seed and step inputs');
+    const g = this.g;
+    const layer = this.dropoutCount++;
+    const shape = g.shape(x);
+    const count = g.reduceProd(shape, undefined, false);
+    const index = g.reshape(g.range(g.constant('int64', [], [0]), count, g.constant('int64', [], [1])), shape);
+    const M = 2 ** 31;
+    const mod = (v: Value) => g.mod(v, M);
+    const lcg = (v: Value) => mod(g.add(g.mul(v, g.constant('int64', [], [1103515245])), g.constant('int64', [], [12345])));
+    // All products stay below 2^62: every factor is reduced modulo 2^31 first.
+    const key = mod(g.add(g.add(g.mul(mod(this.rngInputs.seed), g.constant('int64', [], [69069])), g.mul(mod(this.rngInputs.step), g.constant('int64', [], [362437]))), g.constant('int64', [], [layer * 7919])));
+    let h = mod(g.add(g.mul(index, g.constant('int64', [], [40503])), key));
+    for (let round = 0; round < 3; round++) h = lcg(h);
+    const u = g.div(g.cast(h, 'float32'), M);
+    const keep = g.cast(g.greaterOrEqual(u, rate), 'float32');
+    return g.mul(x, g.mul(keep, 1 / (1 - rate)));
+  }
+}

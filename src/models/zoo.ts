@@ -1,0 +1,72 @@
+// Reference models, sized from a short spec: `mlp:512` or `mlp:512,256`
+// (hidden widths), `cnn:32,64,128` (filters of each conv block). The head
+// follows the loss: K logits, K-1 ordinal thresholds, or an embedding.
+import { LossgraphError } from '../errors.ts';
+import type { Value } from '../graph/graph.ts';
+import type { ModelBuilder } from './builder.ts';
+
+export interface ModelSpec {
+  kind: 'mlp' | 'cnn';
+  widths: number[];
+  /** Dropout before the head (0 disables it). */
+  dropout: number;
+}
+
+export type HeadSpec =
+  | { kind: 'logits'; classes: number }
+  /** CORAL: one shared weight vector and K-1 biases, which makes the thresholds rank-consistent. */
+  | { kind: 'coral'; classes: number }
+  /** CORN (and other threshold losses): an ordinary dense layer with K-1 outputs. */
+  | { kind: 'thresholds'; classes: number }
+  | { kind: 'embedding'; classes: number; dim: number };
+
+const DEFAULT_DROPOUT = { mlp: 0, cnn: 0.2 };
+
+/** Parses `mlp:W[,W...]` or `cnn:F[,F...]`, optionally `;dropout=R`. */
+export function parseModelSpec(text: string): ModelSpec {
+  const m = /^(mlp|cnn):(\d+(?:,\d+)*)(?:;dropout=([0-9.]+))?$/.exec(text.trim());
+  if (!m) throw new LossgraphError(`model '${text}' is not understood; use mlp:WIDTHS or cnn:FILTERS, e.g. mlp:512 or cnn:32,64,128`);
+  const kind = m[1] as 'mlp' | 'cnn';
+  const widths = m[2]!.split(',').map(Number);
+  if (widths.some((w) => w < 1 || w > 65536)) throw new LossgraphError(`model '${text}': widths must be between 1 and 65536`);
+  const dropout = m[3] === undefined ? DEFAULT_DROPOUT[kind] : Number(m[3]);
+  if (!(dropout >= 0 && dropout < 1)) throw new LossgraphError(`model '${text}': dropout must be in [0, 1)`);
+  return { kind, widths, dropout };
+}
+
+/** x: [B, C, H, W] images. Returns the head's output. */
+export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: HeadSpec): Value {
+  const g = m.g;
+  let h = x;
+  if (spec.kind === 'cnn') {
+    spec.widths.forEach((filters, i) => {
+      h = g.relu(m.batchNorm(`bn${i}`, m.conv2d(`conv${i}`, h, filters)));
+      // Pool while the feature map is at least 2 x 2.
+      if (Number(h.shape[2]) >= 2 && Number(h.shape[3]) >= 2) h = m.maxPool2d(h);
+    });
+    h = g.relu(m.dense('dense0', g.flatten(h, 1), 128));
+  } else {
+    h = g.flatten(h, 1);
+    spec.widths.forEach((w, i) => (h = g.relu(m.dense(`dense${i}`, h, w))));
+  }
+  h = m.dropout(h, spec.dropout);
+  return attachHead(m, h, head);
+}
+
+function attachHead(m: ModelBuilder, h: Value, head: HeadSpec): Value {
+  const g = m.g;
+  const features = Number(h.shape[1]);
+  switch (head.kind) {
+    case 'logits':
+      return m.dense('head', h, head.classes, 'xavier-uniform');
+    case 'thresholds':
+      return m.dense('head', h, head.classes - 1, 'xavier-uniform');
+    case 'embedding':
+      return m.dense('head', h, head.dim, 'xavier-uniform');
+    case 'coral': {
+      const w = m.param('head.weight', [features, 1], 'xavier-uniform', features, 1);
+      const b = m.param('head.thresholds', [head.classes - 1], 'coral-bias', features, head.classes - 1);
+      return g.add(g.matMul(h, w), b);
+    }
+  }
+}
