@@ -231,6 +231,11 @@ export function buildArtifacts(spec: ArtifactSpec): BuiltArtifacts {
   };
 }
 
+/** An inference graph with the given (trained) parameter and state values baked in. */
+export function exportInference(manifest: Manifest, tensors: readonly NamedTensor[]): Uint8Array {
+  return assembleGraph(manifest.spec, 'inference', new Map(tensors.map((t) => [t.name, t.data]))).graph.toBytes();
+}
+
 /** A checkpoint for `manifest`'s artifacts: carried tensors plus what resuming needs. */
 export function checkpointBytes(manifest: Manifest, tensors: readonly NamedTensor[], step: number, extra: Record<string, string> = {}): Uint8Array {
   return encodeSafetensors(tensors, {

@@ -4,6 +4,7 @@ import yargs from 'yargs';
 import { LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
+import { build } from '../artifacts/build.ts';
 import { runDemo } from './demo.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
 
@@ -26,6 +27,49 @@ export async function main(argv: string[]): Promise<number> {
         const input = parseProbeInput(readFileSync(0, 'utf8'));
         const result = await runLossProbe(args.spec, input, params);
         process.stdout.write(`${JSON.stringify(result)}\n`);
+      },
+    )
+    .command(
+      'build',
+      'write training, eval and inference graphs, a checkpoint and a manifest for a model, loss and optimizer',
+      (y) => y
+        .option('model', { type: 'string', demandOption: true, describe: 'mlp:WIDTHS or cnn:FILTERS, e.g. mlp:512 or cnn:32,64,128' })
+        .option('loss', { type: 'string', demandOption: true, describe: "loss spec, e.g. 'ce + 0.5*gaussian_kl(sigma=2)'" })
+        .option('classes', { type: 'number', demandOption: true, describe: 'number of classes K' })
+        .option('input', { type: 'string', demandOption: true, describe: 'one example as CxHxW, e.g. 1x28x28' })
+        .option('optimizer', { type: 'string', default: 'adamw', describe: 'sgd or adamw, optionally with options: sgd:momentum=0.9,nesterov=1,weight_decay=5e-4' })
+        .option('seed', { type: 'number', default: 0 })
+        .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param w=0.7' })
+        .option('groups', { type: 'string', describe: 'class hierarchy for hierarchical losses: JSON, an array or {"level": [...]}' })
+        .option('embedding-dim', { type: 'number', default: 32, describe: 'embedding size for minmax' })
+        .option('out', { type: 'string', demandOption: true, describe: 'folder to write' })
+        .option('json', { type: 'boolean', default: false, describe: 'print one JSON object with the paths' }),
+      async (args) => {
+        const dims = /^(\d+)x(\d+)x(\d+)$/.exec(args.input);
+        if (!dims) throw new LossgraphError(`--input ${args.input}: expected CxHxW, e.g. 1x28x28`);
+        let hierarchy: Record<string, number[]> | undefined;
+        if (args.groups !== undefined) {
+          try {
+            const parsed = JSON.parse(args.groups) as unknown;
+            hierarchy = Array.isArray(parsed) ? { coarse: parsed as number[] } : (parsed as Record<string, number[]>);
+          } catch {
+            throw new LossgraphError(`--groups is not valid JSON: ${args.groups}`);
+          }
+        }
+        const paths = build({
+          model: args.model,
+          loss: args.loss,
+          classes: args.classes,
+          input: [Number(dims[1]), Number(dims[2]), Number(dims[3])],
+          optimizer: args.optimizer,
+          seed: args.seed,
+          lossParams: parseParams(args.param),
+          hierarchy,
+          embeddingDim: args['embedding-dim'],
+          out: args.out,
+        });
+        if (args.json) console.log(JSON.stringify(paths));
+        else for (const p of Object.values(paths)) console.log(p);
       },
     )
     .command(

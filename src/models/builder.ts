@@ -23,6 +23,8 @@ export class ModelBuilder {
   readonly stateUpdates = new Map<string, Value>();
   private dropoutCount = 0;
 
+  readonly dtype: 'float32' | 'float64';
+
   constructor(
     readonly g: Graph,
     readonly kind: GraphKind,
@@ -30,10 +32,23 @@ export class ModelBuilder {
     private readonly values?: ReadonlyMap<string, Float32Array>,
     /** int64 scalars that make dropout masks differ per run and per step. */
     private readonly rngInputs?: { seed: Value; step: Value },
-  ) {}
+    opts: {
+      /** float64 builds models for finite-difference checks. */
+      dtype?: 'float32' | 'float64';
+      /** Existing values to use for parameters and state, by name, instead of new graph inputs. */
+      inputs?: ReadonlyMap<string, Value>;
+    } = {},
+  ) {
+    this.dtype = opts.dtype ?? 'float32';
+    this.inputs = opts.inputs;
+  }
+
+  private readonly inputs?: ReadonlyMap<string, Value>;
 
   private tensor(name: string, shape: number[]): Value {
-    if (this.kind !== 'inference') return this.g.input(name, 'float32', shape);
+    const given = this.inputs?.get(name);
+    if (given) return given;
+    if (this.kind !== 'inference') return this.g.input(name, this.dtype, shape);
     const data = this.values?.get(name);
     if (!data) throw new LossgraphError(`no value for '${name}' to bake into the inference graph`);
     return this.g.initializer(name, 'float32', shape, data);
@@ -106,8 +121,8 @@ export class ModelBuilder {
       const flatMean = g.reshape(mean, [c]);
       const flatVar = g.reshape(variance, [c]);
       const n = isStatic(x.shape)
-        ? g.scalar(axes.reduce((p, a) => p * Number(x.shape[a]), 1))
-        : g.cast(g.reduceProd(g.gather(g.shape(x), g.ints(axes)), undefined, false), 'float32');
+        ? g.scalar(axes.reduce((p, a) => p * Number(x.shape[a]), 1), this.dtype)
+        : g.cast(g.reduceProd(g.gather(g.shape(x), g.ints(axes)), undefined, false), this.dtype);
       const unbiased = g.mul(flatVar, g.div(n, g.sub(n, 1)));
       this.stateUpdates.set(runMean.name, g.add(g.mul(runMean, 1 - momentum), g.mul(flatMean, momentum)));
       this.stateUpdates.set(runVar.name, g.add(g.mul(runVar, 1 - momentum), g.mul(unbiased, momentum)));
@@ -141,8 +156,8 @@ export class ModelBuilder {
     const key = mod(g.add(g.add(g.mul(mod(this.rngInputs.seed), g.constant('int64', [], [69069])), g.mul(mod(this.rngInputs.step), g.constant('int64', [], [362437]))), g.constant('int64', [], [layer * 7919])));
     let h = mod(g.add(g.mul(index, g.constant('int64', [], [40503])), key));
     for (let round = 0; round < 3; round++) h = lcg(h);
-    const u = g.div(g.cast(h, 'float32'), M);
-    const keep = g.cast(g.greaterOrEqual(u, rate), 'float32');
+    const u = g.div(g.cast(h, this.dtype), M);
+    const keep = g.cast(g.greaterOrEqual(u, rate), this.dtype);
     return g.mul(x, g.mul(keep, 1 / (1 - rate)));
   }
 }
