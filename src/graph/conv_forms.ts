@@ -62,15 +62,20 @@ function patchRows(g: Graph, patches: Value, sp: number, ck: number): Value {
   return g.reshape(g.transpose(patches, perm), [-1, ck]);
 }
 
-/** d loss / d W of Conv(x, W) given dy: patches of x times dy, one MatMul. */
+/**
+ * d loss / d W of Conv(x, W) given dy: patches of x times dy. The patches stay
+ * in their [N, C*K, P] layout (a free reshape) and only dy is transposed: a
+ * batched MatMul per sample, then a sum over the batch. Transposing the much
+ * larger patch tensor instead cost about a fifth of a small CNN's step.
+ */
 export function convWeightGrad(g: Graph, x: Value, dy: Value, wShape: number[], a: WindowAttrs): Value {
-  const sp = a.kernel.length;
-  const { patches } = extractPatches(g, x, a);
+  const { patches, out } = extractPatches(g, x, a);
   const ck = wShape.slice(1).reduce((p, d) => p * d, 1);
-  const rows = patchRows(g, patches, sp, ck);
-  const dyPerm = [1, 0, ...Array.from({ length: sp }, (_, i) => 2 + i)];
-  const dyMat = g.reshape(g.transpose(dy, dyPerm), [wShape[0]!, -1]);
-  return g.reshape(g.matMul(dyMat, rows), wShape);
+  const positions = out.reduce((p, d) => p * d, 1);
+  const perSample = g.reshape(patches, [-1, ck, positions]); // [N, C*K, P]
+  const dyT = g.transpose(g.reshape(dy, [-1, wShape[0]!, positions]), [0, 2, 1]); // [N, P, O]
+  const summed = g.reduceSum(g.matMul(perSample, dyT), [0], false); // [C*K, O]
+  return g.reshape(g.transpose(summed, [1, 0]), wShape);
 }
 
 /** Conv(x, W) + b as patches times the reshaped kernel (for runtimes without a Conv kernel of this dtype). */
