@@ -31,6 +31,7 @@ const variants: [string, Partial<ArtifactSpec>, boolean][] = [
   ['cnn + ce + adamw', {}, false],
   ['mlp + gaussian_kl + sgd momentum', { model: 'mlp:16', loss: 'ce + 0.5*gaussian_kl(sigma=2)', optimizer: 'sgd:momentum=0.9,nesterov=1' }, false],
   ['cnn + coral', { loss: 'coral' }, false],
+  ['cnn with average pooling and a global-average-pool head', { model: 'cnn:4,8;pool=avg;head=gap;dropout=0.1' }, false],
   ['mlp + corn', { model: 'mlp:16', loss: 'corn' }, false],
   ['mlp + minmax', { model: 'mlp:16', loss: 'minmax', embeddingDim: 6 }, false],
   ['mlp + hierarchical', { model: 'mlp:16', loss: '0.7*ce + 0.3*hierarchical', hierarchy: { coarse: [0, 0, 1, 1, 2] } }, false],

@@ -55,6 +55,11 @@ test('CNN (conv, batch norm, max pool, dropout) + ce + gaussian_kl: parameter gr
   assert.ok(r.maxRelError < 1e-6, `${r.maxRelError} at ${r.worst}`);
 });
 
+test('CNN with average pooling and a global-average-pool head: gradients pass finite differences', async () => {
+  const r = await checkModel('cnn:3,4;pool=avg;head=gap', 'ce', { kind: 'logits', classes: 3 }, [2, 6, 6], 3);
+  assert.ok(r.maxRelError < 1e-6, `${r.maxRelError} at ${r.worst}`);
+});
+
 test('MLP with the CORAL head and with a minmax embedding head: gradients pass finite differences', async () => {
   const coral = await checkModel('mlp:5', 'coral', { kind: 'coral', classes: 4 }, [1, 2, 3], 4);
   assert.ok(coral.maxRelError < 1e-6, `coral: ${coral.maxRelError} at ${coral.worst}`);

@@ -10,6 +10,10 @@ export interface ModelSpec {
   widths: number[];
   /** Dropout before the head (0 disables it). */
   dropout: number;
+  /** CNN downsampling after each block: 2x2 max or average pooling. */
+  pool: 'max' | 'avg';
+  /** CNN features before the head: flatten + dense 128, or global average pooling. */
+  features: 'dense' | 'gap';
 }
 
 export type HeadSpec =
@@ -22,16 +26,27 @@ export type HeadSpec =
 
 const DEFAULT_DROPOUT = { mlp: 0, cnn: 0.2 };
 
-/** Parses `mlp:W[,W...]` or `cnn:F[,F...]`, optionally `;dropout=R`. */
+/**
+ * Parses `mlp:W[,W...]` or `cnn:F[,F...]`, with options after semicolons:
+ * `;dropout=R`, and for CNNs `;pool=max|avg` and `;head=dense|gap`.
+ */
 export function parseModelSpec(text: string): ModelSpec {
-  const m = /^(mlp|cnn):(\d+(?:,\d+)*)(?:;dropout=([0-9.]+))?$/.exec(text.trim());
+  const m = /^(mlp|cnn):(\d+(?:,\d+)*)((?:;[a-z]+=[a-z0-9.]+)*)$/.exec(text.trim());
   if (!m) throw new LossgraphError(`model '${text}' is not understood; use mlp:WIDTHS or cnn:FILTERS, e.g. mlp:512 or cnn:32,64,128`);
   const kind = m[1] as 'mlp' | 'cnn';
   const widths = m[2]!.split(',').map(Number);
   if (widths.some((w) => w < 1 || w > 65536)) throw new LossgraphError(`model '${text}': widths must be between 1 and 65536`);
-  const dropout = m[3] === undefined ? DEFAULT_DROPOUT[kind] : Number(m[3]);
-  if (!(dropout >= 0 && dropout < 1)) throw new LossgraphError(`model '${text}': dropout must be in [0, 1)`);
-  return { kind, widths, dropout };
+  const spec: ModelSpec = { kind, widths, dropout: DEFAULT_DROPOUT[kind], pool: 'max', features: 'dense' };
+  for (const opt of m[3]!.split(';').filter(Boolean)) {
+    const [key, value] = opt.split('=') as [string, string];
+    if (key === 'dropout') {
+      spec.dropout = Number(value);
+      if (!(spec.dropout >= 0 && spec.dropout < 1)) throw new LossgraphError(`model '${text}': dropout must be in [0, 1)`);
+    } else if (key === 'pool' && kind === 'cnn' && (value === 'max' || value === 'avg')) spec.pool = value;
+    else if (key === 'head' && kind === 'cnn' && (value === 'dense' || value === 'gap')) spec.features = value;
+    else throw new LossgraphError(`model '${text}': option '${opt}' is not known (dropout=R; for cnn also pool=max|avg, head=dense|gap)`);
+  }
+  return spec;
 }
 
 /** x: [B, C, H, W] images. Returns the head's output. */
@@ -42,9 +57,9 @@ export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: H
     spec.widths.forEach((filters, i) => {
       h = g.relu(m.batchNorm(`bn${i}`, m.conv2d(`conv${i}`, h, filters)));
       // Pool while the feature map is at least 2 x 2.
-      if (Number(h.shape[2]) >= 2 && Number(h.shape[3]) >= 2) h = m.maxPool2d(h);
+      if (Number(h.shape[2]) >= 2 && Number(h.shape[3]) >= 2) h = spec.pool === 'max' ? m.maxPool2d(h) : m.avgPool2d(h);
     });
-    h = g.relu(m.dense('dense0', g.flatten(h, 1), 128));
+    h = spec.features === 'gap' ? g.flatten(g.globalAveragePool(h), 1) : g.relu(m.dense('dense0', g.flatten(h, 1), 128));
   } else {
     h = g.flatten(h, 1);
     spec.widths.forEach((w, i) => (h = g.relu(m.dense(`dense${i}`, h, w))));
