@@ -17,8 +17,7 @@ import { Graph, OPSET, type Value } from '../graph/graph.ts';
 import { buildLoss, parseLossSpec, type LossSpec } from '../losses/compile.ts';
 import { termsOf } from '../losses/spec.ts';
 import { cosineMatrix, minmaxNearest } from '../losses/minmax.ts';
-import { coralPredict, cornPredict } from '../losses/ordinal.ts';
-import { softplus } from '../losses/common.ts';
+import { coralPredict, cornLogExceedance, cornPredict } from '../losses/ordinal.ts';
 import type { LossContext } from '../losses/types.ts';
 import { ModelBuilder, type GraphKind } from '../models/builder.ts';
 import { initParams } from '../models/params.ts';
@@ -171,9 +170,7 @@ function inferenceOutputs(g: Graph, out: Value, head: HeadSpec, embeddings: Valu
     return;
   }
   // Ordinal thresholds: P(y > k) for k = 0..K-2, then P(y = k) = P(y > k-1) - P(y > k).
-  const exceed = head.kind === 'coral'
-    ? g.sigmoid(out)
-    : g.exp(g.matMul(g.neg(softplus(g, g.neg(out))), g.constant('float32', [head.classes - 1, head.classes - 1], Array.from({ length: (head.classes - 1) ** 2 }, (_, i) => (Math.floor(i / (head.classes - 1)) <= i % (head.classes - 1) ? 1 : 0)))));
+  const exceed = head.kind === 'coral' ? g.sigmoid(out) : g.exp(cornLogExceedance(g, out, head.classes));
   const ones = g.add(g.mul(g.slice(exceed, [0], [1], [1]), 0), 1);
   const zeros = g.mul(g.slice(exceed, [0], [1], [1]), 0);
   g.output(g.sub(g.concat([ones, exceed], 1), g.concat([exceed, zeros], 1)), 'probabilities');

@@ -78,8 +78,6 @@ export const SYSTEM_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';
 /** The subset shipped with lossgraph (see datasets/fashion-mnist-subset/README.md). */
 export const SHIPPED_FASHION_MNIST = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'datasets', 'fashion-mnist-subset');
 
-export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
-
 /** The full Fashion-MNIST where it is installed, else the shipped subset. */
 export function fashionMnistDir(): string {
   return existsSync(join(SYSTEM_FASHION_MNIST, 'train-images-idx3-ubyte.gz')) ? SYSTEM_FASHION_MNIST : SHIPPED_FASHION_MNIST;

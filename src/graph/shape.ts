@@ -13,10 +13,6 @@ export function isStatic(s: Shape): s is readonly number[] {
   return s.every((d) => typeof d === 'number');
 }
 
-export function numel(s: Shape): number | undefined {
-  return isStatic(s) ? s.reduce((a, b) => a * b, 1) : undefined;
-}
-
 export function normAxis(axis: number, rank: number, what: string): number {
   const a = axis < 0 ? axis + rank : axis;
   if (a < 0 || a >= rank) throw new LossgraphError(`${what}: axis ${axis} is out of range for rank ${rank}`);

@@ -211,13 +211,3 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
   if (!('v' in loss)) throw new LossgraphError(`loss spec '${s.text}' has no loss term`);
   return { loss: loss.v, hyperparameters: hypers };
 }
-
-/** Width of the model output a spec reads, for K classes. */
-export function headWidth(head: Head, classes: number, embeddingDim?: number): number {
-  if (head === 'thresholds') return classes - 1;
-  if (head === 'embedding') {
-    if (embeddingDim === undefined) throw new LossgraphError('an embedding loss needs the embedding size');
-    return embeddingDim;
-  }
-  return classes;
-}

@@ -4,7 +4,7 @@
 // samples with label >= k (a conditional probability), which makes its
 // predictions rank-consistent without weight sharing.
 import type { Graph, Value } from '../graph/graph.ts';
-import { batchMean, classRange, softplus } from './common.ts';
+import { batchMean, classRange, logSigmoid, softplus } from './common.ts';
 import type { LossDefinition } from './types.ts';
 
 /** [B, K-1] float: 1 where label > k. */
@@ -54,8 +54,12 @@ export function coralPredict(g: Graph, logits: Value): Value {
  * sum of log-sigmoids, here through a lower-triangular MatMul.
  */
 export function cornPredict(g: Graph, logits: Value, classes: number): Value {
+  return g.reduceSum(g.cast(g.greater(cornLogExceedance(g, logits, classes), Math.log(0.5)), 'int64'), [1], false);
+}
+
+/** log P(label > k) = sum_{j <= k} log sigmoid(z_j) under CORN, [B, K-1]. */
+export function cornLogExceedance(g: Graph, logits: Value, classes: number): Value {
   const n = classes - 1;
   const lower = g.constant(logits.dtype, [n, n], Array.from({ length: n * n }, (_, i) => (Math.floor(i / n) <= i % n ? 1 : 0)));
-  const logCum = g.matMul(g.neg(softplus(g, g.neg(logits))), lower);
-  return g.reduceSum(g.cast(g.greater(logCum, Math.log(0.5)), 'int64'), [1], false);
+  return g.matMul(logSigmoid(g, logits), lower);
 }

@@ -11,29 +11,9 @@ export const ONNX_DTYPE_CODE: Record<DType, number> = {
   float64: 11,
 };
 
-const CODE_TO_DTYPE = new Map<number, DType>(
-  Object.entries(ONNX_DTYPE_CODE).map(([k, v]) => [v, k as DType]),
-);
-
-export function dtypeFromCode(code: number): DType {
-  const dt = CODE_TO_DTYPE.get(code);
-  if (!dt) throw new Error(`unsupported ONNX element type code ${code}`);
-  return dt;
-}
-
 export function isFloat(dt: DType): boolean {
   return dt === 'float32' || dt === 'float64';
 }
-
-export type TypedArrayFor<D extends DType> = D extends 'float32'
-  ? Float32Array
-  : D extends 'float64'
-    ? Float64Array
-    : D extends 'int64'
-      ? BigInt64Array
-      : D extends 'int32'
-        ? Int32Array
-        : Uint8Array;
 
 export type AnyTypedArray = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array;
 
