@@ -3,10 +3,10 @@
 // is what `lossgraph loss` runs: the loss and its gradient w.r.t. the logits,
 // for a symbolic batch and K = 10 (Fashion-MNIST's classes).
 import { FILES, buildArtifacts } from '../src/artifacts/build.ts';
+import { FASHION_MNIST_COARSE } from '../src/data/fashion.ts';
 import { lossProbeGraph, type ProbeGraphOptions } from '../src/cli/loss.ts';
 
-/** Fashion-MNIST's coarse level: tops, footwear, and trouser, dress and bag on their own. */
-const FASHION_COARSE = [0, 2, 0, 3, 0, 1, 0, 1, 4, 1];
+const FASHION_COARSE = FASHION_MNIST_COARSE.groups;
 
 const loss = (spec: string, o: ProbeGraphOptions = {}) => () => lossProbeGraph(spec, 'batch', 10, o).graph.toBytes();
 

@@ -1,0 +1,63 @@
+// A labelled image data set held in memory, decoded once: every loader
+// produces one, and the driver batches from it.
+import { LossgraphError } from '../errors.ts';
+import { Rng } from '../models/random.ts';
+
+export interface Dataset {
+  /** What was loaded, for reports: e.g. 'fashion-mnist:/usr/share/datasets/fashion-mnist'. */
+  source: string;
+  /** N x C x H x W, row-major, values in [0, 1] (or standardised features for CSV). */
+  images: Float32Array;
+  labels: Int32Array;
+  count: number;
+  shape: [number, number, number];
+  classNames: string[];
+  /** Named coarse levels (fine class -> group), for hierarchical losses and coarse accuracy. */
+  hierarchy?: Record<string, number[]>;
+  /** For ordinal data: the value each class stands for (ages in years, say) and its unit. */
+  ordinal?: { unit: string; values: number[] };
+  /** A test split fixed by the data set itself (Fashion-MNIST's t10k). */
+  testFrom?: number;
+  /** Files skipped under --skip-bad. */
+  skipped: number;
+}
+
+export interface Splits {
+  train: Int32Array;
+  validation: Int32Array;
+  test: Int32Array;
+}
+
+/**
+ * Deterministic train / validation / test indices from `seed`. A data set
+ * with its own test split keeps it; the rest is split 90/10 into train and
+ * validation. Otherwise 80/10/10.
+ */
+export function splitDataset(d: Dataset, seed: number): Splits {
+  const rng = new Rng(seed ^ 0x5eed);
+  if (d.testFrom !== undefined) {
+    const order = rng.permutation(d.testFrom);
+    const nVal = Math.max(1, Math.round(d.testFrom * 0.1));
+    return {
+      validation: order.slice(0, nVal).sort(),
+      train: order.slice(nVal).sort(),
+      test: Int32Array.from({ length: d.count - d.testFrom }, (_, i) => d.testFrom! + i),
+    };
+  }
+  if (d.count < 10) throw new LossgraphError(`${d.source}: ${d.count} examples are too few to split into train, validation and test`);
+  const order = rng.permutation(d.count);
+  const nTest = Math.max(1, Math.round(d.count * 0.1));
+  const nVal = Math.max(1, Math.round(d.count * 0.1));
+  return {
+    test: order.slice(0, nTest).sort(),
+    validation: order.slice(nTest, nTest + nVal).sort(),
+    train: order.slice(nTest + nVal).sort(),
+  };
+}
+
+/** Concatenates per-example arrays (all of one shape) into a Dataset's image buffer. */
+export function stackImages(items: readonly Float32Array[], size: number): Float32Array {
+  const out = new Float32Array(items.length * size);
+  items.forEach((x, i) => out.set(x, i * size));
+  return out;
+}

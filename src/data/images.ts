@@ -1,0 +1,147 @@
+// Loaders for folders of image files, decoded with jimp once, at load time:
+//   folder:DIR   one sub-folder per class
+//   utkface:DIR  UTKFace's age_gender_race_date.jpg[.chip.jpg]; age -> ordinal class
+//   pets:DIR     Oxford-IIIT Pet's Breed_123.jpg; breed fine, species coarse
+import { readdirSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { LossgraphError } from '../errors.ts';
+import type { Dataset } from './dataset.ts';
+import { stackImages } from './dataset.ts';
+import { decodeImage } from './image.ts';
+
+export interface ImageLoadOptions {
+  /** Model input [C, H, W]; C is 1 (grayscale) or 3 (RGB). */
+  size: [number, number, number];
+  /** Skip files that cannot be decoded or named, and count them, instead of failing. */
+  skipBad?: boolean;
+  /** Called with (done, total) while decoding. */
+  progress?: (done: number, total: number) => void;
+}
+
+const IMAGE_FILE = /\.(jpe?g|png|bmp|gif|tiff?)$/i;
+
+function listImages(dir: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    throw new LossgraphError(`${dir}: no such folder`);
+  }
+  return names.filter((n) => IMAGE_FILE.test(n)).sort().map((n) => join(dir, n));
+}
+
+interface Labelled {
+  path: string;
+  label: number;
+}
+
+/** Decodes every file; a bad one fails the load with one line, or is skipped and counted. */
+async function decodeAll(items: readonly Labelled[], o: ImageLoadOptions): Promise<{ images: Float32Array; labels: Int32Array; skipped: number }> {
+  const [c, h, w] = o.size;
+  if (c !== 1 && c !== 3) throw new LossgraphError(`image size ${o.size.join('x')}: channels must be 1 or 3`);
+  const kept: Float32Array[] = [];
+  const labels: number[] = [];
+  let skipped = 0;
+  for (const [i, item] of items.entries()) {
+    try {
+      kept.push(await decodeImage(item.path, { width: w, height: h, channels: c }));
+      labels.push(item.label);
+    } catch (e) {
+      if (!o.skipBad) throw new LossgraphError(`${(e as Error).message} (use --skip-bad to skip such files)`);
+      skipped++;
+    }
+    o.progress?.(i + 1, items.length);
+  }
+  return { images: stackImages(kept, c * h * w), labels: Int32Array.from(labels), skipped };
+}
+
+function requireSome(items: readonly unknown[], dir: string, what: string): void {
+  if (items.length === 0) throw new LossgraphError(`${dir}: no ${what} found`);
+}
+
+export async function loadFolder(dir: string, o: ImageLoadOptions): Promise<Dataset> {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory()).sort();
+  } catch {
+    throw new LossgraphError(`${dir}: no such folder`);
+  }
+  if (entries.length < 2) throw new LossgraphError(`${dir}: expected one sub-folder per class, found ${entries.length}`);
+  const items: Labelled[] = [];
+  entries.forEach((cls, label) => {
+    const files = listImages(join(dir, cls));
+    if (files.length === 0) throw new LossgraphError(`${join(dir, cls)}: class folder holds no images`);
+    for (const path of files) items.push({ path, label });
+  });
+  const { images, labels, skipped } = await decodeAll(items, o);
+  return { source: `folder:${dir}`, images, labels, count: labels.length, shape: o.size, classNames: entries, skipped };
+}
+
+export interface AgeBins {
+  /** Years per class (default 1). */
+  width: number;
+  /** Ages at or above the cap share the last class (default 100). */
+  cap: number;
+}
+
+/** UTKFace names: age_gender_race_date.jpg, some with .chip.jpg, a few without the race field. */
+const UTK_NAME = /^(\d{1,3})_([01])_(?:(\d)_)?(\d+)\.jpg(?:\.chip\.jpg)?$/i;
+
+export async function loadUtkface(dir: string, o: ImageLoadOptions & { bins?: AgeBins }): Promise<Dataset> {
+  const bins = o.bins ?? { width: 1, cap: 100 };
+  if (!(bins.width >= 1 && bins.cap >= bins.width)) throw new LossgraphError(`age bins: width ${bins.width}, cap ${bins.cap} do not make classes`);
+  const classes = Math.floor(bins.cap / bins.width) + 1;
+  const items: Labelled[] = [];
+  let skipped = 0;
+  for (const path of listImages(dir)) {
+    const m = UTK_NAME.exec(basename(path));
+    if (!m) {
+      if (!o.skipBad) throw new LossgraphError(`${path}: not a UTKFace file name (age_gender_race_date.jpg) (use --skip-bad to skip such files)`);
+      skipped++;
+      continue;
+    }
+    items.push({ path, label: Math.floor(Math.min(Number(m[1]), bins.cap) / bins.width) });
+  }
+  requireSome(items, dir, 'UTKFace images');
+  const decoded = await decodeAll(items, o);
+  return {
+    source: `utkface:${dir}`,
+    images: decoded.images,
+    labels: decoded.labels,
+    count: decoded.labels.length,
+    shape: o.size,
+    classNames: Array.from({ length: classes }, (_, k) => (bins.width === 1 ? `${k}` : `${k * bins.width}-${k * bins.width + bins.width - 1}`) + (k === classes - 1 ? '+' : '')),
+    ordinal: { unit: 'years', values: Array.from({ length: classes }, (_, k) => k * bins.width + (bins.width - 1) / 2) },
+    skipped: skipped + decoded.skipped,
+  };
+}
+
+const PET_NAME = /^(.+)_(\d+)\.(jpe?g|png)$/i;
+
+/** Oxford-IIIT Pet: the breed is the name before _N; capitalised breeds are cats, the rest dogs. */
+export async function loadPets(dir: string, o: ImageLoadOptions): Promise<Dataset> {
+  const parsed: { path: string; breed: string }[] = [];
+  let skipped = 0;
+  for (const path of listImages(dir)) {
+    const m = PET_NAME.exec(basename(path));
+    if (!m) {
+      if (!o.skipBad) throw new LossgraphError(`${path}: not an Oxford-IIIT Pet file name (Breed_123.jpg) (use --skip-bad to skip such files)`);
+      skipped++;
+      continue;
+    }
+    parsed.push({ path, breed: m[1]! });
+  }
+  requireSome(parsed, dir, 'pet images');
+  const breeds = [...new Set(parsed.map((p) => p.breed))].sort();
+  const decoded = await decodeAll(parsed.map((p) => ({ path: p.path, label: breeds.indexOf(p.breed) })), o);
+  return {
+    source: `pets:${dir}`,
+    images: decoded.images,
+    labels: decoded.labels,
+    count: decoded.labels.length,
+    shape: o.size,
+    classNames: breeds,
+    hierarchy: { species: breeds.map((b) => (/^[A-Z]/.test(b) ? 0 : 1)) },
+    skipped: skipped + decoded.skipped,
+  };
+}

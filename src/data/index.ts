@@ -1,0 +1,48 @@
+// `--data` forms: embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, csv:FILE.
+import { LossgraphError } from '../errors.ts';
+import { loadCsv } from './csv.ts';
+import type { Dataset } from './dataset.ts';
+import { loadEmbedded } from './embedded.ts';
+import { loadIdxDataset } from './fashion.ts';
+import { fashionMnistDir } from './idx.ts';
+import { loadFolder, loadPets, loadUtkface, type AgeBins } from './images.ts';
+
+export interface DataOptions {
+  /** [C, H, W] for image folders (default 3x32x32). */
+  imageSize?: [number, number, number];
+  skipBad?: boolean;
+  ageBins?: AgeBins;
+  labelColumn?: string;
+  progress?: (done: number, total: number) => void;
+}
+
+export const DATA_FORMS = 'embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, csv:FILE';
+
+export async function loadData(spec: string, o: DataOptions = {}): Promise<Dataset> {
+  const at = spec.indexOf(':');
+  const kind = at < 0 ? spec : spec.slice(0, at);
+  const arg = at < 0 ? undefined : spec.slice(at + 1);
+  const need = () => {
+    if (!arg) throw new LossgraphError(`--data ${kind} needs a path: ${kind}:PATH`);
+    return arg;
+  };
+  const images = { size: o.imageSize ?? ([3, 32, 32] as [number, number, number]), skipBad: o.skipBad, progress: o.progress };
+  switch (kind) {
+    case 'embedded':
+      return loadEmbedded();
+    case 'fashion-mnist':
+      return loadIdxDataset(arg ?? fashionMnistDir(), 'fashion-mnist');
+    case 'idx':
+      return loadIdxDataset(need(), 'idx');
+    case 'utkface':
+      return loadUtkface(need(), { ...images, bins: o.ageBins });
+    case 'pets':
+      return loadPets(need(), images);
+    case 'folder':
+      return loadFolder(need(), images);
+    case 'csv':
+      return loadCsv(need(), o.labelColumn);
+    default:
+      throw new LossgraphError(`--data ${spec} is not understood; use one of: ${DATA_FORMS}`);
+  }
+}
