@@ -1,11 +1,12 @@
 // The lossgraph command line.
 import { readFileSync } from 'node:fs';
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import { LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/build.ts';
 import { runDemo } from './demo.ts';
+import { evalCommand, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
 
 /** Runs the CLI and returns the exit code: 0 ok, 2 bad input or usage, 1 internal error. */
@@ -71,6 +72,16 @@ export async function main(argv: string[]): Promise<number> {
         if (args.json) console.log(JSON.stringify(paths));
         else for (const p of Object.values(paths)) console.log(p);
       },
+    )
+    .command('train', 'train a model on a data set; writes artifacts, checkpoints, metrics.jsonl and report.html to --out', (y: Argv) => trainOptions(y), (a) => trainCommand(a as never))
+    .command(
+      'eval',
+      'test metrics of a trained run',
+      (y: Argv) => y
+        .option('run', { type: 'string', demandOption: true, describe: 'the folder lossgraph train wrote' })
+        .option('data', { type: 'string', describe: 'evaluate on another data set (default: the run\'s test split)' })
+        .option('json', { type: 'boolean', default: false }),
+      evalCommand,
     )
     .command(
       'demo',

@@ -1,0 +1,257 @@
+// The training driver: epochs and batches over the training-step artifact,
+// learning-rate and sigma schedules (fed as inputs, never rebuilt), evaluation
+// every epoch, metrics.jsonl, an atomic checkpoint every epoch, resume, and a
+// NaN guard that keeps the last good checkpoint.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { FILES, buildArtifacts, exportInference, writeFiles, type Manifest } from '../artifacts/build.ts';
+import { splitDataset, type Dataset } from '../data/dataset.ts';
+import { loadData, type DataOptions } from '../data/index.ts';
+import { LossgraphError } from '../errors.ts';
+import { Rng } from '../models/random.ts';
+import { Session, type ExecutionProvider } from '../runtime/session.ts';
+import { TrainingSession, readCheckpoint, readManifest, type TrainBatch } from '../runtime/training.ts';
+import { computeMetrics, type Metrics } from './metrics.ts';
+
+export interface RunConfig {
+  /** The --data form, e.g. 'embedded' or 'utkface:/data/UTKFace'. */
+  data: string;
+  dataOptions: DataOptions;
+  model: string;
+  loss: string;
+  lossParams: Record<string, number>;
+  optimizer: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  /** constant, cosine (to 0 over the run), or step (x stepGamma every stepEvery epochs). */
+  lrSchedule: 'constant' | 'cosine' | 'step';
+  stepEvery: number;
+  stepGamma: number;
+  /** Per-epoch decay of every sigma hyperparameter: sigma_e = max(sigmaMin, sigma_0 * sigmaDecay^e). */
+  sigmaDecay?: number;
+  sigmaMin: number;
+  seed: number;
+  /** Pixels of random-crop padding (0: off) and random horizontal flips. */
+  augment: { crop: number; flip: boolean };
+  ep: ExecutionProvider;
+}
+
+export const DEFAULT_CONFIG: Omit<RunConfig, 'data' | 'model' | 'loss'> = {
+  dataOptions: {},
+  lossParams: {},
+  optimizer: 'adamw',
+  epochs: 5,
+  batch: 64,
+  lr: 1e-3,
+  lrSchedule: 'constant',
+  stepEvery: 10,
+  stepGamma: 0.1,
+  sigmaMin: 0.5,
+  seed: 0,
+  augment: { crop: 0, flip: false },
+  ep: 'cpu',
+};
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  lr: number;
+  sigma?: number;
+  seconds: number;
+  validation: Metrics;
+}
+
+export interface RunResult {
+  out: string;
+  history: EpochRecord[];
+  test: Metrics;
+}
+
+export interface RunHooks {
+  log?: (line: string) => void;
+  /** Show a progress bar with ETA on stderr (when it is a terminal). */
+  progress?: boolean;
+  /** Called after each epoch's checkpoint is on disk. */
+  onEpochEnd?: (record: EpochRecord) => void;
+}
+
+export const RUN_FILE = 'run.json';
+export const METRICS_FILE = 'metrics.jsonl';
+
+/** Names of the sigma hyperparameters the decay schedule drives. */
+function sigmaInputs(m: Manifest): { name: string; default: number }[] {
+  return m.hyperparameters.filter((h) => h.name === 'sigma' || h.name.endsWith('.sigma'));
+}
+
+export function learningRate(c: RunConfig, epoch: number, step: number, stepsPerEpoch: number): number {
+  if (c.lrSchedule === 'cosine') return 0.5 * c.lr * (1 + Math.cos((Math.PI * step) / (c.epochs * stepsPerEpoch)));
+  if (c.lrSchedule === 'step') return c.lr * c.stepGamma ** Math.floor(epoch / c.stepEvery);
+  return c.lr;
+}
+
+/** Examples `indices` of `d` as one batch, optionally augmented from `rng`. */
+export function gatherExamples(d: Dataset, indices: ArrayLike<number>, augment?: RunConfig['augment'], rng?: Rng): TrainBatch {
+  const [c, h, w] = d.shape;
+  const size = c * h * w;
+  const images = new Float32Array(indices.length * size);
+  const labels = new BigInt64Array(indices.length);
+  for (let i = 0; i < indices.length; i++) {
+    const src = d.images.subarray(indices[i]! * size, (indices[i]! + 1) * size);
+    labels[i] = BigInt(d.labels[indices[i]!]!);
+    if (!augment || !rng || (augment.crop === 0 && !augment.flip)) {
+      images.set(src, i * size);
+      continue;
+    }
+    // Random crop of the zero-padded image, then an optional horizontal flip.
+    const dy = augment.crop ? rng.int(2 * augment.crop + 1) - augment.crop : 0;
+    const dx = augment.crop ? rng.int(2 * augment.crop + 1) - augment.crop : 0;
+    const flip = augment.flip && rng.next() < 0.5;
+    const dst = images.subarray(i * size, (i + 1) * size);
+    for (let ch = 0; ch < c; ch++) {
+      for (let y = 0; y < h; y++) {
+        const sy = y + dy;
+        if (sy < 0 || sy >= h) continue;
+        for (let x = 0; x < w; x++) {
+          const sx = (flip ? w - 1 - x : x) + dx;
+          if (sx >= 0 && sx < w) dst[ch * h * w + y * w + x] = src[ch * h * w + sy * w + sx]!;
+        }
+      }
+    }
+  }
+  return { images, labels };
+}
+
+/** Loss and metrics on `indices`: loss from the eval graph, predictions from the inference graph. */
+export async function evaluate(session: TrainingSession, d: Dataset, indices: Int32Array, batch: number): Promise<Metrics> {
+  const m = session.manifest;
+  const inference = await Session.create(exportInference(m, session.tensors()), { ep: session.train.ep });
+  const k = m.spec.classes;
+  const classes = new Int32Array(indices.length);
+  const scores = new Float32Array(indices.length * k);
+  const expected = m.ordinal ? new Float32Array(indices.length) : undefined;
+  let lossSum = 0;
+  for (let start = 0; start < indices.length; start += batch) {
+    const part = indices.subarray(start, Math.min(start + batch, indices.length));
+    const b = gatherExamples(d, part);
+    lossSum += (await session.runEvalStep(b)).loss * part.length;
+    const out = await inference.run({ input: inference.tensor('float32', b.images, [part.length, ...d.shape]) });
+    classes.set(Array.from(out['class']!.data as BigInt64Array, Number), start);
+    scores.set((out['probabilities'] ?? out['scores'])!.data as Float32Array, start * k);
+    if (expected) expected.set(out['expected_class']!.data as Float32Array, start);
+  }
+  await inference.release();
+  const labels = Int32Array.from(indices, (i) => d.labels[i]!);
+  return computeMetrics(lossSum / indices.length, labels, { classes, scores, expected }, {
+    classes: k,
+    ordinal: d.ordinal,
+    ordered: m.ordinal,
+    hierarchy: d.hierarchy,
+  });
+}
+
+function writeJsonl(out: string, history: readonly EpochRecord[]): void {
+  writeFiles(out, { [METRICS_FILE]: new TextEncoder().encode(history.map((h) => JSON.stringify(h)).join('\n') + '\n') });
+}
+
+/**
+ * Trains `config` into the folder `out`, or continues the run there when
+ * `resume` is set (the data order, dropout masks and schedules repeat, so the
+ * result is the same as an uninterrupted run).
+ */
+export async function runTraining(config: RunConfig, out: string, hooks: RunHooks = {}, opts: { resume?: boolean; data?: Dataset } = {}): Promise<RunResult> {
+  const log = hooks.log ?? (() => {});
+  const data = opts.data ?? (await loadData(config.data, config.dataOptions));
+  if (data.skipped) log(`skipped ${data.skipped} bad file(s) in ${data.source}`);
+  const splits = splitDataset(data, config.seed);
+  let manifest: Manifest;
+  let checkpointPath: string | undefined;
+  let history: EpochRecord[] = [];
+  if (opts.resume) {
+    manifest = readManifest(out);
+    checkpointPath = join(out, FILES.checkpoint);
+    history = JSON.parse(readCheckpoint(checkpointPath, manifest).metadata.history ?? '[]') as EpochRecord[];
+  } else {
+    const built = buildArtifacts({
+      model: config.model,
+      loss: config.loss,
+      classes: data.classNames.length,
+      input: data.shape,
+      optimizer: config.optimizer,
+      seed: config.seed,
+      lossParams: config.lossParams,
+      hierarchy: data.hierarchy,
+    });
+    manifest = built.manifest;
+    if (manifest.graphs.training.inputs.some((i) => i.name === 'targets')) {
+      throw new LossgraphError(`loss '${config.loss}' needs soft or multi-hot targets, which --data ${config.data} does not provide`);
+    }
+    writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
+    writeJsonl(out, []);
+  }
+  const session = await TrainingSession.load(out, { ep: config.ep, checkpoint: checkpointPath });
+  const sigmas = sigmaInputs(manifest);
+  if (config.sigmaDecay !== undefined && sigmas.length === 0) {
+    throw new LossgraphError(`--sigma-decay needs a loss with a sigma (gaussian_kl); '${config.loss}' has none`);
+  }
+  const stepsPerEpoch = Math.floor(splits.train.length / config.batch);
+  if (stepsPerEpoch === 0) throw new LossgraphError(`--batch ${config.batch} is larger than the ${splits.train.length} training examples`);
+  const bar = hooks.progress && process.stderr.isTTY
+    ? new cliProgress.SingleBar({ format: 'epoch {epoch} [{bar}] {percentage}% | ETA {eta_formatted} | loss {loss}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
+    : undefined;
+  try {
+    for (let epoch = history.length; epoch < config.epochs; epoch++) {
+      const t0 = performance.now();
+      let sigma: number | undefined;
+      if (config.sigmaDecay !== undefined) {
+        for (const s of sigmas) {
+          sigma = Math.max(config.sigmaMin, s.default * config.sigmaDecay ** epoch);
+          session.setHyperparameter(s.name, sigma);
+        }
+      }
+      const order = new Rng(config.seed * 7919 + epoch).permutation(splits.train.length);
+      const augmentRng = new Rng(config.seed * 104729 + epoch);
+      let lossSum = 0;
+      let lr = config.lr;
+      bar?.start(stepsPerEpoch, 0, { epoch: epoch + 1, loss: '-' });
+      for (let s = 0; s < stepsPerEpoch; s++) {
+        const idx = Int32Array.from(order.subarray(s * config.batch, (s + 1) * config.batch), (i) => splits.train[i]!);
+        lr = learningRate(config, epoch, epoch * stepsPerEpoch + s, stepsPerEpoch);
+        const loss = await session.runTrainStep(gatherExamples(data, idx, config.augment, augmentRng), lr);
+        if (!Number.isFinite(loss)) {
+          throw new LossgraphError(
+            `the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1}; training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is ${join(out, FILES.checkpoint)}` : 'No epoch had finished, so the checkpoint is the initial one'}; try a lower --lr`,
+          );
+        }
+        lossSum += loss;
+        bar?.update(s + 1, { loss: (lossSum / (s + 1)).toFixed(4) });
+      }
+      bar?.stop();
+      const validation = await evaluate(session, data, splits.validation, 256);
+      const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / stepsPerEpoch, lr, sigma, seconds: (performance.now() - t0) / 1000, validation: { ...validation, confusion: [] } };
+      history.push(record);
+      writeFiles(out, { [FILES.checkpoint]: session.checkpoint({ epoch: String(epoch + 1), history: JSON.stringify(history) }) });
+      writeJsonl(out, history);
+      log(`epoch ${epoch + 1}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}, validation loss ${validation.loss.toFixed(4)}, accuracy ${(100 * validation.accuracy).toFixed(2)}%${validation.mae !== undefined ? `, MAE ${validation.mae.toFixed(3)}` : ''} (${record.seconds.toFixed(1)} s)`);
+      hooks.onEpochEnd?.(record);
+    }
+    const test = await evaluate(session, data, splits.test, 256);
+    writeFiles(out, { [FILES.inference]: exportInference(manifest, session.tensors()) });
+    return { out, history, test };
+  } finally {
+    bar?.stop();
+    await session.release();
+  }
+}
+
+/** The configuration a run folder was started with. */
+export function readRunConfig(out: string): RunConfig {
+  const path = join(out, RUN_FILE);
+  if (!existsSync(path)) throw new LossgraphError(`${out}: no ${RUN_FILE}; is this a lossgraph train output folder?`);
+  try {
+    return JSON.parse(readFileSync(path, 'utf8')) as RunConfig;
+  } catch {
+    throw new LossgraphError(`${path}: not valid JSON`);
+  }
+}

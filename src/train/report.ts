@@ -1,0 +1,90 @@
+// Offline HTML reports. Plots are Vega-Lite specs rendered to inline SVG at
+// write time, so a report is one self-contained file with no scripts.
+import { join } from 'node:path';
+import * as vega from 'vega';
+import { compile, type TopLevelSpec } from 'vega-lite';
+import { writeFiles } from '../artifacts/build.ts';
+import type { RunConfig, RunResult } from './driver.ts';
+import type { Metrics } from './metrics.ts';
+
+export const REPORT_FILE = 'report.html';
+
+/** Renders a Vega-Lite spec to an SVG string. */
+export async function renderSvg(spec: TopLevelSpec): Promise<string> {
+  const view = new vega.View(vega.parse(compile(spec).spec), { renderer: 'none' });
+  return view.toSVG();
+}
+
+const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+
+export function page(title: string, body: string): string {
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}table{border-collapse:collapse;margin:1em 0}
+td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}code{background:#f3f3f3;padding:1px 4px}</style></head>
+<body><h1>${escape(title)}</h1>${body}</body></html>
+`;
+}
+
+export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
+  return `<table><tr>${headers.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+}
+
+export function figure(svg: string, caption: string): string {
+  return `<figure>${svg}<figcaption>${escape(caption)}</figcaption></figure>`;
+}
+
+export async function confusionSvg(m: Metrics, classNames: readonly string[]): Promise<string> {
+  const values = m.confusion.flatMap((row, t) => row.map((count, p) => ({ true: classNames[t] ?? String(t), predicted: classNames[p] ?? String(p), count })));
+  return renderSvg({
+    data: { values },
+    width: 320,
+    height: 320,
+    mark: 'rect',
+    encoding: {
+      x: { field: 'predicted', type: 'ordinal', sort: null },
+      y: { field: 'true', type: 'ordinal', sort: null },
+      color: { field: 'count', type: 'quantitative', scale: { scheme: 'blues' } },
+      tooltip: [{ field: 'count' }],
+    },
+  } as TopLevelSpec);
+}
+
+function curve(values: Record<string, unknown>[], y: string, title: string): TopLevelSpec {
+  return {
+    data: { values },
+    width: 320,
+    height: 200,
+    title,
+    mark: { type: 'line', point: true },
+    encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { field: y, type: 'quantitative', scale: { zero: false } }, color: { field: 'series', type: 'nominal' } },
+  } as TopLevelSpec;
+}
+
+/** report.html for one training run: curves per epoch, test metrics, confusion matrix. */
+export async function writeRunReport(out: string, config: RunConfig, r: RunResult, classNames?: readonly string[]): Promise<string> {
+  const losses = r.history.flatMap((h) => [
+    { epoch: h.epoch, series: 'train loss', value: h.trainLoss },
+    { epoch: h.epoch, series: 'validation loss', value: h.validation.loss },
+  ]);
+  const acc = r.history.map((h) => ({ epoch: h.epoch, series: 'validation accuracy', value: h.validation.accuracy }));
+  const figures = [figure(await renderSvg(curve(losses, 'value', 'loss')), 'Loss per epoch'), figure(await renderSvg(curve(acc, 'value', 'accuracy')), 'Validation accuracy')];
+  if (r.history[0]?.validation.mae !== undefined) {
+    const mae = r.history.flatMap((h) => [
+      { epoch: h.epoch, series: 'MAE (arg-max class)', value: h.validation.mae },
+      ...(h.validation.maeExpected !== undefined ? [{ epoch: h.epoch, series: 'MAE (expected class)', value: h.validation.maeExpected }] : []),
+    ]);
+    figures.push(figure(await renderSvg(curve(mae, 'value', 'MAE (classes)')), 'Validation mean absolute error'));
+  }
+  const names = classNames ?? r.test.confusion.map((_, i) => String(i));
+  figures.push(figure(await confusionSvg(r.test, names), 'Confusion matrix on the test split (rows: true class)'));
+  const { metricsSummary } = await import('../cli/train.ts');
+  const summary = Object.entries(metricsSummary(r.test)).map(([k, v]) => [k, v.toFixed(4)]);
+  const body = `<p>Data <code>${escape(config.data)}</code>, model <code>${escape(config.model)}</code>, loss <code>${escape(config.loss)}</code>, optimizer <code>${escape(config.optimizer)}</code>, ${config.epochs} epochs, batch ${config.batch}, learning rate ${config.lr} (${config.lrSchedule})${config.sigmaDecay !== undefined ? `, sigma decay ${config.sigmaDecay} (min ${config.sigmaMin})` : ''}, seed ${config.seed}.</p>
+<h2>Test metrics</h2>${table(['metric', 'value'], summary)}
+<h2>Training</h2>${figures.join('\n')}
+<h2>Per epoch</h2>${table(['epoch', 'train loss', 'validation loss', 'validation accuracy', 'lr', 'sigma', 'seconds'], r.history.map((h) => [String(h.epoch), h.trainLoss.toFixed(4), h.validation.loss.toFixed(4), h.validation.accuracy.toFixed(4), h.lr.toPrecision(3), h.sigma?.toFixed(3) ?? '', h.seconds.toFixed(1)]))}`;
+  writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(page(`lossgraph run: ${config.loss}`, body)) });
+  return join(out, REPORT_FILE);
+}
