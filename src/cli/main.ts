@@ -6,7 +6,8 @@ import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/build.ts';
 import { runDemo } from './demo.ts';
-import { evalCommand, trainCommand, trainOptions } from './train.ts';
+import { compareCommand, sweepCommand } from './compare.ts';
+import { evalCommand, runOptions, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
 
 /** Runs the CLI and returns the exit code: 0 ok, 2 bad input or usage, 1 internal error. */
@@ -82,6 +83,24 @@ export async function main(argv: string[]): Promise<number> {
         .option('data', { type: 'string', describe: 'evaluate on another data set (default: the run\'s test split)' })
         .option('json', { type: 'boolean', default: false }),
       evalCommand,
+    )
+    .command(
+      'compare',
+      'train each loss spec on N seeds; print a table of test metrics with 95% intervals and differences from the first',
+      (y: Argv) => runOptions(y)
+        .option('losses', { type: 'string', array: true, demandOption: true, describe: "loss specs, the first is the baseline; 'SPEC;sigma_decay=G;sigma_min=S' gives one its own sigma decay" })
+        .option('seeds', { type: 'number', default: 3 })
+        .option('out', { type: 'string', default: 'artifacts/compare' }),
+      (a) => compareCommand(a as never),
+    )
+    .command(
+      'sweep',
+      'train one loss spec over a range of a named parameter on N seeds (seed 003\'s weight sweep)',
+      (y: Argv) => runOptions(y)
+        .option('loss', { type: 'string', demandOption: true, describe: "loss spec with a named parameter, e.g. 'w*ce + (1-w)*hierarchical'" })
+        .option('seeds', { type: 'number', default: 3 })
+        .option('out', { type: 'string', default: 'artifacts/sweep' }),
+      (a) => sweepCommand(a as never),
     )
     .command(
       'demo',

@@ -52,7 +52,7 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('resume', { type: 'string', describe: 'continue the run in this folder (its settings are reused)' });
 }
 
-type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>> & Record<string, unknown>;
+export type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>> & Record<string, unknown>;
 
 /** A RunConfig from command-line arguments. */
 export function configFrom(a: RunArgs, loss: string, seed: number, params: Record<string, number>): RunConfig {

@@ -1,0 +1,165 @@
+// `lossgraph compare` (several losses x seeds) and `lossgraph sweep` (one
+// loss over a parameter range x seeds): test metrics as mean +- 95%
+// confidence interval, differences from the first row paired by seed.
+import { join } from 'node:path';
+import type { TopLevelSpec } from 'vega-lite';
+import { writeFiles } from '../artifacts/build.ts';
+import type { Dataset } from '../data/dataset.ts';
+import { loadData } from '../data/index.ts';
+import { LossgraphError } from '../errors.ts';
+import { runTraining, type RunConfig } from '../train/driver.ts';
+import { meanInterval, type Metrics } from '../train/metrics.ts';
+import { REPORT_FILE, figure, page, renderSvg, table } from '../train/report.ts';
+import { parseParams } from './main.ts';
+import { configFrom, type RunArgs } from './train.ts';
+
+interface Entry {
+  label: string;
+  config: RunConfig;
+}
+
+interface Column {
+  key: string;
+  title: string;
+  get: (m: Metrics) => number | undefined;
+  /** Lower is better (errors), for reading the differences. */
+  lower?: boolean;
+}
+
+const COLUMNS: Column[] = [
+  { key: 'accuracy', title: 'accuracy', get: (m) => m.accuracy },
+  { key: 'mae', title: 'MAE', get: (m) => m.mae, lower: true },
+  { key: 'mae_expected', title: 'MAE (expected class)', get: (m) => m.maeExpected, lower: true },
+  { key: 'mae_unit', title: 'MAE (unit)', get: (m) => m.maeUnit, lower: true },
+  { key: 'rmse', title: 'RMSE', get: (m) => m.rmse, lower: true },
+];
+
+/** Columns that every entry has values for (the unit MAE only where the unit is not the class index itself). */
+function columnsFor(results: Metrics[][]): Column[] {
+  const all = results.flat();
+  return COLUMNS.filter((c) => all.every((m) => c.get(m) !== undefined))
+    .filter((c) => c.key !== 'mae_unit' || all.some((m) => m.maeUnit !== m.mae));
+}
+
+const fmt = (mean: number, half: number, signed = false) => `${signed && mean >= 0 ? '+' : ''}${mean.toFixed(3)} ± ${Number.isNaN(half) ? 'n/a' : half.toFixed(3)}`;
+
+export interface GridResult {
+  rows: { label: string; metrics: Record<string, { mean: number; half: number; diff?: { mean: number; half: number } }> }[];
+  markdown: string;
+  report: string;
+}
+
+/** Trains every entry on every seed (the data loaded once) and tabulates the test metrics. */
+async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: number, data: Dataset, out: string, log: (s: string) => void, sweepParam?: { name: string; values: number[] }): Promise<GridResult> {
+  const results: Metrics[][] = [];
+  for (const [i, e] of entries.entries()) {
+    const runs: Metrics[] = [];
+    for (let s = 0; s < seeds; s++) {
+      const t0 = performance.now();
+      const r = await runTraining({ ...e.config, seed: s }, join(out, `${i}`, `seed-${s}`), {}, { data });
+      runs.push(r.test);
+      log(`${e.label}, seed ${s}: test accuracy ${(100 * r.test.accuracy).toFixed(2)}%${r.test.mae !== undefined ? `, MAE ${r.test.mae.toFixed(3)}` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+    }
+    results.push(runs);
+  }
+  const cols = columnsFor(results);
+  const rows = entries.map((e, i) => ({
+    label: e.label,
+    metrics: Object.fromEntries(cols.map((c) => {
+      const values = results[i]!.map((m) => c.get(m)!);
+      const base = results[0]!.map((m) => c.get(m)!);
+      return [c.key, { ...meanInterval(values), diff: i === 0 ? undefined : meanInterval(values.map((v, s) => v - base[s]!)) }];
+    })),
+  }));
+  const header = [kind === 'sweep' ? sweepParam!.name : 'loss', ...cols.flatMap((c) => [c.title, `Δ ${c.title}`])];
+  const body = rows.map((r) => [r.label, ...cols.flatMap((c) => {
+    const m = r.metrics[c.key]!;
+    return [fmt(m.mean, m.half), m.diff ? fmt(m.diff.mean, m.diff.half, true) : '(baseline)'];
+  })]);
+  const markdown = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+
+  const figures: string[] = [];
+  for (const c of cols) {
+    const values = rows.map((r) => ({ label: r.label, x: sweepParam ? Number(r.label) : undefined, mean: r.metrics[c.key]!.mean, lo: r.metrics[c.key]!.mean - (r.metrics[c.key]!.half || 0), hi: r.metrics[c.key]!.mean + (r.metrics[c.key]!.half || 0) }));
+    const spec = (sweepParam
+      ? { data: { values }, width: 360, height: 220, title: c.title, layer: [
+        { mark: { type: 'area', opacity: 0.25 }, encoding: { x: { field: 'x', type: 'quantitative', title: sweepParam.name }, y: { field: 'lo', type: 'quantitative', scale: { zero: false } }, y2: { field: 'hi' } } },
+        { mark: { type: 'line', point: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative', title: c.title } } },
+      ] }
+      : { data: { values }, width: 360, height: 40 * values.length + 20, title: c.title, layer: [
+        { mark: 'bar', encoding: { y: { field: 'label', type: 'nominal', sort: null, title: null }, x: { field: 'mean', type: 'quantitative', title: c.title, scale: { zero: false } } } },
+        { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'label', type: 'nominal', sort: null }, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
+      ] }) as TopLevelSpec;
+    figures.push(figure(await renderSvg(spec), `${c.title}: mean over ${seeds} seeds with 95% interval`));
+  }
+  const cfg = entries[0]!.config;
+  const html = page(`lossgraph ${kind}`, `<p>Data <code>${cfg.data}</code>, model <code>${cfg.model}</code>, ${cfg.epochs} epochs, batch ${cfg.batch}, optimizer <code>${cfg.optimizer}</code>, learning rate ${cfg.lr}; ${seeds} seeds per row (seed s gives every row the same split and initialisation). Intervals are 95% t intervals; Δ is the paired difference from the first row.</p>
+${table(header, body)}${figures.join('\n')}
+<p>Each run's own report: <code>${out}/ROW/seed-S/report.html</code> is not written for grid runs; their metrics are in <code>metrics.jsonl</code>.</p>`);
+  writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(html), 'results.json': new TextEncoder().encode(JSON.stringify({ rows }, null, 2)) });
+  return { rows, markdown, report: join(out, REPORT_FILE) };
+}
+
+/** `SPEC[;sigma_decay=G][;sigma_min=S]`: a loss spec with its own sigma schedule. */
+export function parseCompareEntry(text: string): { loss: string; sigmaDecay?: number; sigmaMin?: number } {
+  const [loss, ...opts] = text.split(';').map((s) => s.trim());
+  const out: { loss: string; sigmaDecay?: number; sigmaMin?: number } = { loss: loss! };
+  for (const o of opts) {
+    const m = /^(sigma_decay|sigma_min)=([0-9.eE+-]+)$/.exec(o);
+    if (!m || !Number.isFinite(Number(m[2]))) throw new LossgraphError(`--losses '${text}': '${o}' is not sigma_decay=G or sigma_min=S`);
+    if (m[1] === 'sigma_decay') out.sigmaDecay = Number(m[2]);
+    else out.sigmaMin = Number(m[2]);
+  }
+  return out;
+}
+
+/** `name=start:end:step` -> the values, end included. */
+export function parseRange(text: string): { name: string; values: number[] } {
+  const m = /^([A-Za-z_][A-Za-z0-9_.]*)=([^:]+):([^:]+):([^:]+)$/.exec(text);
+  const [start, end, step] = m ? [Number(m[2]), Number(m[3]), Number(m[4])] : [NaN, NaN, NaN];
+  if (!m || ![start, end, step].every(Number.isFinite) || step <= 0 || end < start) {
+    throw new LossgraphError(`--param ${text}: a sweep needs NAME=START:END:STEP with STEP > 0, e.g. w=0:1:0.1`);
+  }
+  const n = Math.floor((end - start) / step + 1e-9) + 1;
+  return { name: m[1]!, values: Array.from({ length: n }, (_, i) => Number((start + i * step).toFixed(10))) };
+}
+
+function seedsOf(a: RunArgs): number {
+  const n = a.seeds as number;
+  if (!Number.isInteger(n) || n < 1) throw new LossgraphError(`--seeds must be a positive integer, got ${n}`);
+  return n;
+}
+
+function finish(a: RunArgs, grid: GridResult): void {
+  if (a.json) console.log(JSON.stringify({ rows: grid.rows, report: grid.report }));
+  else console.log(`\n${grid.markdown}\n\nreport: ${grid.report}`);
+}
+
+export async function compareCommand(a: RunArgs): Promise<void> {
+  const log = a.json ? () => {} : (s: string) => console.log(s);
+  const params = parseParams(a.param as string[]);
+  const entries = (a.losses as string[]).map((text) => {
+    const e = parseCompareEntry(text);
+    const config = configFrom(a, e.loss, 0, params);
+    if (e.sigmaDecay !== undefined) config.sigmaDecay = e.sigmaDecay;
+    if (e.sigmaMin !== undefined) config.sigmaMin = e.sigmaMin;
+    return { label: text, config };
+  });
+  if (entries.length === 0) throw new LossgraphError('--losses needs at least one loss spec');
+  const data = await loadData(a.data as string, entries[0]!.config.dataOptions);
+  log(`data: ${data.source} (${data.count} examples, ${data.classNames.length} classes)`);
+  finish(a, await runGrid('compare', entries, seedsOf(a), data, (a.out as string | undefined) ?? 'artifacts/compare', log));
+}
+
+export async function sweepCommand(a: RunArgs): Promise<void> {
+  const log = a.json ? () => {} : (s: string) => console.log(s);
+  const all = a.param as string[];
+  const ranges = all.filter((p) => p.includes(':')).map(parseRange);
+  if (ranges.length !== 1) throw new LossgraphError('sweep needs exactly one --param NAME=START:END:STEP');
+  const range = ranges[0]!;
+  const fixed = parseParams(all.filter((p) => !p.includes(':')));
+  const entries = range.values.map((v) => ({ label: String(v), config: configFrom(a, a.loss as string, 0, { ...fixed, [range.name]: v }) }));
+  const data = await loadData(a.data as string, entries[0]!.config.dataOptions);
+  log(`data: ${data.source} (${data.count} examples, ${data.classNames.length} classes); ${range.name} = ${range.values.join(', ')}`);
+  finish(a, await runGrid('sweep', entries, seedsOf(a), data, (a.out as string | undefined) ?? 'artifacts/sweep', log, range));
+}
