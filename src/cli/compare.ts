@@ -34,10 +34,15 @@ const COLUMNS: Column[] = [
   { key: 'rmse', title: 'RMSE', get: (m) => m.rmse, lower: true },
 ];
 
-/** Columns that every entry has values for (the unit MAE only where the unit is not the class index itself). */
+/**
+ * Columns that every entry has values for: the fixed ones, then accuracy at
+ * each coarse level of the hierarchy (the unit MAE only where the unit is not
+ * the class index itself).
+ */
 function columnsFor(results: Metrics[][]): Column[] {
   const all = results.flat();
-  return COLUMNS.filter((c) => all.every((m) => c.get(m) !== undefined))
+  const coarse = Object.keys(all[0]?.coarseAccuracy ?? {}).map((level): Column => ({ key: `accuracy_${level}`, title: `accuracy (${level})`, get: (m) => m.coarseAccuracy?.[level] }));
+  return [...COLUMNS, ...coarse].filter((c) => all.every((m) => c.get(m) !== undefined))
     .filter((c) => c.key !== 'mae_unit' || all.some((m) => m.maeUnit !== m.mae));
 }
 

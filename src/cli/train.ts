@@ -4,7 +4,7 @@ import { DATA_FORMS, loadData } from '../data/index.ts';
 import { splitDataset } from '../data/dataset.ts';
 import { LossgraphError } from '../errors.ts';
 import { TrainingSession } from '../runtime/training.ts';
-import { DEFAULT_CONFIG, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
+import { DEFAULT_CONFIG, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import type { Metrics } from '../train/metrics.ts';
 import { writeRunReport } from '../train/report.ts';
 
@@ -88,7 +88,8 @@ export function metricsSummary(m: Metrics): Record<string, number> {
   const out: Record<string, number> = { loss: m.loss, accuracy: m.accuracy, [`top${m.k}`]: m.topK };
   if (m.mae !== undefined) Object.assign(out, { mae: m.mae, rmse: m.rmse! });
   if (m.maeExpected !== undefined) Object.assign(out, { mae_expected: m.maeExpected, rmse_expected: m.rmseExpected! });
-  if (m.maeUnit !== undefined) out[`mae_${m.unit}`] = m.maeUnit;
+  // In the data set's own unit (years), where that differs from class steps.
+  if (m.maeUnit !== undefined && m.maeUnit !== m.mae) out[`mae_${m.unit!.replace(/\W+/g, '_')}`] = m.maeUnit;
   for (const [level, acc] of Object.entries(m.coarseAccuracy ?? {})) out[`accuracy_${level}`] = acc;
   return out;
 }
@@ -125,6 +126,8 @@ export async function evalCommand(a: { run: string; data?: string; json: boolean
   const config = readRunConfig(a.run);
   const data = await loadData(a.data ?? config.data, config.dataOptions);
   const session = await TrainingSession.load(a.run, { ep: config.ep });
+  // The loss is measured with the hyperparameters of the run's last epoch (a decayed sigma).
+  applySigmaSchedule(session, config, config.epochs - 1);
   const indices = a.data ? Int32Array.from({ length: data.count }, (_, i) => i) : splitDataset(data, config.seed).test;
   if (data.shape.join('x') !== session.manifest.spec.input.join('x')) {
     throw new LossgraphError(`--data ${a.data} has examples of ${data.shape.join('x')}, the run was trained on ${session.manifest.spec.input.join('x')}`);

@@ -85,6 +85,17 @@ function sigmaInputs(m: Manifest): { name: string; default: number }[] {
   return m.hyperparameters.filter((h) => h.name === 'sigma' || h.name.endsWith('.sigma'));
 }
 
+/** Feeds every sigma its value for `epoch` under the run's decay; returns it (undefined without decay). */
+export function applySigmaSchedule(session: TrainingSession, config: RunConfig, epoch: number): number | undefined {
+  if (config.sigmaDecay === undefined) return undefined;
+  let sigma: number | undefined;
+  for (const s of sigmaInputs(session.manifest)) {
+    sigma = Math.max(config.sigmaMin, s.default * config.sigmaDecay ** epoch);
+    session.setHyperparameter(s.name, sigma);
+  }
+  return sigma;
+}
+
 export function learningRate(c: RunConfig, epoch: number, step: number, stepsPerEpoch: number): number {
   if (c.lrSchedule === 'cosine') return 0.5 * c.lr * (1 + Math.cos((Math.PI * step) / (c.epochs * stepsPerEpoch)));
   if (c.lrSchedule === 'step') return c.lr * c.stepGamma ** Math.floor(epoch / c.stepEvery);
@@ -203,13 +214,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   try {
     for (let epoch = history.length; epoch < config.epochs; epoch++) {
       const t0 = performance.now();
-      let sigma: number | undefined;
-      if (config.sigmaDecay !== undefined) {
-        for (const s of sigmas) {
-          sigma = Math.max(config.sigmaMin, s.default * config.sigmaDecay ** epoch);
-          session.setHyperparameter(s.name, sigma);
-        }
-      }
+      const sigma = applySigmaSchedule(session, config, epoch);
       const order = new Rng(config.seed * 7919 + epoch).permutation(splits.train.length);
       const augmentRng = new Rng(config.seed * 104729 + epoch);
       let lossSum = 0;
