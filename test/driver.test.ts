@@ -135,3 +135,31 @@ test('the CNN learns Fashion-MNIST through lossgraph train (a smaller version of
   const acc = lastJson(r.stdout).test.accuracy;
   assert.ok(acc >= 0.78, `test accuracy ${acc}`);
 });
+
+test('bad data files end the run with one line and exit 2; --skip-bad reports how many were skipped', async () => {
+  const { Jimp } = await import('jimp');
+  const { mkdirSync, writeFileSync } = await import('node:fs');
+  const dir = tmp();
+  for (const cls of ['a', 'b']) {
+    mkdirSync(join(dir, cls));
+    for (let i = 0; i < 6; i++) writeFileSync(join(dir, cls, `${i}.png`), await new Jimp({ width: 8, height: 8, color: cls === 'a' ? 0xffffffff : 0x000000ff }).getBuffer('image/png'));
+  }
+  writeFileSync(join(dir, 'a', 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff]));
+  const args = ['train', '--data', `folder:${dir}`, '--image-size', '1x8x8', '--model', 'mlp:8', '--epochs', '1', '--batch', '4'];
+  const bad = cli([...args, '--out', join(tmp(), 'x')]);
+  assert.equal(bad.code, 2);
+  assert.equal(bad.stderr.trim().split('\n').length, 1, bad.stderr);
+  assert.match(bad.stderr, /a\/broken\.jpg: cannot decode image .*\(use --skip-bad to skip such files\)/);
+  const skipped = cli([...args, '--skip-bad', '--out', join(tmp(), 'y')]);
+  assert.equal(skipped.code, 0, skipped.stderr);
+  assert.match(skipped.stdout, /skipped 1 bad file\(s\) in folder:/);
+  const utk = tmp();
+  writeFileSync(join(utk, 'portrait.jpg'), await new Jimp({ width: 8, height: 8, color: 0x808080ff }).getBuffer('image/jpeg'));
+  const name = cli(['train', '--data', `utkface:${utk}`, '--epochs', '1', '--out', join(tmp(), 'z')]);
+  assert.equal(name.code, 2);
+  assert.match(name.stderr, /portrait\.jpg: not a UTKFace file name \(age_gender_race_date\.jpg\)/);
+  mkdirSync(join(dir, 'empty'));
+  const empty = cli([...args, '--skip-bad', '--out', join(tmp(), 'w')]);
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /empty: class folder holds no images/);
+});

@@ -92,7 +92,7 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
         { mark: { type: 'line', point: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative', title: c.title } } },
       ] }
       : { data: { values }, width: 360, height: 40 * values.length + 20, title: c.title, layer: [
-        { mark: 'bar', encoding: { y: { field: 'label', type: 'nominal', sort: null, title: null }, x: { field: 'mean', type: 'quantitative', title: c.title, scale: { zero: false } } } },
+        { mark: 'bar', encoding: { y: { field: 'label', type: 'nominal', sort: null, title: null, axis: { labelLimit: 480 } }, x: { field: 'mean', type: 'quantitative', title: c.title, scale: { zero: false } } } },
         { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'label', type: 'nominal', sort: null }, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
       ] }) as TopLevelSpec;
     figures.push(figure(await renderSvg(spec), `${c.title}: mean over ${seeds} seeds with 95% interval`));

@@ -58,7 +58,7 @@ function curve(values: Record<string, unknown>[], y: string, title: string): Top
     height: 200,
     title,
     mark: { type: 'line', point: true },
-    encoding: { x: { field: 'epoch', type: 'quantitative' }, y: { field: y, type: 'quantitative', scale: { zero: false } }, color: { field: 'series', type: 'nominal' } },
+    encoding: { x: { field: 'epoch', type: 'quantitative', axis: { tickMinStep: 1, format: 'd' } }, y: { field: y, type: 'quantitative', scale: { zero: false } }, color: { field: 'series', type: 'nominal' } },
   } as TopLevelSpec;
 }
 
