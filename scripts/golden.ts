@@ -25,7 +25,7 @@ export const GOLDEN_GRAPHS: Record<string, () => Uint8Array> = {
   'loss_bce.onnx': loss('bce', { targets: true }),
   'loss_coral.onnx': loss('coral'),
   'loss_corn.onnx': loss('corn'),
-  // The MLP 784-128-10 + cross-entropy + SGD training step of the tests and the demo.
+  // The MLP 784-128-10 + cross-entropy + SGD training step of the tests.
   'train_step_mlp128_ce_sgd.onnx': () => mlpArtifacts().files[FILES.training]!,
   // A small CNN with batch norm and dropout, Gaussian-KL penalty, AdamW.
   'train_step_cnn8_gaussian_kl_adamw.onnx': () =>

@@ -9,7 +9,9 @@ import { Jimp } from 'jimp';
 import { LossgraphError } from '../src/errors.ts';
 import { encodeIdx, readIdx, readIdxSplit } from '../src/data/idx.ts';
 import { decodeImage } from '../src/data/image.ts';
-import { gatherBatch, shuffledBatches } from '../src/data/batches.ts';
+import { gatherExamples, range, shuffledBatches } from '../src/data/batches.ts';
+import type { Dataset } from '../src/data/dataset.ts';
+import { Rng } from '../src/models/random.ts';
 
 const dir = () => mkdtempSync(join(tmpdir(), 'lossgraph-data-'));
 
@@ -23,12 +25,29 @@ test('IDX round trip, gzipped, as an image split', () => {
   assert.deepEqual([split.rows, split.cols], [2, 2]);
   assert.deepEqual(Array.from(split.labels), [4, 0, 9]);
   assert.ok(Math.abs(split.images[5]! - 100 / 255) < 1e-7);
-  const b = gatherBatch(split, [2, 0]);
+});
+
+test('batches: rows gathered, shuffled by seed, partial batch dropped, augmentation shifts and flips', () => {
+  const d: Dataset = {
+    source: 'test',
+    images: Float32Array.from({ length: 3 * 4 }, (_, i) => i),
+    labels: Int32Array.from([4, 0, 9]),
+    count: 3,
+    shape: [1, 2, 2],
+    classNames: [],
+    skipped: 0,
+  };
+  const b = gatherExamples(d, [2, 0]);
   assert.deepEqual(Array.from(b.labels), [9n, 4n]);
-  assert.ok(Math.abs(b.images[0]! - 160 / 255) < 1e-7);
-  const batches = [...shuffledBatches(split, 2, 1)];
-  assert.equal(batches.length, 1, 'the trailing partial batch is dropped');
-  assert.deepEqual([...shuffledBatches(split, 1, 5)].map((x) => x.labels[0]), [...shuffledBatches(split, 1, 5)].map((x) => x.labels[0]));
+  assert.deepEqual(Array.from(b.images), [8, 9, 10, 11, 0, 1, 2, 3]);
+  assert.equal([...shuffledBatches(d, range(3), 2, 1)].length, 1, 'the trailing partial batch is dropped');
+  const order = (seed: number) => [...shuffledBatches(d, range(3), 1, seed)].map((x) => x.labels[0]);
+  assert.deepEqual(order(5), order(5));
+  // A flip-only augmentation mirrors rows; with a fixed rng the choice is reproducible.
+  const flips = [0, 1, 2, 3, 4, 5, 6, 7].map((seed) => Array.from(gatherExamples(d, [0], { crop: 0, flip: true }, new Rng(seed)).images));
+  assert.ok(flips.some((x) => x.join() === '1,0,3,2') && flips.some((x) => x.join() === '0,1,2,3'));
+  const shifted = gatherExamples(d, [0], { crop: 1, flip: false }, new Rng(3)).images;
+  assert.ok(Array.from(shifted).every((v) => [0, 1, 2, 3].includes(v)), 'shifted pixels come from the image or the zero padding');
 });
 
 test('bad IDX files are named in one line', () => {

@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildArtifacts } from '../src/artifacts/build.ts';
-import { gatherBatch, shuffledBatches } from '../src/data/batches.ts';
-import { fashionMnistDir, readIdxSplit } from '../src/data/idx.ts';
+import { gatherExamples, range, shuffledBatches } from '../src/data/batches.ts';
+import { loadIdxDataset } from '../src/data/fashion.ts';
+import { fashionMnistDir } from '../src/data/idx.ts';
 import { Graph, type Value } from '../src/graph/graph.ts';
 import { buildLoss, parseLossSpec } from '../src/losses/compile.ts';
 import { ModelBuilder } from '../src/models/builder.ts';
@@ -68,19 +69,18 @@ test('MLP with the CORAL head and with a minmax embedding head: gradients pass f
 });
 
 test('the CNN training graph learns Fashion-MNIST in a few hundred steps', async () => {
-  const dir = fashionMnistDir();
-  const train = readIdxSplit(dir, 'train');
-  const test = readIdxSplit(dir, 't10k');
+  const data = loadIdxDataset(fashionMnistDir(), 'fashion-mnist');
+  const train = range(data.testFrom!);
   const built = buildArtifacts({ model: 'cnn:8,16', loss: 'ce', classes: 10, input: [1, 28, 28], optimizer: 'adamw', seed: 1 });
   const session = await TrainingSession.fromBuilt(built);
   let steps = 0;
   for (let epoch = 0; steps < 300; epoch++) {
-    for (const b of shuffledBatches(train, 64, epoch)) {
+    for (const b of shuffledBatches(data, train, 64, epoch)) {
       if (steps++ === 300) break;
       await session.runTrainStep(b, 0.003);
     }
   }
-  const held = gatherBatch(test, Array.from({ length: 1000 }, (_, i) => i));
+  const held = gatherExamples(data, Int32Array.from({ length: 1000 }, (_, i) => data.testFrom! + i));
   const { logits } = await session.runEvalStep(held);
   let correct = 0;
   for (let i = 0; i < 1000; i++) {

@@ -3,14 +3,16 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FILES, buildArtifacts } from '../src/artifacts/build.ts';
-import { shuffledBatches } from '../src/data/batches.ts';
-import { fashionMnistDir, readIdxSplit } from '../src/data/idx.ts';
+import { range, shuffledBatches } from '../src/data/batches.ts';
+import { loadIdxDataset } from '../src/data/fashion.ts';
+import { fashionMnistDir } from '../src/data/idx.ts';
 import type { RuntimeName } from '../src/runtime/session.ts';
 import { TrainingSession } from '../src/runtime/training.ts';
 import { assertBackwardOps, assertStandardOnnx } from './helpers/standard.ts';
 
 const built = buildArtifacts({ model: 'mlp:128', loss: 'ce', classes: 10, input: [1, 28, 28], optimizer: 'sgd:momentum=0', seed: 7 });
-const train = readIdxSplit(fashionMnistDir(), 'train');
+const data = loadIdxDataset(fashionMnistDir(), 'fashion-mnist');
+const train = range(data.testFrom!);
 const BATCH = 64;
 const LR = 0.1;
 
@@ -18,7 +20,7 @@ async function trajectory(runtime: RuntimeName, steps: number): Promise<number[]
   const session = await TrainingSession.fromBuilt(built, { runtime });
   const losses: number[] = [];
   for (let epoch = 0; losses.length < steps; epoch++) {
-    for (const b of shuffledBatches(train, BATCH, epoch)) {
+    for (const b of shuffledBatches(data, train, BATCH, epoch)) {
       if (losses.length === steps) break;
       losses.push(await session.runTrainStep(b, LR));
     }

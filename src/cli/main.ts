@@ -5,7 +5,6 @@ import { LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/build.ts';
-import { runDemo } from './demo.ts';
 import { compareCommand, sweepCommand } from './compare.ts';
 import { evalCommand, runOptions, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
@@ -101,30 +100,6 @@ export async function main(argv: string[]): Promise<number> {
         .option('seeds', { type: 'number', default: 3 })
         .option('out', { type: 'string', default: 'artifacts/sweep' }),
       (a) => sweepCommand(a as never),
-    )
-    .command(
-      'demo',
-      'train a model on Fashion-MNIST through one training-step graph (default: MLP 784-128-10, cross-entropy, SGD)',
-      (y) => y
-        .option('epochs', { type: 'number', default: 5 })
-        .option('batch', { type: 'number', default: 64 })
-        .option('lr', { type: 'number', default: 0.1, describe: 'learning rate' })
-        .option('model', { type: 'string', default: 'mlp:128', describe: 'mlp:WIDTHS or cnn:FILTERS' })
-        .option('loss', { type: 'string', default: 'ce', describe: 'loss spec' })
-        .option('optimizer', { type: 'string', default: 'sgd:momentum=0', describe: 'sgd or adamw, with options' })
-        .option('seed', { type: 'number', default: 1 })
-        .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
-        .option('data', { type: 'string', describe: 'folder with Fashion-MNIST IDX files (default: the full set if installed, else the shipped subset)' })
-        .option('json', { type: 'boolean', default: false, describe: 'print one JSON object at the end, nothing else' }),
-      async (args) => {
-        for (const [name, v] of [['epochs', args.epochs], ['batch', args.batch]] as const) {
-          if (!Number.isInteger(v) || v < 1) throw new LossgraphError(`--${name} must be a positive integer, got ${v}`);
-        }
-        if (!(args.lr > 0)) throw new LossgraphError(`--lr must be positive, got ${args.lr}`);
-        const log = args.json ? () => {} : (line: string) => console.log(line);
-        const result = await runDemo({ ...args, log });
-        if (args.json) console.log(JSON.stringify(result));
-      },
     )
     .fail((msg, err) => {
       throw err ?? new LossgraphError(msg);

@@ -1,30 +1,60 @@
-// Mini-batches from an in-memory split, in an order fixed by a seed.
+// Mini-batches from an in-memory Dataset: examples copied row by row, with
+// optional random-crop and flip augmentation, in orders fixed by seeds.
+import type { TrainBatch } from '../runtime/training.ts';
 import { Rng } from '../models/random.ts';
-import type { ImageSplit } from './idx.ts';
+import type { Dataset } from './dataset.ts';
 
-export interface Batch {
-  images: Float32Array;
-  labels: BigInt64Array;
-  size: number;
+export interface Augment {
+  /** Pixels of random shift (crop of the zero-padded image); 0 disables it. */
+  crop: number;
+  /** Random horizontal flips. */
+  flip: boolean;
 }
 
-/** Copies the rows `indices` of `split` into one batch (row copies, not per-pixel work). */
-export function gatherBatch(split: ImageSplit, indices: ArrayLike<number>): Batch {
-  const px = split.rows * split.cols;
-  const images = new Float32Array(indices.length * px);
+/** Examples `indices` of `d` as one batch, optionally augmented from `rng`. */
+export function gatherExamples(d: Dataset, indices: ArrayLike<number>, augment?: Augment, rng?: Rng): TrainBatch {
+  const [c, h, w] = d.shape;
+  const size = c * h * w;
+  const images = new Float32Array(indices.length * size);
   const labels = new BigInt64Array(indices.length);
   for (let i = 0; i < indices.length; i++) {
-    const r = indices[i]!;
-    images.set(split.images.subarray(r * px, (r + 1) * px), i * px);
-    labels[i] = BigInt(split.labels[r]!);
+    const src = d.images.subarray(indices[i]! * size, (indices[i]! + 1) * size);
+    labels[i] = BigInt(d.labels[indices[i]!]!);
+    if (!augment || !rng || (augment.crop === 0 && !augment.flip)) {
+      images.set(src, i * size);
+      continue;
+    }
+    const dy = augment.crop ? rng.int(2 * augment.crop + 1) - augment.crop : 0;
+    const dx = augment.crop ? rng.int(2 * augment.crop + 1) - augment.crop : 0;
+    const flip = augment.flip && rng.next() < 0.5;
+    const dst = images.subarray(i * size, (i + 1) * size);
+    for (let ch = 0; ch < c; ch++) {
+      for (let y = 0; y < h; y++) {
+        const sy = y + dy;
+        if (sy < 0 || sy >= h) continue;
+        for (let x = 0; x < w; x++) {
+          const sx = (flip ? w - 1 - x : x) + dx;
+          if (sx >= 0 && sx < w) dst[ch * h * w + y * w + x] = src[ch * h * w + sy * w + sx]!;
+        }
+      }
+    }
   }
-  return { images, labels, size: indices.length };
+  return { images, labels };
 }
 
-/** Full batches of a fresh permutation per epoch (a trailing partial batch is dropped). */
-export function* shuffledBatches(split: ImageSplit, batchSize: number, seed: number): Generator<Batch> {
-  const order = new Rng(seed).permutation(split.count);
-  for (let start = 0; start + batchSize <= split.count; start += batchSize) {
-    yield gatherBatch(split, order.subarray(start, start + batchSize));
+/**
+ * Full batches over `indices` in a fresh order for each `seed` (a trailing
+ * partial batch is dropped, so every step sees the same batch size).
+ */
+export function* shuffledBatches(d: Dataset, indices: Int32Array, batchSize: number, seed: number, augment?: Augment): Generator<TrainBatch> {
+  const order = new Rng(seed).permutation(indices.length);
+  const augmentRng = new Rng(seed ^ 0x9e3779b9);
+  for (let start = 0; start + batchSize <= indices.length; start += batchSize) {
+    yield gatherExamples(d, Int32Array.from(order.subarray(start, start + batchSize), (i) => indices[i]!), augment, augmentRng);
   }
+}
+
+/** Indices 0..n-1. */
+export function range(n: number): Int32Array {
+  return Int32Array.from({ length: n }, (_, i) => i);
 }

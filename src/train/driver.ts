@@ -6,12 +6,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
 import { FILES, buildArtifacts, exportInference, writeFiles, type Manifest } from '../artifacts/build.ts';
+import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadData, type DataOptions } from '../data/index.ts';
 import { LossgraphError } from '../errors.ts';
-import { Rng } from '../models/random.ts';
 import { Session, type ExecutionProvider } from '../runtime/session.ts';
-import { TrainingSession, readCheckpoint, readManifest, type TrainBatch } from '../runtime/training.ts';
+import { TrainingSession, readCheckpoint, readManifest } from '../runtime/training.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
 
 export interface RunConfig {
@@ -34,7 +34,7 @@ export interface RunConfig {
   sigmaMin: number;
   seed: number;
   /** Pixels of random-crop padding (0: off) and random horizontal flips. */
-  augment: { crop: number; flip: boolean };
+  augment: Augment;
   ep: ExecutionProvider;
 }
 
@@ -100,38 +100,6 @@ export function learningRate(c: RunConfig, epoch: number, step: number, stepsPer
   if (c.lrSchedule === 'cosine') return 0.5 * c.lr * (1 + Math.cos((Math.PI * step) / (c.epochs * stepsPerEpoch)));
   if (c.lrSchedule === 'step') return c.lr * c.stepGamma ** Math.floor(epoch / c.stepEvery);
   return c.lr;
-}
-
-/** Examples `indices` of `d` as one batch, optionally augmented from `rng`. */
-export function gatherExamples(d: Dataset, indices: ArrayLike<number>, augment?: RunConfig['augment'], rng?: Rng): TrainBatch {
-  const [c, h, w] = d.shape;
-  const size = c * h * w;
-  const images = new Float32Array(indices.length * size);
-  const labels = new BigInt64Array(indices.length);
-  for (let i = 0; i < indices.length; i++) {
-    const src = d.images.subarray(indices[i]! * size, (indices[i]! + 1) * size);
-    labels[i] = BigInt(d.labels[indices[i]!]!);
-    if (!augment || !rng || (augment.crop === 0 && !augment.flip)) {
-      images.set(src, i * size);
-      continue;
-    }
-    // Random crop of the zero-padded image, then an optional horizontal flip.
-    const dy = augment.crop ? rng.int(2 * augment.crop + 1) - augment.crop : 0;
-    const dx = augment.crop ? rng.int(2 * augment.crop + 1) - augment.crop : 0;
-    const flip = augment.flip && rng.next() < 0.5;
-    const dst = images.subarray(i * size, (i + 1) * size);
-    for (let ch = 0; ch < c; ch++) {
-      for (let y = 0; y < h; y++) {
-        const sy = y + dy;
-        if (sy < 0 || sy >= h) continue;
-        for (let x = 0; x < w; x++) {
-          const sx = (flip ? w - 1 - x : x) + dx;
-          if (sx >= 0 && sx < w) dst[ch * h * w + y * w + x] = src[ch * h * w + sy * w + sx]!;
-        }
-      }
-    }
-  }
-  return { images, labels };
 }
 
 /** Loss and metrics on `indices`: loss from the eval graph, predictions from the inference graph. */
@@ -215,22 +183,22 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     for (let epoch = history.length; epoch < config.epochs; epoch++) {
       const t0 = performance.now();
       const sigma = applySigmaSchedule(session, config, epoch);
-      const order = new Rng(config.seed * 7919 + epoch).permutation(splits.train.length);
-      const augmentRng = new Rng(config.seed * 104729 + epoch);
       let lossSum = 0;
       let lr = config.lr;
+      let s = 0;
       bar?.start(stepsPerEpoch, 0, { epoch: epoch + 1, loss: '-' });
-      for (let s = 0; s < stepsPerEpoch; s++) {
-        const idx = Int32Array.from(order.subarray(s * config.batch, (s + 1) * config.batch), (i) => splits.train[i]!);
+      // The order and the augmentation depend on (seed, epoch) only, so a resumed epoch repeats exactly.
+      for (const batch of shuffledBatches(data, splits.train, config.batch, config.seed * 7919 + epoch, config.augment)) {
         lr = learningRate(config, epoch, epoch * stepsPerEpoch + s, stepsPerEpoch);
-        const loss = await session.runTrainStep(gatherExamples(data, idx, config.augment, augmentRng), lr);
+        const loss = await session.runTrainStep(batch, lr);
         if (!Number.isFinite(loss)) {
           throw new LossgraphError(
             `the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1}; training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is ${join(out, FILES.checkpoint)}` : 'No epoch had finished, so the checkpoint is the initial one'}; try a lower --lr`,
           );
         }
         lossSum += loss;
-        bar?.update(s + 1, { loss: (lossSum / (s + 1)).toFixed(4) });
+        s++;
+        bar?.update(s, { loss: (lossSum / s).toFixed(4) });
       }
       bar?.stop();
       const validation = await evaluate(session, data, splits.validation, 256);
