@@ -78,7 +78,7 @@ test('utkface: ages from file names become ordinal classes with configurable bin
   await writeImage(join(dir, 'selfie.jpg'), 0x000000ff);
   await rejects(loadData(`utkface:${dir}`), /selfie\.jpg: not a UTKFace file name \(age_gender_race_date\.jpg\)/);
   assert.equal((await loadData(`utkface:${dir}`, { skipBad: true })).skipped, 1);
-  await rejects(loadData(`utkface:${tmp()}`), /no UTKFace images found/);
+  await rejects(loadData(`utkface:${tmp()}`), /no images named like UTKFace file name \(age_gender_race_date\.jpg\) found/);
 });
 
 test('pets: breeds are classes, capitalised breeds are cats (the species level)', async () => {

@@ -55,8 +55,26 @@ async function decodeAll(items: readonly Labelled[], o: ImageLoadOptions): Promi
   return { images: stackImages(kept, c * h * w), labels: Int32Array.from(labels), skipped };
 }
 
-function requireSome(items: readonly unknown[], dir: string, what: string): void {
-  if (items.length === 0) throw new LossgraphError(`${dir}: no ${what} found`);
+/**
+ * Image files in `dir` whose names match `pattern`. A file that does not match
+ * fails the load with one line naming it, or under skipBad is skipped and counted.
+ */
+function namedImages(dir: string, pattern: RegExp, expected: string, o: ImageLoadOptions): { files: { path: string; match: RegExpExecArray }[]; skipped: number } {
+  const files: { path: string; match: RegExpExecArray }[] = [];
+  let skipped = 0;
+  for (const path of listImages(dir)) {
+    const match = pattern.exec(basename(path));
+    if (match) files.push({ path, match });
+    else if (o.skipBad) skipped++;
+    else throw new LossgraphError(`${path}: not ${expected} (use --skip-bad to skip such files)`);
+  }
+  if (files.length === 0) throw new LossgraphError(`${dir}: no images named like ${expected.replace(/^an? /, '')} found`);
+  return { files, skipped };
+}
+
+/** A Dataset from decoded images; `skipped` adds the files skipped before decoding. */
+function imageDataset(source: string, decoded: { images: Float32Array; labels: Int32Array; skipped: number }, skipped: number, size: [number, number, number], rest: Pick<Dataset, 'classNames' | 'hierarchy' | 'ordinal'>): Dataset {
+  return { source, images: decoded.images, labels: decoded.labels, count: decoded.labels.length, shape: size, skipped: skipped + decoded.skipped, ...rest };
 }
 
 export async function loadFolder(dir: string, o: ImageLoadOptions): Promise<Dataset> {
@@ -73,8 +91,7 @@ export async function loadFolder(dir: string, o: ImageLoadOptions): Promise<Data
     if (files.length === 0) throw new LossgraphError(`${join(dir, cls)}: class folder holds no images`);
     for (const path of files) items.push({ path, label });
   });
-  const { images, labels, skipped } = await decodeAll(items, o);
-  return { source: `folder:${dir}`, images, labels, count: labels.length, shape: o.size, classNames: entries, skipped };
+  return imageDataset(`folder:${dir}`, await decodeAll(items, o), 0, o.size, { classNames: entries });
 }
 
 export interface AgeBins {
@@ -91,57 +108,23 @@ export async function loadUtkface(dir: string, o: ImageLoadOptions & { bins?: Ag
   const bins = o.bins ?? { width: 1, cap: 100 };
   if (!(bins.width >= 1 && bins.cap >= bins.width)) throw new LossgraphError(`age bins: width ${bins.width}, cap ${bins.cap} do not make classes`);
   const classes = Math.floor(bins.cap / bins.width) + 1;
-  const items: Labelled[] = [];
-  let skipped = 0;
-  for (const path of listImages(dir)) {
-    const m = UTK_NAME.exec(basename(path));
-    if (!m) {
-      if (!o.skipBad) throw new LossgraphError(`${path}: not a UTKFace file name (age_gender_race_date.jpg) (use --skip-bad to skip such files)`);
-      skipped++;
-      continue;
-    }
-    items.push({ path, label: Math.floor(Math.min(Number(m[1]), bins.cap) / bins.width) });
-  }
-  requireSome(items, dir, 'UTKFace images');
-  const decoded = await decodeAll(items, o);
-  return {
-    source: `utkface:${dir}`,
-    images: decoded.images,
-    labels: decoded.labels,
-    count: decoded.labels.length,
-    shape: o.size,
+  const { files, skipped } = namedImages(dir, UTK_NAME, 'a UTKFace file name (age_gender_race_date.jpg)', o);
+  const items = files.map((f) => ({ path: f.path, label: Math.floor(Math.min(Number(f.match[1]), bins.cap) / bins.width) }));
+  return imageDataset(`utkface:${dir}`, await decodeAll(items, o), skipped, o.size, {
     classNames: Array.from({ length: classes }, (_, k) => (bins.width === 1 ? `${k}` : `${k * bins.width}-${k * bins.width + bins.width - 1}`) + (k === classes - 1 ? '+' : '')),
     ordinal: { unit: 'years', values: Array.from({ length: classes }, (_, k) => k * bins.width + (bins.width - 1) / 2) },
-    skipped: skipped + decoded.skipped,
-  };
+  });
 }
 
 const PET_NAME = /^(.+)_(\d+)\.(jpe?g|png)$/i;
 
 /** Oxford-IIIT Pet: the breed is the name before _N; capitalised breeds are cats, the rest dogs. */
 export async function loadPets(dir: string, o: ImageLoadOptions): Promise<Dataset> {
-  const parsed: { path: string; breed: string }[] = [];
-  let skipped = 0;
-  for (const path of listImages(dir)) {
-    const m = PET_NAME.exec(basename(path));
-    if (!m) {
-      if (!o.skipBad) throw new LossgraphError(`${path}: not an Oxford-IIIT Pet file name (Breed_123.jpg) (use --skip-bad to skip such files)`);
-      skipped++;
-      continue;
-    }
-    parsed.push({ path, breed: m[1]! });
-  }
-  requireSome(parsed, dir, 'pet images');
-  const breeds = [...new Set(parsed.map((p) => p.breed))].sort();
-  const decoded = await decodeAll(parsed.map((p) => ({ path: p.path, label: breeds.indexOf(p.breed) })), o);
-  return {
-    source: `pets:${dir}`,
-    images: decoded.images,
-    labels: decoded.labels,
-    count: decoded.labels.length,
-    shape: o.size,
+  const { files, skipped } = namedImages(dir, PET_NAME, 'an Oxford-IIIT Pet file name (Breed_123.jpg)', o);
+  const breeds = [...new Set(files.map((f) => f.match[1]!))].sort();
+  const items = files.map((f) => ({ path: f.path, label: breeds.indexOf(f.match[1]!) }));
+  return imageDataset(`pets:${dir}`, await decodeAll(items, o), skipped, o.size, {
     classNames: breeds,
     hierarchy: { species: breeds.map((b) => (/^[A-Z]/.test(b) ? 0 : 1)) },
-    skipped: skipped + decoded.skipped,
-  };
+  });
 }
