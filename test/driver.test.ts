@@ -119,6 +119,7 @@ test('compare prints a table with intervals and paired differences; sweep runs a
   assert.match(r.stdout, /\| ce \| 0\.\d{3} ± 0\.\d{3} \| \(baseline\) \|/);
   assert.match(r.stdout, /\| ce \+ 0\.5\*gaussian_kl\(sigma=1\);sigma_decay=0\.5 \| 0\.\d{3} ± 0\.\d{3} \| [+-]0\.\d{3} ± 0\.\d{3} \|/);
   assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes('<svg'));
+  assert.ok(existsSync(join(out, '1', 'seed-1', 'report.html')), 'every run of the grid has its own report');
   const s = cli(['sweep', '--data', 'fashion-mnist:datasets/fashion-mnist-subset', '--model', 'mlp:16', '--epochs', '1', '--seeds', '2', '--loss', 'w*ce + (1-w)*hierarchical', '--param', 'w=0:1:0.5', '--out', tmp(), '--json']);
   assert.equal(s.code, 0, s.stderr);
   const rows = lastJson(s.stdout).rows;

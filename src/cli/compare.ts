@@ -9,7 +9,7 @@ import { loadData } from '../data/index.ts';
 import { LossgraphError } from '../errors.ts';
 import { runTraining, type RunConfig } from '../train/driver.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
-import { REPORT_FILE, figure, page, renderSvg, table } from '../train/report.ts';
+import { REPORT_FILE, figure, page, renderSvg, table, writeRunReport } from '../train/report.ts';
 import { parseParams } from './main.ts';
 import { configFrom, type RunArgs } from './train.ts';
 
@@ -61,7 +61,9 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
     const runs: Metrics[] = [];
     for (let s = 0; s < seeds; s++) {
       const t0 = performance.now();
-      const r = await runTraining({ ...e.config, seed: s }, join(out, `${i}`, `seed-${s}`), {}, { data });
+      const config = { ...e.config, seed: s };
+      const r = await runTraining(config, join(out, `${i}`, `seed-${s}`), {}, { data });
+      await writeRunReport(r.out, config, r, data.classNames);
       runs.push(r.test);
       log(`${e.label}, seed ${s}: test accuracy ${(100 * r.test.accuracy).toFixed(2)}%${r.test.mae !== undefined ? `, MAE ${r.test.mae.toFixed(3)}` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     }
@@ -100,7 +102,7 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
   const cfg = entries[0]!.config;
   const html = page(`lossgraph ${kind}`, `<p>Data <code>${cfg.data}</code>, model <code>${cfg.model}</code>, ${cfg.epochs} epochs, batch ${cfg.batch}, optimizer <code>${cfg.optimizer}</code>, learning rate ${cfg.lr}; ${seeds} seeds per row (seed s gives every row the same split and initialisation). Intervals are 95% t intervals; Δ is the paired difference from the first row.</p>
 ${table(header, body)}${figures.join('\n')}
-<p>Each run's own report: <code>${out}/ROW/seed-S/report.html</code> is not written for grid runs; their metrics are in <code>metrics.jsonl</code>.</p>`);
+<p>Row r's run with seed s is in <code>${out}/r/seed-s/</code>: its report.html, metrics.jsonl, checkpoint and trained inference model.</p>`);
   writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(html), 'results.json': new TextEncoder().encode(JSON.stringify({ rows }, null, 2)) });
   return { rows, markdown, report: join(out, REPORT_FILE) };
 }
