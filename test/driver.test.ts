@@ -37,6 +37,9 @@ test('lossgraph train writes artifacts, checkpoint, metrics.jsonl and an offline
   assert.deepEqual(lines.map((l) => l.sigma), [2, 1, 0.6]);
   const html = readFileSync(join(out, 'report.html'), 'utf8');
   assert.ok(html.includes('<svg') && !html.includes('<script'), 'plots are inline SVG, no scripts');
+  const other = cli(['eval', '--run', out, '--data', 'fashion-mnist:datasets/fashion-mnist-subset']);
+  assert.equal(other.code, 2);
+  assert.match(other.stderr, /--data fashion-mnist:datasets\/fashion-mnist-subset has 10 classes, the run was trained on 6/);
   const ev = cli(['eval', '--run', out, '--json']);
   assert.equal(ev.code, 0, ev.stderr);
   const evaluated = lastJson(ev.stdout);
@@ -163,4 +166,15 @@ test('bad data files end the run with one line and exit 2; --skip-bad reports ho
   const empty = cli([...args, '--skip-bad', '--out', join(tmp(), 'w')]);
   assert.equal(empty.code, 2);
   assert.match(empty.stderr, /empty: class folder holds no images/);
+});
+
+test('weights that turn non-finite in an epoch\'s last update are never checkpointed', () => {
+  // One step per epoch (the whole 3600-example training split in one batch) and a
+  // learning rate that overflows float32: the loss of that step is finite, its update is not.
+  const out = join(tmp(), 'inf');
+  const r = cli(['train', '--data', 'embedded', '--model', 'mlp:8', '--loss', 'ce', '--optimizer', 'sgd:momentum=0', '--lr', '1e39', '--batch', '3600', '--epochs', '2', '--out', out]);
+  assert.equal(r.code, 2, r.stdout);
+  assert.match(r.stderr.trim(), /^lossgraph: '[\w.]+' became non-finite during epoch 1; training stopped\. No epoch had finished, so the checkpoint is the initial one; try a lower --lr$/);
+  const ckpt = decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors')), 'ckpt');
+  assert.ok(ckpt.tensors.every((t) => t.data.every(Number.isFinite)));
 });

@@ -115,7 +115,7 @@ export async function trainCommand(a: RunArgs): Promise<void> {
   const data = await loadData(config.data, config.dataOptions);
   const result = await runTraining(config, out, { log, progress: !a.json }, { resume: !!a.resume, data });
   const report = await writeRunReport(out, config, result, data.classNames);
-  if (a.json) console.log(JSON.stringify({ out, report, epochs: result.history.length, test: metricsSummary(result.test) }));
+  if (a.json) console.log(JSON.stringify({ out, report, epochs: result.history.length, skipped: data.skipped, test: metricsSummary(result.test) }));
   else {
     printMetrics('test metrics:', result.test);
     console.log(`report: ${report}`);
@@ -131,6 +131,9 @@ export async function evalCommand(a: { run: string; data?: string; json: boolean
   const indices = a.data ? Int32Array.from({ length: data.count }, (_, i) => i) : splitDataset(data, config.seed).test;
   if (data.shape.join('x') !== session.manifest.spec.input.join('x')) {
     throw new LossgraphError(`--data ${a.data} has examples of ${data.shape.join('x')}, the run was trained on ${session.manifest.spec.input.join('x')}`);
+  }
+  if (data.classNames.length !== session.manifest.spec.classes) {
+    throw new LossgraphError(`--data ${a.data} has ${data.classNames.length} classes, the run was trained on ${session.manifest.spec.classes}`);
   }
   const m = await evaluate(session, data, indices, 256);
   await session.release();

@@ -201,6 +201,13 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
         bar?.update(s, { loss: (lossSum / s).toFixed(4) });
       }
       bar?.stop();
+      // The last step's update could itself have produced non-finite weights: never checkpoint those.
+      const broken = session.tensors().find((t) => !t.data.every(Number.isFinite));
+      if (broken) {
+        throw new LossgraphError(
+          `'${broken.name}' became non-finite during epoch ${epoch + 1}; training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is ${join(out, FILES.checkpoint)}` : 'No epoch had finished, so the checkpoint is the initial one'}; try a lower --lr`,
+        );
+      }
       const validation = await evaluate(session, data, splits.validation, 256);
       const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / stepsPerEpoch, lr, sigma, seconds: (performance.now() - t0) / 1000, validation: { ...validation, confusion: [] } };
       history.push(record);
