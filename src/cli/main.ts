@@ -5,7 +5,6 @@ import { LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/build.ts';
-import { compareCommand, sweepCommand } from './compare.ts';
 import { evalCommand, runOptions, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
 
@@ -90,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('losses', { type: 'string', array: true, demandOption: true, describe: "loss specs, the first is the baseline; 'SPEC;sigma_decay=G;sigma_min=S' gives one its own sigma decay" })
         .option('seeds', { type: 'number', default: 3 })
         .option('out', { type: 'string', default: 'artifacts/compare' }),
-      (a) => compareCommand(a as never),
+      async (a) => (await import('./compare.ts')).compareCommand(a as never),
     )
     .command(
       'sweep',
@@ -99,7 +98,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('loss', { type: 'string', demandOption: true, describe: "loss spec with a named parameter, e.g. 'w*ce + (1-w)*hierarchical'" })
         .option('seeds', { type: 'number', default: 3 })
         .option('out', { type: 'string', default: 'artifacts/sweep' }),
-      (a) => sweepCommand(a as never),
+      async (a) => (await import('./compare.ts')).sweepCommand(a as never),
     )
     .fail((msg, err) => {
       throw err ?? new LossgraphError(msg);

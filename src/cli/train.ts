@@ -6,7 +6,6 @@ import { LossgraphError } from '../errors.ts';
 import { TrainingSession } from '../runtime/training.ts';
 import { DEFAULT_CONFIG, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import type { Metrics } from '../train/metrics.ts';
-import { writeRunReport } from '../train/report.ts';
 
 export function parseSize(text: string, flag: string): [number, number, number] {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(text);
@@ -114,6 +113,8 @@ export async function trainCommand(a: RunArgs): Promise<void> {
   }
   const data = await loadData(config.data, config.dataOptions);
   const result = await runTraining(config, out, { log, progress: !a.json }, { resume: !!a.resume, data });
+  // Vega (the report's plots) loads only for commands that write reports.
+  const { writeRunReport } = await import('../train/report.ts');
   const report = await writeRunReport(out, config, result, data.classNames);
   if (a.json) console.log(JSON.stringify({ out, report, epochs: result.history.length, skipped: data.skipped, test: metricsSummary(result.test) }));
   else {

@@ -5,7 +5,7 @@ import type { Dataset } from './dataset.ts';
 import { loadEmbedded } from './embedded.ts';
 import { loadIdxDataset } from './fashion.ts';
 import { fashionMnistDir } from './idx.ts';
-import { loadFolder, loadPets, loadUtkface, type AgeBins } from './images.ts';
+import type { AgeBins } from './images.ts';
 
 export interface DataOptions {
   /** [C, H, W] for image folders (default 3x32x32). */
@@ -34,12 +34,13 @@ export async function loadData(spec: string, o: DataOptions = {}): Promise<Datas
       return loadIdxDataset(arg ?? fashionMnistDir(), 'fashion-mnist');
     case 'idx':
       return loadIdxDataset(need(), 'idx');
+    // The image loaders pull in jimp, so they load only when asked for.
     case 'utkface':
-      return loadUtkface(need(), { ...images, bins: o.ageBins });
+      return (await import('./images.ts')).loadUtkface(need(), { ...images, bins: o.ageBins });
     case 'pets':
-      return loadPets(need(), images);
+      return (await import('./images.ts')).loadPets(need(), images);
     case 'folder':
-      return loadFolder(need(), images);
+      return (await import('./images.ts')).loadFolder(need(), images);
     case 'csv':
       return loadCsv(need(), o.labelColumn);
     default:
