@@ -2,42 +2,29 @@
 // ConvTranspose, AveragePool, GlobalAveragePool) into equivalent ops that have
 // float64 kernels. Used to check gradients in double precision; the rewrites
 // are themselves checked against the native float32 ops in the tests.
-import { convByPatches, convInputGrad, fullWindow, inverseWindowCounts, onesKernel, staticSpatial } from './conv_forms.ts';
+import { intAttr, intsAttr, nodeWindow } from './attrs.ts';
+import { convByPatches, convInputGrad, inverseWindowCounts, onesKernel, staticSpatial } from './conv_forms.ts';
 import type { Graph, Node, Value } from './graph.ts';
 
 const LOWERED = new Set(['Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool']);
-
-function ints(node: Node, name: string): number[] | undefined {
-  const a = node.attrs[name];
-  return a && a.kind === 'ints' ? [...a.value] : undefined;
-}
-
-function int(node: Node, name: string, dflt: number): number {
-  const a = node.attrs[name];
-  return a && a.kind === 'int' ? a.value : dflt;
-}
-
-function windowOf(node: Node, kernel: number[]) {
-  return fullWindow(kernel, { strides: ints(node, 'strides'), pads: ints(node, 'pads'), dilations: ints(node, 'dilations') });
-}
 
 function rewrite(g: Graph, node: Node): Value {
   const [x, w, b] = node.inputs;
   const y = node.outputs[0]!;
   switch (node.opType) {
     case 'Conv':
-      return convByPatches(g, x!, w!, b ?? null, windowOf(node, w!.shape.slice(2).map(Number)));
+      return convByPatches(g, x!, w!, b ?? null, nodeWindow(node, w!.shape.slice(2).map(Number)));
     case 'ConvTranspose': {
-      const out = convInputGrad(g, x!, w!, staticSpatial(y, 'ConvTranspose'), windowOf(node, w!.shape.slice(2).map(Number)));
+      const out = convInputGrad(g, x!, w!, staticSpatial(y, 'ConvTranspose'), nodeWindow(node, w!.shape.slice(2).map(Number)));
       return b ? g.add(out, g.reshape(b, [1, -1, ...y.shape.slice(2).map(() => 1)])) : out;
     }
     case 'AveragePool': {
-      const kernel = ints(node, 'kernel_shape')!;
-      const a = windowOf(node, kernel);
+      const kernel = intsAttr(node, 'kernel_shape')!;
+      const a = nodeWindow(node, kernel);
       const spatial = staticSpatial(x!, 'AveragePool');
       const sums = g.conv(g.reshape(x!, [-1, 1, ...spatial]), onesKernel(g, kernel, x!.dtype), undefined, a);
       const perChannel = g.reshape(sums, [-1, Number(x!.shape[1]), ...staticSpatial(y, 'AveragePool')]);
-      return g.mul(perChannel, inverseWindowCounts(g, spatial, a, int(node, 'count_include_pad', 0) === 1, x!.dtype));
+      return g.mul(perChannel, inverseWindowCounts(g, spatial, a, intAttr(node, 'count_include_pad', 0) === 1, x!.dtype));
     }
     default: // GlobalAveragePool
       return g.reduceMean(x!, x!.shape.slice(2).map((_, i) => 2 + i), true);

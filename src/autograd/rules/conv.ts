@@ -1,15 +1,16 @@
 // Conv and ConvTranspose (groups = 1). Input gradients are Convs with the
 // flipped kernel; weight gradients are patches times dy (one MatMul).
 import { registerGradient, type GradContext } from '../registry.ts';
-import { convInputGrad, convWeightGrad, fullWindow, staticSpatial, type WindowAttrs } from '../../graph/conv_forms.ts';
-import { intAttr, intsAttr, refuse, stringAttr } from './util.ts';
+import { nodeWindow } from '../../graph/attrs.ts';
+import { convInputGrad, convWeightGrad, staticSpatial, type WindowAttrs } from '../../graph/conv_forms.ts';
+import { intAttr, refuse, stringAttr } from './util.ts';
 import type { Value } from '../../graph/graph.ts';
 
-export function windowOf(ctx: Pick<GradContext, 'node'>, kernel: number[]): WindowAttrs {
+function windowOf(ctx: Pick<GradContext, 'node'>, kernel: number[]): WindowAttrs {
   const { node } = ctx;
   if (stringAttr(node, 'auto_pad', 'NOTSET') !== 'NOTSET') refuse(node, 'auto_pad is not supported; give explicit pads');
   if (intAttr(node, 'group', 1) !== 1) refuse(node, 'groups other than 1 are not supported yet');
-  return fullWindow(kernel, { strides: intsAttr(node, 'strides'), pads: intsAttr(node, 'pads'), dilations: intsAttr(node, 'dilations') });
+  return nodeWindow(node, kernel);
 }
 
 function staticShape(ctx: GradContext, v: Value): number[] {

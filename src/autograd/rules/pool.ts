@@ -1,6 +1,7 @@
 // Pooling.
 import { registerGradient } from '../registry.ts';
-import { convInputGrad, fullWindow, inverseWindowCounts, onesKernel, staticSpatial } from '../../graph/conv_forms.ts';
+import { nodeWindow } from '../../graph/attrs.ts';
+import { convInputGrad, inverseWindowCounts, onesKernel, staticSpatial } from '../../graph/conv_forms.ts';
 import { intAttr, intsAttr, refuse, reshapeLike, shapeOf } from './util.ts';
 
 // The maximum's flat index (MaxPool's second output) routes each dy to exactly
@@ -28,7 +29,7 @@ registerGradient('MaxPool', ({ g, node, x, y, dy }) => {
 registerGradient('AveragePool', ({ g, node, x, dy }) => {
   if (intAttr(node, 'ceil_mode', 0) === 1) refuse(node, 'ceil_mode = 1');
   const kernel = intsAttr(node, 'kernel_shape')!;
-  const a = fullWindow(kernel, { strides: intsAttr(node, 'strides'), pads: intsAttr(node, 'pads'), dilations: intsAttr(node, 'dilations') });
+  const a = nodeWindow(node, kernel);
   const spatial = staticSpatial(x[0]!, 'AveragePool');
   const dt = x[0]!.dtype;
   const scaled = g.mul(dy[0]!, inverseWindowCounts(g, spatial, a, intAttr(node, 'count_include_pad', 0) === 1, dt));

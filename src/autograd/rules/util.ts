@@ -13,26 +13,7 @@ export function reshapeLike(g: Graph, d: Value, x: Value): Value {
   return g.reshape(d, shapeOf(g, x));
 }
 
-/** The node's int attribute, or `dflt`. */
-export function intAttr(node: Node, name: string, dflt: number): number {
-  const a = node.attrs[name];
-  return a && a.kind === 'int' ? a.value : dflt;
-}
-
-export function intsAttr(node: Node, name: string): number[] | undefined {
-  const a = node.attrs[name];
-  return a && a.kind === 'ints' ? [...a.value] : undefined;
-}
-
-export function floatAttr(node: Node, name: string, dflt: number): number {
-  const a = node.attrs[name];
-  return a && a.kind === 'float' ? a.value : dflt;
-}
-
-export function stringAttr(node: Node, name: string, dflt: string): string {
-  const a = node.attrs[name];
-  return a && a.kind === 'string' ? a.value : dflt;
-}
+export { floatAttr, intAttr, intsAttr, stringAttr } from '../../graph/attrs.ts';
 
 /** Contents of an int64 input known at build time (axes, starts, ...); an error otherwise. */
 export function knownInts(node: Node, v: Value | null | undefined, what: string): number[] | undefined {
