@@ -63,7 +63,7 @@ test('--resume after the process is killed mid-run ends with weights identical t
         setTimeout(() => {
           child.kill('SIGKILL');
           resolve();
-        }, 150);
+        }, 20);
       }
     }, 10);
     child.on('exit', (code) => {
