@@ -5,8 +5,12 @@
 //   node --import tsx bench/train_step.ts [--steps 60] [--model cnn:32,64]
 //
 // Each model runs in its own child process so that its peak RSS is its own.
-import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+// Where PyTorch is installed (Debian's python3-torch; PYTHON picks the
+// interpreter), the same model, loss and optimizer run in PyTorch in the same
+// invocation (bench/pytorch_train_step.py, same thread count) as the peer.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { buildArtifacts } from '../src/artifacts/build.ts';
 import { Rng } from '../src/models/random.ts';
@@ -60,12 +64,23 @@ async function main() {
   const self = fileURLToPath(import.meta.url);
   console.log(`training step (forward, ce, backward, AdamW), batch ${BATCH}, 1x28x28, onnxruntime-node CPU, mean of ${steps} steps after 5 warm-up steps`);
   console.log('');
-  console.log('| model | parameters | ms / step | outside session.run | peak RSS (MiB) |');
-  console.log('| --- | ---: | ---: | ---: | ---: |');
+  const python = process.env.PYTHON ?? (existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3');
+  const peerScript = fileURLToPath(new URL('./pytorch_train_step.py', import.meta.url));
+  const hasTorch = spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0;
+  const threads = cpus().length;
+  console.log(hasTorch ? `peer: PyTorch on ${threads} threads, same model, loss, optimizer and batch` : 'peer: PyTorch not found (apt-get install python3-torch), no ratio');
+  console.log('| model | parameters | ms / step | outside session.run | peak RSS (MiB) | PyTorch ms / step | PyTorch / lossgraph |');
+  console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const model of models) {
     const line = execFileSync(process.execPath, ['--import', 'tsx', self, '--child', model, String(steps)], { encoding: 'utf8' }).trim().split('\n').pop()!;
     const r = JSON.parse(line);
-    console.log(`| ${r.model} | ${r.params.toLocaleString('en')} | ${r.msPerStep.toFixed(1)} | ${(100 * r.outsideShare).toFixed(2)}% | ${r.peakMiB.toFixed(0)} |`);
+    let peer = '| n/a | n/a |';
+    if (hasTorch) {
+      const p = JSON.parse(execFileSync(python, [peerScript, model, String(steps), String(threads)], { encoding: 'utf8' }).trim().split('\n').pop()!);
+      if (p.params !== r.params) throw new Error(`the PyTorch peer has ${p.params} parameters, lossgraph ${r.params}: not the same model`);
+      peer = `| ${p.msPerStep.toFixed(1)} | ${(p.msPerStep / r.msPerStep).toFixed(2)}x |`;
+    }
+    console.log(`| ${r.model} | ${r.params.toLocaleString('en')} | ${r.msPerStep.toFixed(1)} | ${(100 * r.outsideShare).toFixed(2)}% | ${r.peakMiB.toFixed(0)} ${peer}`);
   }
 }
 
