@@ -111,6 +111,8 @@ test('bad run arguments get one line and exit 2', () => {
     assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.match(r.stderr, message);
+    const out = args[args.indexOf('--out') + 1];
+    if (args.includes('--out')) assert.ok(!existsSync(out!), `a rejected run leaves no folder behind (${out})`);
   }
 });
 

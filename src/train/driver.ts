@@ -73,8 +73,6 @@ export interface RunHooks {
   log?: (line: string) => void;
   /** Show a progress bar with ETA on stderr (when it is a terminal). */
   progress?: boolean;
-  /** Called after each epoch's checkpoint is on disk. */
-  onEpochEnd?: (record: EpochRecord) => void;
 }
 
 export const RUN_FILE = 'run.json';
@@ -144,38 +142,42 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   const data = opts.data ?? (await loadData(config.data, config.dataOptions));
   if (data.skipped) log(`skipped ${data.skipped} bad file(s) in ${data.source}`);
   const splits = splitDataset(data, config.seed);
-  let manifest: Manifest;
-  let checkpointPath: string | undefined;
-  let history: EpochRecord[] = [];
-  if (opts.resume) {
-    manifest = readManifest(out);
-    checkpointPath = join(out, FILES.checkpoint);
-    history = JSON.parse(readCheckpoint(checkpointPath, manifest).metadata.history ?? '[]') as EpochRecord[];
-  } else {
-    const built = buildArtifacts({
-      model: config.model,
-      loss: config.loss,
-      classes: data.classNames.length,
-      input: data.shape,
-      optimizer: config.optimizer,
-      seed: config.seed,
-      lossParams: config.lossParams,
-      hierarchy: data.hierarchy,
-    });
-    manifest = built.manifest;
-    if (manifest.graphs.training.inputs.some((i) => i.name === 'targets')) {
-      throw new LossgraphError(`loss '${config.loss}' needs soft or multi-hot targets, which --data ${config.data} does not provide`);
-    }
-    writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
-    writeJsonl(out, []);
+  // Everything is checked before anything is written, so a bad invocation leaves no run folder behind.
+  const built = opts.resume ? undefined : buildArtifacts({
+    model: config.model,
+    loss: config.loss,
+    classes: data.classNames.length,
+    input: data.shape,
+    optimizer: config.optimizer,
+    seed: config.seed,
+    lossParams: config.lossParams,
+    hierarchy: data.hierarchy,
+  });
+  const manifest = built?.manifest ?? readManifest(out);
+  if (manifest.graphs.training.inputs.some((i) => i.name === 'targets')) {
+    throw new LossgraphError(`loss '${config.loss}' needs soft or multi-hot targets, which --data ${config.data} does not provide`);
   }
-  const session = await TrainingSession.load(out, { ep: config.ep, checkpoint: checkpointPath });
-  const sigmas = sigmaInputs(manifest);
-  if (config.sigmaDecay !== undefined && sigmas.length === 0) {
+  if (config.sigmaDecay !== undefined && sigmaInputs(manifest).length === 0) {
     throw new LossgraphError(`--sigma-decay needs a loss with a sigma (gaussian_kl); '${config.loss}' has none`);
   }
   const stepsPerEpoch = Math.floor(splits.train.length / config.batch);
   if (stepsPerEpoch === 0) throw new LossgraphError(`--batch ${config.batch} is larger than the ${splits.train.length} training examples`);
+
+  let session: TrainingSession;
+  let history: EpochRecord[] = [];
+  if (built) {
+    writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
+    writeJsonl(out, []);
+    session = await TrainingSession.fromBuilt(built, { ep: config.ep });
+  } else {
+    const checkpoint = readCheckpoint(join(out, FILES.checkpoint), manifest);
+    history = JSON.parse(checkpoint.metadata.history ?? '[]') as EpochRecord[];
+    session = await TrainingSession.open(manifest, join(out, FILES.training), join(out, FILES.eval), checkpoint, { ep: config.ep });
+  }
+  // The checkpoint on disk is always the last good one: it is written only after a finished, finite epoch.
+  const stopped = (what: string) => new LossgraphError(
+    `${what}; training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is ${join(out, FILES.checkpoint)}` : 'No epoch had finished, so the checkpoint is the initial one'}; try a lower --lr`,
+  );
   const bar = hooks.progress && process.stderr.isTTY
     ? new cliProgress.SingleBar({ format: 'epoch {epoch} [{bar}] {percentage}% | ETA {eta_formatted} | loss {loss}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic)
     : undefined;
@@ -191,11 +193,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       for (const batch of shuffledBatches(data, splits.train, config.batch, config.seed * 7919 + epoch, config.augment)) {
         lr = learningRate(config, epoch, epoch * stepsPerEpoch + s, stepsPerEpoch);
         const loss = await session.runTrainStep(batch, lr);
-        if (!Number.isFinite(loss)) {
-          throw new LossgraphError(
-            `the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1}; training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is ${join(out, FILES.checkpoint)}` : 'No epoch had finished, so the checkpoint is the initial one'}; try a lower --lr`,
-          );
-        }
+        if (!Number.isFinite(loss)) throw stopped(`the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1}`);
         lossSum += loss;
         s++;
         bar?.update(s, { loss: (lossSum / s).toFixed(4) });
@@ -203,18 +201,13 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       bar?.stop();
       // The last step's update could itself have produced non-finite weights: never checkpoint those.
       const broken = session.tensors().find((t) => !t.data.every(Number.isFinite));
-      if (broken) {
-        throw new LossgraphError(
-          `'${broken.name}' became non-finite during epoch ${epoch + 1}; training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is ${join(out, FILES.checkpoint)}` : 'No epoch had finished, so the checkpoint is the initial one'}; try a lower --lr`,
-        );
-      }
+      if (broken) throw stopped(`'${broken.name}' became non-finite during epoch ${epoch + 1}`);
       const validation = await evaluate(session, data, splits.validation, 256);
       const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / stepsPerEpoch, lr, sigma, seconds: (performance.now() - t0) / 1000, validation: { ...validation, confusion: [] } };
       history.push(record);
       writeFiles(out, { [FILES.checkpoint]: session.checkpoint({ epoch: String(epoch + 1), history: JSON.stringify(history) }) });
       writeJsonl(out, history);
       log(`epoch ${epoch + 1}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}, validation loss ${validation.loss.toFixed(4)}, accuracy ${(100 * validation.accuracy).toFixed(2)}%${validation.mae !== undefined ? `, MAE ${validation.mae.toFixed(3)}` : ''} (${record.seconds.toFixed(1)} s)`);
-      hooks.onEpochEnd?.(record);
     }
     const test = await evaluate(session, data, splits.test, 256);
     writeFiles(out, { [FILES.inference]: exportInference(manifest, session.tensors()) });
