@@ -143,7 +143,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   const hypers = hyperparameters.map((h) => ({ name: h.name, default: h.default }));
   if (!training) return { graph: g, builder: m, hyperparameters: hypers, optimizer: [] };
 
-  const paramValues = m.params.map((p) => g.inputs.find((v) => v.name === p.name)!);
+  const paramValues = m.paramValues;
   const grads = grad(g, lossValue, paramValues);
   const optSpec = parseOptimizerSpec(spec.optimizer);
   const optState = optimizerState(optSpec, m.params);

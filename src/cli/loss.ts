@@ -137,8 +137,8 @@ export interface ProbeGraphOptions {
 }
 
 /** The loss graph with d(loss)/d(logits) appended. */
-export function lossProbeGraph(specText: string, batch: Dim, classes: number, o: ProbeGraphOptions = {}) {
-  const spec = parseLossSpec(specText);
+export function lossProbeGraph(specOrText: string | LossSpec, batch: Dim, classes: number, o: ProbeGraphOptions = {}) {
+  const spec = typeof specOrText === 'string' ? parseLossSpec(specOrText) : specOrText;
   const dt = o.dtype ?? 'float64';
   const g = new Graph('loss');
   const width = spec.head === 'thresholds' ? classes - 1 : spec.head === 'embedding' ? o.embeddingDim ?? 0 : classes;
@@ -169,7 +169,7 @@ export async function runLossProbe(
   const k = probeClasses(spec, input);
   const b = input.logits.length;
   const w = input.logits[0]!.length;
-  const { graph, hyperparameters } = lossProbeGraph(specText, b, k, {
+  const { graph, hyperparameters } = lossProbeGraph(spec, b, k, {
     targets: input.targets !== undefined,
     weights: input.weights !== undefined,
     hierarchy: input.hierarchy,

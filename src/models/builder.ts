@@ -18,6 +18,8 @@ export interface StateSpec {
 
 export class ModelBuilder {
   readonly params: ParamSpec[] = [];
+  /** The graph value of each parameter, in the order of `params`. */
+  readonly paramValues: Value[] = [];
   readonly state: StateSpec[] = [];
   /** New values of state tensors, computed by a training graph. */
   readonly stateUpdates = new Map<string, Value>();
@@ -56,7 +58,9 @@ export class ModelBuilder {
 
   param(name: string, shape: number[], init: Init, fanIn: number, fanOut: number): Value {
     this.params.push({ name, shape, init, fanIn, fanOut });
-    return this.tensor(name, shape);
+    const v = this.tensor(name, shape);
+    this.paramValues.push(v);
+    return v;
   }
 
   stateTensor(name: string, shape: number[], init: number): Value {
