@@ -57,7 +57,10 @@ for (const [what, over, targets] of variants) {
       const cls = Array.from(out['class']!.data as BigInt64Array, Number);
       assert.ok(cls.every((c) => c >= 0 && c < spec.classes), `${runtime}: classes ${cls}`);
       const probs = out['probabilities']?.data as Float32Array | undefined;
-      if (probs) {
+      if (probs && spec.loss === 'bce') {
+        // Multi-label: independent per-class probabilities (sigmoid), not a distribution.
+        assert.ok(Array.from(probs).every((p) => p >= 0 && p <= 1), `${runtime}: bce probabilities outside [0, 1]`);
+      } else if (probs) {
         for (let i = 0; i < 6; i++) {
           const row = probs.subarray(i * spec.classes, (i + 1) * spec.classes);
           assert.ok(Math.abs(row.reduce((a, b) => a + b, 0) - 1) < 1e-5, `${runtime}: probabilities of row ${i} sum to ${row.reduce((a, b) => a + b, 0)}`);
@@ -84,7 +87,10 @@ test('building twice with the same seed gives identical bytes; another seed chan
 
 test('the manifest names every input, output and hyperparameter default', () => {
   const m = buildArtifacts({ ...base, loss: 'ce + alpha*gaussian_kl(sigma=2)', lossParams: { alpha: 0.4 } }).manifest;
-  assert.deepEqual(m.hyperparameters, [{ name: 'alpha', default: 0.4 }, { name: 'gaussian_kl.sigma', default: 2 }]);
+  assert.deepEqual(m.hyperparameters, [
+    { name: 'alpha', default: 0.4 },
+    { name: 'gaussian_kl.sigma', default: 2, range: { min: 0, minExclusive: true }, schedule: 'sigma' },
+  ]);
   const names = m.graphs.training.inputs.map((i) => i.name);
   for (const n of ['input', 'labels', 'lr', 'step', 'seed', 'alpha', 'gaussian_kl.sigma', 'conv0.weight', 'bn0.running_mean', 'opt.conv0.weight.m']) assert.ok(names.includes(n), n);
   const outs = m.graphs.training.outputs.map((o) => o.name);

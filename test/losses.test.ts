@@ -54,8 +54,25 @@ const cases: LossCase[] = [
   { spec: 'corn', width: K - 1, ref: (x) => ref.corn(x) },
   { spec: 'minmax', width: D, extra: ['embeddings'], ref: (x) => ref.minmax(x) },
   { spec: 'minmax(distance=l2, lambda=0.5, margin=3)', width: D, extra: ['embeddings'], ref: (x) => ref.minmax(x, { distance: 'l2', lambda: 0.5, margin: 3 }) },
-  { spec: 'minmax', width: D, extra: ['embeddings', 'multihot'], ref: (x) => ref.minmax(x) },
+  { spec: 'minmax(labels=multi)', width: D, extra: ['embeddings', 'multihot'], ref: (x) => ref.minmax(x) },
+  { spec: 'minmax(push=seed, lambda=0.7)', width: D, extra: ['embeddings'], ref: (x) => ref.minmax(x, { push: 'seed', lambda: 0.7 }) },
+  { spec: 'minmax(push=seed, labels=multi)', width: D, extra: ['embeddings', 'multihot'], ref: (x) => ref.minmax(x, { push: 'seed' }) },
+  { spec: 'gaussian_kl(sigma=0.5, reduction=sum)', ref: (x) => ref.gaussianKl(x, 0.5, 'sum') },
+  { spec: 'mse(reduction=sum_half)', ref: (x) => ref.mse(x, 'softmax', 'sum_half') },
+  { spec: 'kl(T=3, reduction=sum)', extra: ['distributions'], ref: (x) => ref.kl(x, 3) * B },
+  // One ignore_index for the whole spec: the ignored sample leaves every term and every denominator.
+  { spec: 'ce(ignore_index=-1) + sparse_lsr + 0.5*gaussian_kl + hierarchical', extra: ['ignored', 'groups'], ref: (x) => {
+    const kept = keptOnly(x, -1);
+    return ref.ce(kept) + ref.sparseLsr(kept, 0.1) + 0.5 * ref.gaussianKl(kept, 1) + ref.hierarchical(kept, GROUPS);
+  } },
 ];
+
+/** The input without the samples whose label is `ignore`. */
+function keptOnly(x: LossProbeInput, ignore: number): LossProbeInput {
+  const keep = x.labels.map((y) => y !== ignore);
+  const pick = <T>(rows: T[] | undefined) => rows?.filter((_, i) => keep[i]);
+  return { ...x, logits: pick(x.logits)!, labels: pick(x.labels)!, targets: pick(x.targets) };
+}
 
 function makeInput(c: LossCase, seed: number, scale: number): LossProbeInput {
   const r = new Rng(seed);

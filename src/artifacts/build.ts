@@ -14,11 +14,8 @@ import { join } from 'node:path';
 import { grad } from '../autograd/grad.ts';
 import { LossgraphError } from '../errors.ts';
 import { Graph, OPSET, type Value } from '../graph/graph.ts';
-import { buildLoss, parseLossSpec, type LossSpec } from '../losses/compile.ts';
-import { termsOf } from '../losses/spec.ts';
-import { cosineMatrix, minmaxNearest } from '../losses/minmax.ts';
-import { coralPredict, cornLogExceedance, cornPredict } from '../losses/ordinal.ts';
-import type { LossContext } from '../losses/types.ts';
+import { buildLoss, parseLossSpec, predictions, type LossSpec, type Unscheduled } from '../losses/compile.ts';
+import type { LossContext, Range } from '../losses/types.ts';
 import { ModelBuilder, type GraphKind } from '../models/builder.ts';
 import { initParams } from '../models/params.ts';
 import { forwardModel, parseModelSpec, type HeadSpec } from '../models/zoo.ts';
@@ -41,8 +38,12 @@ export interface ArtifactSpec {
   lossParams?: Record<string, number>;
   /** Class hierarchy levels (for `hierarchical`). */
   hierarchy?: Record<string, number[]>;
-  /** Class weights (for `ce`, `label_smoothing`), baked in as a constant. */
+  /** Class weights (for `ce`, `label_smoothing`, `focal`), baked in as a constant. */
   classWeights?: number[];
+  /** Importance weights of the K-1 ordinal thresholds (for `coral`, `corn`), baked in as a constant. */
+  importanceWeights?: number[];
+  /** The data supplies [B, K] targets (multi-hot, soft or regression) with every batch. */
+  targets?: boolean;
   /** Embedding size for `minmax` (default 32). */
   embeddingDim?: number;
 }
@@ -61,10 +62,21 @@ export interface Manifest {
   head: HeadSpec['kind'];
   ordinal: boolean;
   graphs: Record<'training' | 'eval' | 'inference', { file: string; inputs: TensorInfo[]; outputs: TensorInfo[] }>;
-  hyperparameters: { name: string; default: number }[];
+  hyperparameters: ManifestHyperparameter[];
+  /** Schedulable arguments no hyperparameter reaches alone: a schedule asked for them is refused. */
+  unscheduled?: Unscheduled[];
   /** Trainable parameters, then state (running statistics), then optimizer state: what the checkpoint holds. */
   carried: { name: string; shape: number[]; kind: 'parameter' | 'state' | 'optimizer' }[];
   checkpoint: string;
+}
+
+export interface ManifestHyperparameter {
+  name: string;
+  default: number;
+  /** Valid values; the runtime refuses to feed others. */
+  range?: Range;
+  /** The per-epoch schedule that may drive it ('sigma': --sigma-decay). */
+  schedule?: 'sigma';
 }
 
 export interface BuiltArtifacts {
@@ -80,14 +92,18 @@ export const FILES = {
   manifest: 'manifest.json',
 } as const;
 
-/** Losses whose classes are ordered: their inference graph also outputs the expected class. */
-const ORDINAL_TERMS = new Set(['gaussian_kl', 'coral', 'corn']);
-
 function headFor(spec: ArtifactSpec, loss: LossSpec): HeadSpec {
-  const names = new Set(termsOf(loss.expr).map((t) => t.name));
   if (loss.head === 'embedding') return { kind: 'embedding', classes: spec.classes, dim: spec.embeddingDim ?? 32 };
-  if (loss.head === 'thresholds') return { kind: names.has('coral') && !names.has('corn') ? 'coral' : 'thresholds', classes: spec.classes };
+  if (loss.head === 'thresholds') return { kind: loss.modelHead === 'coral' ? 'coral' : 'thresholds', classes: spec.classes };
   return { kind: 'logits', classes: spec.classes };
+}
+
+function checkWeights(what: string, flag: string, weights: readonly number[] | undefined, count: number, per: string): void {
+  if (!weights) return;
+  if (weights.length !== count) throw new LossgraphError(`${flag}: ${weights.length} ${what} for ${count} ${per}`);
+  const bad = weights.findIndex((w) => !Number.isFinite(w) || w < 0);
+  if (bad >= 0) throw new LossgraphError(`${flag}: ${what.replace(/s$/, '')} ${bad} is ${weights[bad]}; weights must be finite and >= 0`);
+  if (!weights.some((w) => w > 0)) throw new LossgraphError(`${flag}: every ${what.replace(/s$/, '')} is 0`);
 }
 
 function validate(spec: ArtifactSpec): void {
@@ -96,15 +112,15 @@ function validate(spec: ArtifactSpec): void {
     throw new LossgraphError(`--input must be CxHxW with positive integers, e.g. 1x28x28, got ${spec.input.join('x')}`);
   }
   if (!Number.isInteger(spec.seed)) throw new LossgraphError(`--seed must be an integer, got ${spec.seed}`);
-  if (spec.classWeights && spec.classWeights.length !== spec.classes) {
-    throw new LossgraphError(`${spec.classWeights.length} class weights for ${spec.classes} classes`);
-  }
+  checkWeights('class weights', '--class-weights', spec.classWeights, spec.classes, 'classes');
+  checkWeights('importance weights', '--importance-weights', spec.importanceWeights, spec.classes - 1, 'thresholds (K-1)');
 }
 
 interface Assembled {
   graph: Graph;
   builder: ModelBuilder;
-  hyperparameters: { name: string; default: number }[];
+  hyperparameters: ManifestHyperparameter[];
+  unscheduled: Unscheduled[];
   optimizer: { name: string; shape: number[] }[];
 }
 
@@ -121,12 +137,15 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
     const m = new ModelBuilder(g, 'inference', values);
     const out = forwardModel(m, model, x, head);
     const embeddings = head.kind === 'embedding' ? m.param('minmax.class_embeddings', [spec.classes, head.dim], 'xavier-uniform', head.dim, spec.classes) : undefined;
-    inferenceOutputs(g, out, head, embeddings, termsOf(loss.expr).some((t) => ORDINAL_TERMS.has(t.name)));
-    return { graph: g, builder: m, hyperparameters: [], optimizer: [] };
+    const p = predictions(loss, { g, out, classes: spec.classes, embeddings });
+    g.output(p.probabilities, head.kind === 'embedding' ? 'scores' : 'probabilities');
+    g.output(p.class, 'class');
+    if (p.expectedClass) g.output(p.expectedClass, 'expected_class');
+    return { graph: g, builder: m, hyperparameters: [], unscheduled: [], optimizer: [] };
   }
 
   const labels = g.input('labels', 'int64', ['batch']);
-  const targets = loss.needs.has('targets') ? g.input('targets', 'float32', ['batch', spec.classes]) : undefined;
+  const targets = loss.needs.has('targets') || spec.targets ? g.input('targets', 'float32', ['batch', spec.classes]) : undefined;
   const training = kind === 'training';
   const lr = training ? g.input('lr', 'float32', []) : undefined;
   const step = training ? g.input('step', 'int64', []) : undefined;
@@ -137,11 +156,17 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   if (head.kind === 'embedding') ctx.embeddings = m.param('minmax.class_embeddings', [spec.classes, head.dim], 'xavier-uniform', head.dim, spec.classes);
   if (spec.hierarchy) ctx.hierarchy = spec.hierarchy;
   if (spec.classWeights) ctx.weights = g.constant('float32', [spec.classes], spec.classWeights);
-  const { loss: lossValue, hyperparameters } = buildLoss(loss, ctx, { params: spec.lossParams });
+  if (spec.importanceWeights) ctx.importance = g.constant('float32', [spec.classes - 1], spec.importanceWeights);
+  const { loss: lossValue, hyperparameters, unscheduled } = buildLoss(loss, ctx, { params: spec.lossParams });
   g.output(lossValue, 'loss');
   g.output(out, 'logits');
-  const hypers = hyperparameters.map((h) => ({ name: h.name, default: h.default }));
-  if (!training) return { graph: g, builder: m, hyperparameters: hypers, optimizer: [] };
+  const hypers = hyperparameters.map((h): ManifestHyperparameter => ({
+    name: h.name,
+    default: h.default,
+    ...(h.range ? { range: h.range } : {}),
+    ...(h.schedule ? { schedule: h.schedule } : {}),
+  }));
+  if (!training) return { graph: g, builder: m, hyperparameters: hypers, unscheduled, optimizer: [] };
 
   const paramValues = m.paramValues;
   const grads = grad(g, lossValue, paramValues);
@@ -152,30 +177,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   updated.params.forEach((v, i) => g.output(v, `${m.params[i]!.name}.updated`));
   for (const s of m.state) g.output(m.stateUpdates.get(s.name)!, `${s.name}.updated`);
   updated.state.forEach((v, i) => g.output(v, `${optState[i]!.name}.updated`));
-  return { graph: g, builder: m, hyperparameters: hypers, optimizer: optState };
-}
-
-/** probabilities [N, K] (or per-class scores for embeddings), class [N], and expected_class [N] for ordinal losses. */
-function inferenceOutputs(g: Graph, out: Value, head: HeadSpec, embeddings: Value | undefined, ordinal: boolean): void {
-  if (head.kind === 'embedding') {
-    g.output(g.sigmoid(g.mul(cosineMatrix(g, out, embeddings!), 5)), 'scores');
-    g.output(minmaxNearest(g, out, embeddings!), 'class');
-    return;
-  }
-  if (head.kind === 'logits') {
-    const p = g.softmax(out, 1);
-    g.output(p, 'probabilities');
-    g.output(g.argMax(out, 1), 'class');
-    if (ordinal) g.output(g.reduceSum(g.mul(p, g.constant('float32', [head.classes], Array.from({ length: head.classes }, (_, k) => k))), [1], false), 'expected_class');
-    return;
-  }
-  // Ordinal thresholds: P(y > k) for k = 0..K-2, then P(y = k) = P(y > k-1) - P(y > k).
-  const exceed = head.kind === 'coral' ? g.sigmoid(out) : g.exp(cornLogExceedance(g, out, head.classes));
-  const ones = g.add(g.mul(g.slice(exceed, [0], [1], [1]), 0), 1);
-  const zeros = g.mul(g.slice(exceed, [0], [1], [1]), 0);
-  g.output(g.sub(g.concat([ones, exceed], 1), g.concat([exceed, zeros], 1)), 'probabilities');
-  g.output(head.kind === 'coral' ? coralPredict(g, out) : cornPredict(g, out, head.classes), 'class');
-  g.output(g.reduceSum(exceed, [1], false), 'expected_class');
+  return { graph: g, builder: m, hyperparameters: hypers, unscheduled, optimizer: optState };
 }
 
 function infos(vs: readonly Value[]): TensorInfo[] {
@@ -206,13 +208,14 @@ export function buildArtifacts(spec: ArtifactSpec): BuiltArtifacts {
     opset: OPSET,
     spec,
     head: headFor(spec, loss).kind,
-    ordinal: termsOf(loss.expr).some((t) => ORDINAL_TERMS.has(t.name)),
+    ordinal: loss.ordinal,
     graphs: {
       training: { file: FILES.training, inputs: infos(training.graph.inputs), outputs: infos(training.graph.outputs) },
       eval: { file: FILES.eval, inputs: infos(evalG.graph.inputs), outputs: infos(evalG.graph.outputs) },
       inference: { file: FILES.inference, inputs: infos(inference.graph.inputs), outputs: infos(inference.graph.outputs) },
     },
     hyperparameters: training.hyperparameters,
+    ...(training.unscheduled.length ? { unscheduled: training.unscheduled } : {}),
     carried,
     checkpoint: FILES.checkpoint,
   };

@@ -7,8 +7,6 @@ import { Graph } from '../graph/graph.ts';
 import type { Dim } from '../graph/shape.ts';
 import { buildLoss, parseLossSpec, type LossSpec } from '../losses/compile.ts';
 import { validateGroups } from '../losses/hierarchical.ts';
-import { lossDefinition } from '../losses/registry.ts';
-import { termsOf } from '../losses/spec.ts';
 import type { LossContext } from '../losses/types.ts';
 import { Session, type OrtTensor } from '../runtime/session.ts';
 
@@ -98,9 +96,8 @@ export function probeClasses(spec: LossSpec, input: LossProbeInput): number {
   const width = input.logits[0]!.length;
   const k = spec.head === 'thresholds' ? width + 1 : spec.head === 'embedding' ? input.embeddings?.length ?? 0 : width;
   if (spec.head === 'embedding' && !input.embeddings) throw new LossgraphError(`loss spec '${spec.text}' needs "embeddings": the class embedding table (K x D)`);
-  const ignore = ignoreIndices(spec);
   input.labels.forEach((y, i) => {
-    if ((y < 0 || y >= k) && !ignore.has(y)) throw new LossgraphError(`labels[${i}] = ${y} is out of range: with ${k} classes a label is 0..${k - 1}`);
+    if ((y < 0 || y >= k) && y !== spec.ignoreIndex) throw new LossgraphError(`labels[${i}] = ${y} is out of range: with ${k} classes a label is 0..${k - 1}`);
   });
   if (input.targets && input.targets[0]!.length !== k) throw new LossgraphError(`"targets" rows have ${input.targets[0]!.length} values, expected one per class (${k})`);
   if (input.weights && input.weights.length !== k) throw new LossgraphError(`"weights" has ${input.weights.length} values, expected one per class (${k})`);
@@ -110,19 +107,6 @@ export function probeClasses(spec: LossSpec, input: LossProbeInput): number {
     if (!present) throw new LossgraphError(`loss spec '${spec.text}' needs "${need === 'hierarchy' ? 'groups' : need}" in the input`);
   }
   return k;
-}
-
-/** ignore_index values of the spec's terms that declare one: labels equal to one are allowed. */
-function ignoreIndices(spec: LossSpec): Set<number> {
-  const found = new Set<number>();
-  for (const t of termsOf(spec.expr)) {
-    const declared = lossDefinition(t.name).args.find((a) => a.name === 'ignore_index');
-    if (!declared) continue;
-    const given = t.args.find((a) => a.name === 'ignore_index')?.value;
-    const value = given?.kind === 'number' ? given.value : given?.kind === 'neg' && given.arg.kind === 'number' ? -given.arg.value : Number(declared.default);
-    found.add(value);
-  }
-  return found;
 }
 
 export interface ProbeGraphOptions {

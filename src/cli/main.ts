@@ -123,7 +123,8 @@ export async function main(argv: string[]): Promise<number> {
 export function parseParams(pairs: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const p of pairs) {
-    const m = /^([A-Za-z_][A-Za-z0-9_.]*)=(.+)$/.exec(p);
+    if (/^[^=]*\./.test(p)) throw new LossgraphError(`--param ${p}: parameter names cannot contain '.' (set a term's argument inside the spec, e.g. gaussian_kl(sigma=2))`);
+    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(p);
     const v = m ? Number(m[2]) : NaN;
     if (!m || !Number.isFinite(v)) throw new LossgraphError(`--param ${p}: expected NAME=NUMBER, e.g. --param w=0.7`);
     out[m[1]!] = v;

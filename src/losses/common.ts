@@ -2,7 +2,7 @@
 // the autodiff differentiates them like any other graph.
 import { LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
-import type { ArgValue, LossContext, Need } from './types.ts';
+import type { ArgValue, LossContext, Need, TermContext } from './types.ts';
 
 /**
  * softplus(z) = log(1 + e^z), stable for any z: z + log(1 + e^-z) for z > 0 and
@@ -26,7 +26,12 @@ export function classRange(g: Graph, n: number, dtype: Value['dtype']): Value {
 
 /** One-hot rows [B, K] of `dtype` for int64 labels [B]. */
 export function oneHot(g: Graph, labels: Value, classes: number, dtype: Value['dtype']): Value {
-  return g.cast(g.equal(g.unsqueeze(labels, [1]), classRange(g, classes, 'int64')), dtype);
+  return g.cast(isLabel(g, labels, classes), dtype);
+}
+
+/** [B, K] bool: class k is sample b's label. */
+export function isLabel(g: Graph, labels: Value, classes: number): Value {
+  return g.equal(g.unsqueeze(labels, [1]), classRange(g, classes, 'int64'));
 }
 
 /** x[b, labels[b]] for x [B, K]: [B]. */
@@ -34,9 +39,29 @@ export function atLabel(g: Graph, x: Value, labels: Value): Value {
   return g.squeeze(g.gatherElements(x, g.unsqueeze(labels, [1]), 1), [1]);
 }
 
-/** Mean over the batch of a per-sample [B] value. */
-export function batchMean(g: Graph, perSample: Value): Value {
-  return g.reduceMean(perSample, [0], false);
+/** x / d, with 0 where d is 0 (a batch whose every sample is ignored adds nothing, not NaN). */
+export function divideOrZero(g: Graph, x: Value, d: Value): Value {
+  const empty = g.equal(d, 0);
+  return g.div(x, g.where(empty, g.scalar(1, d.dtype), d));
+}
+
+/**
+ * Mean over the samples that count (labels other than ignore_index) of a
+ * per-sample [B] value; ignored samples add nothing to the sum or the count.
+ */
+export function sampleMean(ctx: TermContext, perSample: Value): Value {
+  const { g } = ctx;
+  return divideOrZero(g, g.reduceSum(g.mul(perSample, ctx.keep), [0], false), g.reduceSum(ctx.keep, [0], false));
+}
+
+/** Sum over the samples that count of a per-sample [B] value. */
+export function sampleSum(ctx: TermContext, perSample: Value): Value {
+  return ctx.g.reduceSum(ctx.g.mul(perSample, ctx.keep), [0], false);
+}
+
+/** Per-sample values reduced by 'mean' (over the samples that count) or 'sum'. */
+export function reduceSamples(ctx: TermContext, perSample: Value, reduction: string): Value {
+  return reduction === 'sum' ? sampleSum(ctx, perSample) : sampleMean(ctx, perSample);
 }
 
 /** The context's `need`, or a clear error naming the loss and what to supply. */
@@ -44,7 +69,7 @@ export function required<K extends Need>(ctx: LossContext, loss: string, need: K
   const v = ctx[need];
   if (v === undefined) {
     const how: Record<Need, string> = {
-      targets: 'soft or multi-hot targets (B x K), "targets" in the probe JSON',
+      targets: 'targets (B x K: soft, multi-hot or regression), "targets" in the probe JSON',
       weights: 'class weights (K), "weights" in the probe JSON',
       hierarchy: 'a class hierarchy, "groups" in the probe JSON',
       embeddings: 'class embeddings (K x D), "embeddings" in the probe JSON',
@@ -57,3 +82,13 @@ export function required<K extends Need>(ctx: LossContext, loss: string, need: K
 export const hyperArg = (args: Readonly<Record<string, ArgValue>>, name: string): Value => args[name] as Value;
 export const intArg = (args: Readonly<Record<string, ArgValue>>, name: string): number => args[name] as number;
 export const choiceArg = <T extends string>(args: Readonly<Record<string, ArgValue>>, name: string): T => args[name] as T;
+
+/**
+ * log(1 - p_y) per sample from log-probabilities [B, K]: the log-sum-exp of the
+ * non-target entries, exact at any logit scale (1 - exp(log p_y) rounds to 0
+ * once p_y rounds to 1). Non-targets get -1e30 rather than -inf: ONNX Runtime's
+ * ReduceLogSumExp mishandles rows mixing -inf with large negative values.
+ */
+export function logNotLabel(g: Graph, logp: Value, labels: Value, classes: number): Value {
+  return g.reduceLogSumExp(g.where(isLabel(g, labels, classes), -1e30, logp), [1], false);
+}

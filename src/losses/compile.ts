@@ -1,23 +1,42 @@
-// Turns a loss spec into graph nodes. Float arguments ('hyper') and named
-// parameters become scalar graph inputs with their defaults recorded, so a
-// schedule or a sweep changes them by feeding, without rebuilding the graph.
+// Turns a loss spec into graph nodes. Every float argument of a term ('hyper')
+// becomes a scalar graph input named `term.arg` whose default is the
+// argument's value (constant arithmetic such as `sigma=2*1` or `eps=1/10` is
+// folded first); an argument given as one named parameter (`sigma=s`) reads
+// that parameter's input. So a schedule or a sweep changes them by feeding,
+// without rebuilding the graph. An argument computed from parameters
+// (`sigma=2*s`) is computed in the graph: no schedule can reach it, and asking
+// for one is an error.
+//
+// Values are checked where they enter: literals when the spec is parsed,
+// bound parameters when the graph is built, fed values by the runtime against
+// the ranges recorded here.
 import { LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
+import { describeRange, inRange } from './range.ts';
 import { isLoss, knownLosses, lossDefinition } from './registry.ts';
 import { SpecError, hasTerm, parseSpec, termsOf, type Expr } from './spec.ts';
-import type { ArgValue, Head, LossContext, LossDefinition, Need } from './types.ts';
+import type { ArgSpec, ArgValue, Head, LossContext, LossDefinition, Need, Predictions, PredictContext, Range, TermContext } from './types.ts';
 
 type Term = Extract<Expr, { kind: 'term' }>;
+
+/** PyTorch's default ignore_index: a label no data set produces. */
+export const DEFAULT_IGNORE_INDEX = -100;
 
 export interface LossSpec {
   text: string;
   expr: Expr;
   /** What the model must output for this spec. */
   head: Head;
+  /** The model head where the head kind alone does not decide it (CORAL's shared weights). */
+  modelHead?: 'coral';
+  /** Whether any term treats the classes as ordered (the inference graph adds the expected class). */
+  ordinal: boolean;
   /** Data the spec's terms cannot do without. */
   needs: ReadonlySet<Need>;
   /** Names of the parameters the spec refers to (bound by the caller). */
   params: readonly string[];
+  /** The label every term of the spec ignores (one value for the whole spec). */
+  ignoreIndex: number;
 }
 
 export interface Hyperparameter {
@@ -25,11 +44,23 @@ export interface Hyperparameter {
   name: string;
   default: number;
   input: Value;
+  /** Valid values (from the arguments it feeds), checked whenever it is fed. */
+  range?: Range;
+  /** The per-epoch schedule that drives it, when every use of it is an argument of that schedule. */
+  schedule?: 'sigma';
+}
+
+/** A schedulable argument no graph input reaches on its own (it is computed from parameters). */
+export interface Unscheduled {
+  schedule: 'sigma';
+  /** e.g. "gaussian_kl's sigma = 2*s". */
+  where: string;
 }
 
 export interface CompiledLoss {
   loss: Value;
   hyperparameters: Hyperparameter[];
+  unscheduled: Unscheduled[];
 }
 
 const HEAD_WORDS: Record<Head, string> = {
@@ -42,31 +73,64 @@ function fail(spec: string, col: number, what: string): never {
   throw new SpecError(`loss spec '${spec}': ${what} at column ${col}`);
 }
 
-/** Parses and checks a spec: known losses and arguments, one head, terms only scaled. */
+function intersect(a: Range | undefined, b: Range | undefined): Range | undefined {
+  if (!a || !b) return a ?? b;
+  const out: Range = { ...a };
+  if (b.min !== undefined && (out.min === undefined || b.min > out.min || (b.min === out.min && b.minExclusive))) Object.assign(out, { min: b.min, minExclusive: b.minExclusive });
+  if (b.max !== undefined && (out.max === undefined || b.max < out.max || (b.max === out.max && b.maxExclusive))) Object.assign(out, { max: b.max, maxExclusive: b.maxExclusive });
+  return out;
+}
+
+/** Parses and checks a spec: known losses and arguments, ranges, one head, one ignore_index, terms only scaled. */
 export function parseLossSpec(text: string): LossSpec {
   if (text.trim() === '') throw new SpecError(`loss spec is empty; known losses: ${knownLosses().join(', ')}`);
   const expr = parseSpec(text, isLoss, () => knownLosses().join(', '));
-  checkStructure(text, expr);
   const terms = termsOf(expr);
   if (terms.length === 0) {
     const first = firstParam(expr);
     if (first) fail(text, first.col, `unknown loss '${first.name}' (known losses: ${knownLosses().join(', ')})`);
     throw new SpecError(`loss spec '${text}' has no loss term; known losses: ${knownLosses().join(', ')}`);
   }
+  checkStructure(text, expr);
+  // Weights made of numbers only are checked now; those with parameters when the parameters are bound.
+  for (const w of termWeights(expr)) {
+    if (!paramsIn(w.weight).length) checkWeight(text, w.term, numeric(text, w.weight, () => NaN));
+  }
   const needs = new Set<Need>();
   let head: Head | undefined;
   let headFrom = '';
+  let ignore: { value: number; from: string } | undefined;
+  const threshold: LossDefinition[] = [];
   for (const t of terms) {
     const def = lossDefinition(t.name);
-    resolveArgs(text, t, def); // validates names, kinds and choices
-    for (const n of def.needs ?? []) needs.add(n);
+    const args = resolveArgs(text, t, def);
+    const fixed = fixedArgs(args);
+    for (const n of [...(def.needs ?? []), ...(def.needsWhen?.(fixed) ?? [])]) needs.add(n);
     if (head && head !== def.head) {
       fail(text, t.col, `'${t.name}' reads ${HEAD_WORDS[def.head]} but '${headFrom}' reads ${HEAD_WORDS[head]}; they cannot be combined`);
     }
     head = def.head;
     headFrom = t.name;
+    if (def.head === 'thresholds') threshold.push(def);
+    const given = t.args.find((a, i) => (a.name ?? def.args[i]?.name) === 'ignore_index');
+    if (given) {
+      const value = fixed.ignore_index as number;
+      if (ignore && ignore.value !== value) {
+        fail(text, given.col, `'${t.name}' ignores label ${value} but '${ignore.from}' ignores ${ignore.value}; a spec has one ignore_index, which every term honours`);
+      }
+      ignore = { value, from: t.name };
+    }
   }
-  return { text, expr, head: head!, needs, params: [...new Set(paramsOf(expr, terms))] };
+  return {
+    text,
+    expr,
+    head: head!,
+    modelHead: threshold.length && threshold.every((d) => d.modelHead === 'coral') ? 'coral' : undefined,
+    ordinal: terms.some((t) => lossDefinition(t.name).ordinal),
+    needs,
+    params: [...new Set(paramsIn(expr))],
+    ignoreIndex: ignore?.value ?? DEFAULT_IGNORE_INDEX,
+  };
 }
 
 function firstParam(e: Expr): Extract<Expr, { kind: 'param' }> | undefined {
@@ -76,36 +140,89 @@ function firstParam(e: Expr): Extract<Expr, { kind: 'param' }> | undefined {
   return undefined;
 }
 
+/** A spec is a weighted sum of terms: no products or quotients of terms, no constant offsets. */
 function checkStructure(text: string, e: Expr): void {
   if (e.kind === 'neg') checkStructure(text, e.arg);
   if (e.kind !== 'binary') return;
-  if (e.op === '*' && hasTerm(e.left) && hasTerm(e.right)) fail(text, e.col, 'two loss terms cannot be multiplied (a spec is a weighted sum of terms)');
-  if (e.op === '/' && hasTerm(e.right)) fail(text, e.col, 'cannot divide by a loss term');
+  const [l, r] = [hasTerm(e.left), hasTerm(e.right)];
+  if (e.op === '*' && l && r) fail(text, e.col, 'two loss terms cannot be multiplied (a spec is a weighted sum of terms)');
+  if (e.op === '/' && r) fail(text, e.col, 'cannot divide by a loss term');
+  if ((e.op === '+' || e.op === '-') && l !== r) {
+    fail(text, e.col, `'${e.op}' adds a constant to a loss term; a spec is a weighted sum of loss terms, with numbers and parameters only as weights`);
+  }
   checkStructure(text, e.left);
   checkStructure(text, e.right);
 }
 
-/** Parameter names used in coefficients and in 'hyper' arguments (not choice words). */
-function paramsOf(e: Expr, terms: Term[]): string[] {
+/** Parameter names in `e`, in coefficients and inside term arguments. */
+function paramsIn(e: Expr): string[] {
   switch (e.kind) {
     case 'param': return [e.name];
-    case 'neg': return paramsOf(e.arg, terms);
-    case 'binary': return [...paramsOf(e.left, terms), ...paramsOf(e.right, terms)];
+    case 'neg': return paramsIn(e.arg);
+    case 'binary': return [...paramsIn(e.left), ...paramsIn(e.right)];
     case 'term': {
       const def = lossDefinition(e.name);
       return e.args.flatMap((a, i) => {
-        const spec = def.args.find((s) => s.name === a.name) ?? def.args[i];
-        return spec?.kind === 'hyper' ? paramsOf(a.value, terms) : [];
+        const spec = a.name !== undefined ? def.args.find((s) => s.name === a.name) : def.args[i];
+        return spec?.kind === 'hyper' ? paramsIn(a.value) : [];
       });
     }
     default: return [];
   }
 }
 
-type Resolved = Record<string, { kind: 'hyper'; expr?: Expr; default: number } | { kind: 'fixed'; value: string | number }>;
+/** The number `e` (no terms in it) stands for, with parameter values from `param`. */
+function numeric(text: string, e: Expr, param: (name: string, col: number) => number): number {
+  switch (e.kind) {
+    case 'number': return e.value;
+    case 'param': return param(e.name, e.col);
+    case 'neg': return -numeric(text, e.arg, param);
+    case 'binary': {
+      const a = numeric(text, e.left, param);
+      const b = numeric(text, e.right, param);
+      if (e.op === '/' && b === 0) fail(text, e.col, 'division by zero');
+      const v = e.op === '+' ? a + b : e.op === '-' ? a - b : e.op === '*' ? a * b : a / b;
+      if (!Number.isFinite(v) && Number.isFinite(a) && Number.isFinite(b)) fail(text, e.col, `'${e.op}' overflows to ${v}`);
+      return v;
+    }
+    case 'term': throw new LossgraphError(`internal: term '${e.name}' inside a number`);
+  }
+}
+
+/** Each term with the expression of its weight: the spec equals sum(weight * term). */
+function termWeights(e: Expr, weight: Expr = { kind: 'number', value: 1, col: 1 }): { term: Term; weight: Expr }[] {
+  const times = (a: Expr, b: Expr, col: number): Expr => ({ kind: 'binary', op: '*', left: a, right: b, col });
+  switch (e.kind) {
+    case 'term': return [{ term: e, weight }];
+    case 'neg': return termWeights(e.arg, { kind: 'neg', arg: weight, col: e.col });
+    case 'binary':
+      if (e.op === '+' || e.op === '-') {
+        return [...termWeights(e.left, weight), ...termWeights(e.right, e.op === '-' ? { kind: 'neg', arg: weight, col: e.col } : weight)];
+      }
+      if (e.op === '/') return termWeights(e.left, { kind: 'binary', op: '/', left: weight, right: e.right, col: e.col });
+      return hasTerm(e.left) ? termWeights(e.left, times(weight, e.right, e.col)) : termWeights(e.right, times(e.left, weight, e.col));
+    default: return [];
+  }
+}
+
+function checkWeight(text: string, t: Term, w: number): void {
+  if (Number.isNaN(w)) return; // depends on an unbound parameter: checked when it is bound
+  if (!Number.isFinite(w)) fail(text, t.col, `the weight of '${t.name}' is ${w}`);
+  if (w < 0) fail(text, t.col, `the weight of '${t.name}' is ${w}; a term's weight must be >= 0 (a negative weight rewards the loss growing without bound)`);
+}
+
+type Resolved = Record<string, { kind: 'hyper'; spec: ArgSpec; expr?: Expr; value?: number; col: number } | { kind: 'fixed'; value: string | number }>;
+
+function fixedArgs(r: Resolved): Record<string, string | number> {
+  const out: Record<string, string | number> = {};
+  for (const [name, a] of Object.entries(r)) if (a.kind === 'fixed') out[name] = a.value;
+  return out;
+}
 
 function resolveArgs(text: string, t: Term, def: LossDefinition): Resolved {
   const out: Resolved = {};
+  const outOfRange = (spec: ArgSpec, v: number, col: number): never =>
+    fail(text, col, `'${spec.name}' of '${t.name}' is ${v}; it must be ${describeRange(spec.range!)}`);
   t.args.forEach((a, i) => {
     const spec = a.name !== undefined ? def.args.find((s) => s.name === a.name) : def.args[i];
     if (!spec) {
@@ -116,10 +233,19 @@ function resolveArgs(text: string, t: Term, def: LossDefinition): Resolved {
     if (out[spec.name]) fail(text, a.col, `argument '${spec.name}' of '${t.name}' given twice`);
     const v = a.value;
     if (spec.kind === 'hyper') {
-      out[spec.name] = { kind: 'hyper', expr: v, default: Number(spec.default) };
+      if (v.kind === 'param') {
+        out[spec.name] = { kind: 'hyper', spec, expr: v, col: a.col };
+      } else if (paramsIn(v).length === 0) {
+        const value = numeric(text, v, () => NaN);
+        if (!inRange(value, spec.range)) outOfRange(spec, value, a.col);
+        out[spec.name] = { kind: 'hyper', spec, value, col: a.col };
+      } else {
+        out[spec.name] = { kind: 'hyper', spec, expr: v, col: a.col };
+      }
     } else if (spec.kind === 'int') {
-      const n = v.kind === 'number' ? v.value : v.kind === 'neg' && v.arg.kind === 'number' ? -v.arg.value : NaN;
+      const n = paramsIn(v).length === 0 && v.kind !== 'param' ? numeric(text, v, () => NaN) : NaN;
       if (!Number.isInteger(n)) fail(text, a.col, `'${spec.name}' of '${t.name}' must be an integer`);
+      if (!inRange(n, spec.range)) outOfRange(spec, n, a.col);
       out[spec.name] = { kind: 'fixed', value: n };
     } else {
       if (v.kind !== 'param') fail(text, a.col, `'${spec.name}' of '${t.name}' must be one of: ${spec.choices?.join(', ') ?? 'a name'}`);
@@ -130,7 +256,7 @@ function resolveArgs(text: string, t: Term, def: LossDefinition): Resolved {
     }
   });
   for (const s of def.args) {
-    if (!out[s.name]) out[s.name] = s.kind === 'hyper' ? { kind: 'hyper', default: Number(s.default) } : { kind: 'fixed', value: s.default };
+    if (!out[s.name]) out[s.name] = s.kind === 'hyper' ? { kind: 'hyper', spec: s, value: Number(s.default), col: t.col } : { kind: 'fixed', value: s.default };
   }
   return out;
 }
@@ -142,6 +268,19 @@ export interface BuildLossOptions {
   bake?: boolean;
 }
 
+/** Safe labels and the keep mask for the spec's ignore_index. */
+function termContext(ctx: LossContext, ignoreIndex: number): TermContext {
+  const { g } = ctx;
+  const ignored = g.equal(ctx.labels, g.constant('int64', [], [ignoreIndex]));
+  return {
+    ...ctx,
+    labels: g.where(ignored, g.constant('int64', [], [0]), ctx.labels),
+    keep: g.where(ignored, g.scalar(0, ctx.logits.dtype), g.scalar(1, ctx.logits.dtype)),
+    ignored,
+    ignoreIndex,
+  };
+}
+
 /**
  * Appends the loss of `spec` to `ctx.g` and returns it (a scalar) with the
  * hyperparameter inputs it created.
@@ -151,33 +290,46 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
   const { g } = ctx;
   const dt = ctx.logits.dtype;
   const hypers: Hyperparameter[] = [];
-  const byName = new Map<string, Value>();
-  const input = (name: string, dflt: number): Value => {
+  const unscheduled: Unscheduled[] = [];
+  const byName = new Map<string, Hyperparameter>();
+  // How each named parameter is used: as a scheduled argument, or anything else (a weight, arithmetic).
+  const uses = new Map<string, Set<string>>();
+  const use = (name: string, how: string) => uses.set(name, (uses.get(name) ?? new Set()).add(how));
+  const input = (name: string, dflt: number, range?: Range, schedule?: 'sigma'): Value => {
     if (opts.bake) return g.scalar(dflt, dt);
-    let v = byName.get(name);
-    if (!v) {
-      v = g.input(name, dt, []);
-      byName.set(name, v);
-      hypers.push({ name, default: dflt, input: v });
+    let h = byName.get(name);
+    if (!h) {
+      h = { name, default: dflt, input: g.input(name, dt, []) };
+      byName.set(name, h);
+      hypers.push(h);
     }
-    return v;
+    h.range = intersect(h.range, range);
+    if (schedule) h.schedule = schedule;
+    return h.input;
   };
-  const param = (name: string, col: number): Value => {
+  const bound = (name: string, col: number): number => {
     const value = opts.params?.[name];
     if (value === undefined) {
       fail(s.text, col, `parameter '${name}' has no value: bind it (e.g. --param ${name}=0.5) or use a known loss (${knownLosses().join(', ')})`);
     }
-    return input(name, value);
+    if (!Number.isFinite(value)) fail(s.text, col, `parameter '${name}' is ${value}, not a finite number`);
+    return value;
   };
+  const param = (name: string, col: number, range?: Range, schedule?: 'sigma'): Value => input(name, bound(name, col), range, schedule);
+
+  for (const w of termWeights(s.expr)) checkWeight(s.text, w.term, numeric(s.text, w.weight, bound));
 
   type Evaluated = { c: number } | { v: Value };
   const asValue = (x: Evaluated): Value => ('v' in x ? x.v : g.scalar(x.c, dt));
   const seen = new Map<string, number>();
+  const tctx = termContext(ctx, s.ignoreIndex);
 
   const evaluate = (e: Expr): Evaluated => {
     switch (e.kind) {
       case 'number': return { c: e.value };
-      case 'param': return { v: param(e.name, e.col) };
+      case 'param':
+        use(e.name, 'weight');
+        return { v: param(e.name, e.col) };
       case 'neg': {
         const a = evaluate(e.arg);
         return 'c' in a ? { c: -a.c } : { v: g.neg(a.v) };
@@ -185,10 +337,7 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
       case 'binary': {
         const a = evaluate(e.left);
         const b = evaluate(e.right);
-        if ('c' in a && 'c' in b) {
-          const c = e.op === '+' ? a.c + b.c : e.op === '-' ? a.c - b.c : e.op === '*' ? a.c * b.c : a.c / b.c;
-          return { c };
-        }
+        if ('c' in a && 'c' in b) return { c: numeric(s.text, { ...e, left: { kind: 'number', value: a.c, col: e.col }, right: { kind: 'number', value: b.c, col: e.col } }, bound) };
         const op = { '+': 'add', '-': 'sub', '*': 'mul', '/': 'div' } as const;
         return { v: g[op[e.op]](asValue(a), asValue(b)) };
       }
@@ -199,15 +348,58 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
         const label = n === 1 ? e.name : `${e.name}#${n}`;
         const args: Record<string, ArgValue> = {};
         for (const [name, r] of Object.entries(resolveArgs(s.text, e, def))) {
-          if (r.kind === 'fixed') args[name] = r.value;
-          else if (!r.expr || r.expr.kind === 'number') args[name] = input(`${label}.${name}`, r.expr?.kind === 'number' ? r.expr.value : r.default);
-          else args[name] = asValue(evaluate(r.expr));
+          if (r.kind === 'fixed') {
+            args[name] = r.value;
+            continue;
+          }
+          const where = `'${name}' of '${e.name}'`;
+          if (r.value !== undefined) {
+            args[name] = input(`${label}.${name}`, r.value, r.spec.range, r.spec.schedule);
+          } else if (r.expr!.kind === 'param') {
+            const p = r.expr as Extract<Expr, { kind: 'param' }>;
+            const value = bound(p.name, p.col);
+            if (!inRange(value, r.spec.range)) fail(s.text, p.col, `parameter '${p.name}' = ${value} is given as ${where}, which must be ${describeRange(r.spec.range!)}`);
+            use(p.name, r.spec.schedule ?? 'argument');
+            args[name] = param(p.name, p.col, r.spec.range, r.spec.schedule);
+          } else {
+            const value = numeric(s.text, r.expr!, bound);
+            if (!inRange(value, r.spec.range)) fail(s.text, r.col, `${where} is ${value} with the bound parameters; it must be ${describeRange(r.spec.range!)}`);
+            for (const p of paramsIn(r.expr!)) use(p, 'argument');
+            if (r.spec.schedule) unscheduled.push({ schedule: r.spec.schedule, where: `${where} (${s.text.slice(r.col - 1).split(/[,)]/)[0]!.trim()})` });
+            args[name] = asValue(evaluate(r.expr!));
+          }
         }
-        return { v: g.scope(label, () => def.build(ctx, args)) };
+        return { v: g.scope(label, () => def.build(tctx, args)) };
       }
     }
   };
   const loss = evaluate(s.expr);
   if (!('v' in loss)) throw new LossgraphError(`loss spec '${s.text}' has no loss term`);
-  return { loss: loss.v, hyperparameters: hypers };
+  // A parameter that feeds a schedulable argument and anything else cannot follow the schedule alone.
+  for (const h of hypers) {
+    const how = uses.get(h.name);
+    if (!how || !h.schedule) continue;
+    if (how.size > 1) {
+      unscheduled.push({ schedule: h.schedule, where: `parameter '${h.name}', which is also used as ${[...how].filter((x) => x !== h.schedule).join(' and ')}` });
+      h.schedule = undefined;
+    }
+  }
+  return { loss: loss.v, hyperparameters: hypers, unscheduled };
+}
+
+/**
+ * The spec's prediction outputs from the model output: the rule of the first
+ * term that has its own (thresholds, embeddings), else softmax and arg-max,
+ * with the expected class when the spec is ordinal.
+ */
+export function predictions(spec: LossSpec, ctx: Omit<PredictContext, 'fixed'>): Predictions {
+  for (const t of termsOf(spec.expr)) {
+    const def = lossDefinition(t.name);
+    if (def.predict) return def.predict({ ...ctx, fixed: fixedArgs(resolveArgs(spec.text, t, def)) });
+  }
+  const { g, out, classes } = ctx;
+  const p = g.softmax(out, 1);
+  const result: Predictions = { probabilities: p, class: g.argMax(out, 1) };
+  if (spec.ordinal) result.expectedClass = g.reduceSum(g.mul(p, g.constant(out.dtype, [classes], Array.from({ length: classes }, (_, k) => k))), [1], false);
+  return result;
 }

@@ -6,7 +6,7 @@
 // `w*ce + (1-w)*hierarchical`; a 3-level loss sums one term per level.
 import { LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
-import { atLabel, batchMean, choiceArg, required } from './common.ts';
+import { atLabel, choiceArg, required, sampleMean } from './common.ts';
 import type { LossDefinition } from './types.ts';
 
 /** Checks a fine-class -> group map; returns the number of groups. */
@@ -52,6 +52,6 @@ export const hierarchical: LossDefinition = {
     if (!groups) throw new LossgraphError(`hierarchical: unknown level '${level}'; known levels: ${names.join(', ')}`);
     validateGroups(groups, classes, `hierarchy level '${level}'`);
     const coarseLabels = g.gather(g.constant('int64', [classes], groups), labels, 0);
-    return batchMean(g, g.neg(atLabel(g, groupLogProbs(g, logits, groups), coarseLabels)));
+    return sampleMean(ctx, g.neg(atLabel(g, groupLogProbs(g, logits, groups), coarseLabels)));
   },
 };

@@ -2,14 +2,22 @@
 // log-probability alone, so no B x K smoothed target exists. The non-target
 // cross-entropy is replaced by its first-order estimate from 1 - p_y:
 //
-//   derived:   -(1 - eps + eps/K) log p_y - (eps (K-1)/K) log(clamp(1 - p_y, 1e-7) / (K-1))
-//   published: the same with + before the second term
+//   derived:   -(1 - eps + eps/K) log p_y - (eps (K-1)/K) log((1 - p_y) / (K-1))
+//   published: -(1 - eps + eps/K) log p_y + (eps (K-1)/K) log(clamp(1 - p_y, 1e-7) / (K-1))
 //
 // With the minus sign the target-logit gradient is p_y - (1 - eps + eps/K),
 // exactly dense label smoothing's, and the optimum is p_y = 1 - eps + eps/K.
-// The published sign rewards p_y -> 1 in both terms: no smoothing at all. It is
-// offered only as variant=published, to reproduce the seed's numbers.
-import { atLabel, choiceArg, hyperArg } from './common.ts';
+//
+// log(1 - p_y) is the log-sum-exp of the non-target log-probabilities, exact
+// at any logit scale: computing 1 - exp(log p_y) instead loses everything once
+// p_y rounds to 1 (|z| ~ 37 in float64, ~ 17 in float32), and the seed's clamp
+// at 1e-7 then zeroes the gradient just where the model is confident, which is
+// where smoothing matters.
+//
+// The published sign rewards p_y -> 1 in both terms: no smoothing at all. It
+// is offered only as variant=published, to reproduce the seed's numbers, and
+// computes exactly what the seed's code does, the clamp included.
+import { atLabel, choiceArg, hyperArg, logNotLabel, reduceSamples } from './common.ts';
 import type { LossDefinition } from './types.ts';
 
 export const sparseLsr: LossDefinition = {
@@ -17,19 +25,27 @@ export const sparseLsr: LossDefinition = {
   summary: 'sparse label smoothing from the target log-probability only (seed 001, sign corrected)',
   head: 'logits',
   args: [
-    { name: 'eps', kind: 'hyper', default: 0.1, doc: 'smoothing mass' },
-    { name: 'variant', kind: 'choice', default: 'derived', choices: ['derived', 'published'], doc: "'published' keeps the seed's + sign (does not smooth)" },
+    { name: 'eps', kind: 'hyper', default: 0.1, range: { min: 0, max: 1 }, doc: 'smoothing mass' },
+    { name: 'variant', kind: 'choice', default: 'derived', choices: ['derived', 'published'], doc: "'published' is the seed's code: + sign (does not smooth) and a 1e-7 clamp" },
+    { name: 'reduction', kind: 'choice', default: 'mean', choices: ['mean', 'sum'], doc: 'over the samples that count' },
   ],
   build(ctx, args) {
     const { g, logits, labels, classes } = ctx;
     const dt = logits.dtype;
     const eps = hyperArg(args, 'eps');
-    const logpY = atLabel(g, g.logSoftmax(logits, 1), labels);
+    const logp = g.logSoftmax(logits, 1);
+    const logpY = atLabel(g, logp, labels);
     const targetMass = g.add(g.sub(g.scalar(1, dt), eps), g.div(eps, classes));
     const spreadMass = g.mul(eps, (classes - 1) / classes);
-    const rest = g.log(g.div(g.clip(g.sub(g.scalar(1, dt), g.exp(logpY)), 1e-7), classes - 1));
-    const second = g.mul(spreadMass, rest);
-    const perSample = g.sub(g.neg(g.mul(targetMass, logpY)), choiceArg(args, 'variant') === 'published' ? g.neg(second) : second);
-    return g.reduceMean(perSample, [0], false);
+    const published = choiceArg(args, 'variant') === 'published';
+    let logRest: typeof logp;
+    if (published) {
+      logRest = g.log(g.clip(g.sub(g.scalar(1, dt), g.exp(logpY)), 1e-7));
+    } else {
+      logRest = logNotLabel(g, logp, labels, classes);
+    }
+    const second = g.mul(spreadMass, g.sub(logRest, Math.log(classes - 1)));
+    const perSample = g.sub(g.neg(g.mul(targetMass, logpY)), published ? g.neg(second) : second);
+    return reduceSamples(ctx, perSample, choiceArg(args, 'reduction'));
   },
 };

@@ -4,12 +4,16 @@
 //   sum     := product (('+' | '-') product)*
 //   product := unary (('*' | '/') unary)*
 //   unary   := '-' unary | primary
-//   primary := NUMBER | NAME [ '(' [arg (',' arg)*] ')' ] | '(' sum ')'
-//   arg     := NAME '=' sum | sum
+//   primary := NUMBER | NAME [ '(' [args] ')' ] | '(' sum ')'
+//   args    := positional (',' positional)* (',' keyword)* | keyword (',' keyword)*
+//   keyword := NAME '=' sum
 //
 // A NAME that is a registered loss is a loss term (parentheses optional);
 // any other NAME is a named parameter bound elsewhere (the driver's sweep,
-// `--param w=0.3`). Errors point at the column.
+// `--param w=0.3`). Parameter names hold no '.', so they never clash with the
+// graph inputs of term arguments ('gaussian_kl.sigma'). An argument is a
+// number, a parameter or arithmetic of those, never a loss term. Errors point
+// at the column.
 import { LossgraphError } from '../errors.ts';
 
 export type Expr =
@@ -38,6 +42,9 @@ function fail(spec: string, col: number, what: string): never {
   throw new SpecError(`loss spec '${spec}': ${what} at column ${col}`);
 }
 
+/** Deeper nesting than this is refused rather than risking the parser's stack. */
+export const MAX_NESTING = 100;
+
 function tokenize(spec: string): Token[] {
   const tokens: Token[] = [];
   const re = /\s*(?:(\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z0-9_.]*)|([-+*/(),=]))/y;
@@ -52,6 +59,7 @@ function tokenize(spec: string): Token[] {
     }
     const text = m[1] ?? m[2] ?? m[3]!;
     const col = m.index + m[0].length - text.length + 1;
+    if (m[1] && !Number.isFinite(Number(text))) fail(spec, col, `number '${text}' is too large`);
     tokens.push({ kind: m[1] ? 'number' : m[2] ? 'name' : 'op', text, col });
     pos = re.lastIndex;
   }
@@ -60,7 +68,11 @@ function tokenize(spec: string): Token[] {
 }
 
 /** Parses a spec; `isLoss` tells loss names from parameter names, `knownLossNames` lists them for errors. */
+/** Longer specs are refused: every walk over the parsed tree recurses once per operator. */
+export const MAX_SPEC_LENGTH = 4096;
+
 export function parseSpec(spec: string, isLoss: (name: string) => boolean, knownLossNames: () => string): Expr {
+  if (spec.length > MAX_SPEC_LENGTH) throw new SpecError(`loss spec is ${spec.length} characters long; at most ${MAX_SPEC_LENGTH} are accepted`);
   const tokens = tokenize(spec);
   let i = 0;
   const peek = () => tokens[i]!;
@@ -86,10 +98,21 @@ export function parseSpec(spec: string, isLoss: (name: string) => boolean, known
     }
     return left;
   };
+  // Nesting depth (parentheses, unary minus) and whether we are inside a term's argument list.
+  let depth = 0;
+  let inArgument: string | undefined;
+  const nested = <T>(col: number, f: () => T): T => {
+    if (++depth > MAX_NESTING) fail(spec, col, `nesting deeper than ${MAX_NESTING} levels`);
+    try {
+      return f();
+    } finally {
+      depth--;
+    }
+  };
   const unary = (): Expr => {
     if (peek().text === '-') {
       const t = next();
-      return { kind: 'neg', arg: unary(), col: t.col };
+      return nested(t.col, () => ({ kind: 'neg', arg: unary(), col: t.col }));
     }
     return primary();
   };
@@ -97,27 +120,42 @@ export function parseSpec(spec: string, isLoss: (name: string) => boolean, known
     const t = next();
     if (t.kind === 'number') return { kind: 'number', value: Number(t.text), col: t.col };
     if (t.text === '(') {
-      const e = sum();
+      const e = nested(t.col, sum);
       expect(')');
       return e;
     }
     if (t.kind === 'name') {
       if (!isLoss(t.text)) {
         if (peek().text === '(') fail(spec, t.col, `unknown loss '${t.text}' (known losses: ${knownLossNames()})`);
+        if (t.text.includes('.')) {
+          fail(spec, t.col, `'${t.text}' is not a valid parameter name: parameter names cannot contain '.' (names like 'gaussian_kl.sigma' belong to term arguments; set those inside the term, e.g. gaussian_kl(sigma=2))`);
+        }
         return { kind: 'param', name: t.text, col: t.col };
+      }
+      if (inArgument !== undefined) {
+        fail(spec, t.col, `'${t.text}' is a loss term and cannot be an argument of '${inArgument}' (an argument is a number, a parameter or arithmetic of those)`);
       }
       const args: TermArg[] = [];
       if (peek().text === '(') {
         next();
         if (peek().text !== ')') {
+          let keywordSeen = false;
           for (;;) {
             const at = peek();
             let name: string | undefined;
             if (at.kind === 'name' && tokens[i + 1]!.text === '=') {
               name = at.text;
+              keywordSeen = true;
               i += 2;
+            } else if (keywordSeen) {
+              fail(spec, at.col, `positional argument of '${t.text}' after a keyword argument (name it, e.g. eps=0.2)`);
             }
-            args.push({ name, value: sum(), col: at.col });
+            inArgument = t.text;
+            try {
+              args.push({ name, value: nested(at.col, sum), col: at.col });
+            } finally {
+              inArgument = undefined;
+            }
             if (peek().text !== ',') break;
             next();
           }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { FILES, checkpointBytes, type BuiltArtifacts, type Manifest } from '../artifacts/build.ts';
 import { decodeSafetensors, type NamedTensor } from '../artifacts/safetensors.ts';
 import { LossgraphError } from '../errors.ts';
+import { describeRange, inRange } from '../losses/range.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
 
 export interface TrainBatch {
@@ -121,8 +122,12 @@ export class TrainingSession {
 
   /** Changes a loss hyperparameter from the next step on (sigma's per-epoch decay, say); no rebuild. */
   setHyperparameter(name: string, value: number): void {
-    if (!this.manifest.hyperparameters.some((h) => h.name === name)) {
-      throw new LossgraphError(`no hyperparameter '${name}'; this loss has: ${this.manifest.hyperparameters.map((h) => h.name).join(', ') || 'none'}`);
+    const h = this.manifest.hyperparameters.find((x) => x.name === name);
+    if (!h) {
+      throw new LossgraphError(`no hyperparameter '${name}'; this loss has: ${this.manifest.hyperparameters.map((x) => x.name).join(', ') || 'none'}`);
+    }
+    if (!inRange(value, h.range)) {
+      throw new LossgraphError(`hyperparameter '${name}' cannot be ${value}; it must be ${h.range ? describeRange(h.range) : 'a finite number'}`);
     }
     this.hyper.set(name, this.train.tensor('float32', new Float32Array([value]), []));
   }

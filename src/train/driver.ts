@@ -10,6 +10,7 @@ import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.t
 import { splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadData, type DataOptions } from '../data/index.ts';
 import { LossgraphError } from '../errors.ts';
+import { sigmaAtEpoch } from '../losses/gaussian_kl.ts';
 import { Session, type ExecutionProvider } from '../runtime/session.ts';
 import { TrainingSession, readCheckpoint, readManifest } from '../runtime/training.ts';
 import { computeMetrics, type Metrics } from './metrics.ts';
@@ -31,6 +32,8 @@ export interface RunConfig {
   stepGamma: number;
   /** Per-epoch decay of every sigma hyperparameter: sigma_e = max(sigmaMin, sigma_0 * sigmaDecay^e). */
   sigmaDecay?: number;
+  /** What sigmaDecay multiplies each epoch: sigma (default) or the variance sigma^2. */
+  sigmaDecayOf?: 'sigma' | 'variance';
   sigmaMin: number;
   seed: number;
   /** Pixels of random-crop padding (0: off) and random horizontal flips. */
@@ -78,9 +81,23 @@ export interface RunHooks {
 export const RUN_FILE = 'run.json';
 export const METRICS_FILE = 'metrics.jsonl';
 
-/** Names of the sigma hyperparameters the decay schedule drives. */
+/** The hyperparameters the sigma schedule drives: those the loss marks as such. */
 function sigmaInputs(m: Manifest): { name: string; default: number }[] {
-  return m.hyperparameters.filter((h) => h.name === 'sigma' || h.name.endsWith('.sigma'));
+  return m.hyperparameters.filter((h) => h.schedule === 'sigma');
+}
+
+/** Checks that --sigma-decay can drive every sigma of the loss, before anything is written. */
+export function checkSigmaSchedule(m: Manifest, config: RunConfig): void {
+  if (config.sigmaDecay === undefined) return;
+  if (!(config.sigmaDecay > 0 && config.sigmaDecay <= 1)) throw new LossgraphError(`--sigma-decay must be in (0, 1], got ${config.sigmaDecay}`);
+  if (!(config.sigmaMin > 0) || !Number.isFinite(config.sigmaMin)) {
+    throw new LossgraphError(`--sigma-min must be > 0 (sigma is a standard deviation; the loss is defined for sigma > 0), got ${config.sigmaMin}`);
+  }
+  const unreachable = (m.unscheduled ?? []).filter((u) => u.schedule === 'sigma');
+  if (unreachable.length) {
+    throw new LossgraphError(`--sigma-decay cannot drive ${unreachable[0]!.where}: give sigma as a number or as one parameter used nowhere else, e.g. gaussian_kl(sigma=2)`);
+  }
+  if (sigmaInputs(m).length === 0) throw new LossgraphError(`--sigma-decay needs a loss with a sigma (gaussian_kl); '${m.spec.loss}' has none`);
 }
 
 /** Feeds every sigma its value for `epoch` under the run's decay; returns it (undefined without decay). */
@@ -88,7 +105,7 @@ export function applySigmaSchedule(session: TrainingSession, config: RunConfig, 
   if (config.sigmaDecay === undefined) return undefined;
   let sigma: number | undefined;
   for (const s of sigmaInputs(session.manifest)) {
-    sigma = Math.max(config.sigmaMin, s.default * config.sigmaDecay ** epoch);
+    sigma = sigmaAtEpoch(epoch, { sigma0: s.default, gamma: config.sigmaDecay, sigmaMin: config.sigmaMin, of: config.sigmaDecayOf });
     session.setHyperparameter(s.name, sigma);
   }
   return sigma;
@@ -157,9 +174,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   if (manifest.graphs.training.inputs.some((i) => i.name === 'targets')) {
     throw new LossgraphError(`loss '${config.loss}' needs soft or multi-hot targets, which --data ${config.data} does not provide`);
   }
-  if (config.sigmaDecay !== undefined && sigmaInputs(manifest).length === 0) {
-    throw new LossgraphError(`--sigma-decay needs a loss with a sigma (gaussian_kl); '${config.loss}' has none`);
-  }
+  checkSigmaSchedule(manifest, config);
   const stepsPerEpoch = Math.floor(splits.train.length / config.batch);
   if (stepsPerEpoch === 0) throw new LossgraphError(`--batch ${config.batch} is larger than the ${splits.train.length} training examples`);
 

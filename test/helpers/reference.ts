@@ -58,15 +58,40 @@ export function labelSmoothing(x: LossProbeInput, eps: number, o: { ignore?: num
   return (1 - eps) * (nll / d) + (eps / k) * (smooth / d);
 }
 
-/** Seed 001's loss with the sign derived from first principles (or the published +). */
+/**
+ * Seed 001's loss with the sign derived from first principles, 1 - p_y taken
+ * exactly as the probability mass of the other classes; or the seed's code
+ * as published (+ sign, 1 - exp(log p_y) clamped at 1e-7).
+ */
 export function sparseLsr(x: LossProbeInput, eps: number, variant: 'derived' | 'published' = 'derived'): number {
   const k = x.logits[0]!.length;
-  const sign = variant === 'derived' ? -1 : 1;
   return mean(x.logits.map((z, i) => {
-    const lpy = logSoftmax(z)[x.labels[i]!]!;
-    const rest = Math.log(Math.max(1 - Math.exp(lpy), 1e-7) / (k - 1));
-    return -(1 - eps + eps / k) * lpy + sign * (eps * (k - 1) / k) * rest;
+    const y = x.labels[i]!;
+    const lp = logSoftmax(z);
+    const lpy = lp[y]!;
+    if (variant === 'published') {
+      return -(1 - eps + eps / k) * lpy + (eps * (k - 1) / k) * Math.log(Math.max(1 - Math.exp(lpy), 1e-7) / (k - 1));
+    }
+    const logOthers = logSumExp(lp.filter((_, c) => c !== y));
+    return -(1 - eps + eps / k) * lpy - (eps * (k - 1) / k) * (logOthers - Math.log(k - 1));
   }));
+}
+
+/** Focal loss (Lin et al. 2017): -alpha_y (1 - p_y)^gamma log p_y, weighted mean (or sum). */
+export function focal(x: LossProbeInput, gamma: number, o: { reduction?: 'mean' | 'sum'; ignore?: number } = {}): number {
+  let num = 0;
+  let den = 0;
+  x.logits.forEach((z, i) => {
+    const y = x.labels[i]!;
+    if (y === (o.ignore ?? -100)) return;
+    const lp = logSoftmax(z);
+    const w = x.weights ? x.weights[y]! : 1;
+    // 1 - p_y as the mass of the other classes, so it is exact when p_y rounds to 1.
+    const others = Math.exp(logSumExp(lp.filter((_, c) => c !== y)));
+    num += -w * others ** gamma * lp[y]!;
+    den += w;
+  });
+  return o.reduction === 'sum' ? num : num / den;
 }
 
 /** sum_k p (log p - log q), q = softmax(z/T), batch mean, times T^2; 0 log 0 = 0. */
@@ -83,9 +108,9 @@ export function gaussianTarget(k: number, y: number, sigma: number): Row {
   return s.map((v) => Math.exp(v - l));
 }
 
-export function gaussianKl(x: LossProbeInput, sigma: number): number {
+export function gaussianKl(x: LossProbeInput, sigma: number, reduction: 'batchmean' | 'sum' = 'batchmean'): number {
   const k = x.logits[0]!.length;
-  return kl({ ...x, targets: x.labels.map((y) => gaussianTarget(k, y, sigma)) });
+  return kl({ ...x, targets: x.labels.map((y) => gaussianTarget(k, y, sigma)) }) * (reduction === 'sum' ? x.labels.length : 1);
 }
 
 /** Coarse-level cross-entropy: -log sum_{k in group(y)} softmax(z)_k, batch mean. */
@@ -100,8 +125,8 @@ function softmax(z: Row): Row {
   return logSoftmax(z).map(Math.exp);
 }
 
-export function mse(x: LossProbeInput, input: 'softmax' | 'raw' = 'softmax'): number {
-  return mean(x.logits.flatMap((z, i) => {
+export function mse(x: LossProbeInput, input: 'softmax' | 'raw' = 'softmax', reduction: 'mean' | 'sum_half' = 'mean'): number {
+  return (reduction === 'sum_half' ? 0.5 * x.logits.length * x.logits[0]!.length : 1) * mean(x.logits.flatMap((z, i) => {
     const a = input === 'raw' ? z : softmax(z);
     const b = input === 'raw' ? x.targets![i]! : z.map((_, c) => (c === x.labels[i] ? 1 : 0));
     return a.map((v, c) => (v - b[c]!) ** 2);
@@ -151,24 +176,35 @@ function sqDist(a: Row, b: Row): number {
   return sum(a.map((v, i) => (v - b[i]!) ** 2));
 }
 
-export function minmax(x: LossProbeInput, o: { distance?: 'cosine' | 'l2'; lambda?: number; margin?: number } = {}): number {
+export function minmax(x: LossProbeInput, o: { distance?: 'cosine' | 'l2'; lambda?: number; margin?: number; push?: 'spread' | 'seed' } = {}): number {
   const e = x.embeddings!;
   const k = e.length;
   const cos = (o.distance ?? 'cosine') === 'cosine';
+  const seed = o.push === 'seed';
   const d = (a: Row, b: Row) => (cos ? 1 - cosine(a, b) : sqDist(a, b));
   let pull = 0;
   let mass = 0;
+  let seedPush = 0;
   x.logits.forEach((f, i) => e.forEach((ec, c) => {
     const t = x.targets ? x.targets[i]![c]! : c === x.labels[i] ? 1 : 0;
-    pull += t * d(f, ec);
+    if (t === 0) return;
     mass += t;
+    if (!seed) {
+      pull += t * d(f, ec);
+      return;
+    }
+    // The seed's code: MSE of cos(f, E_y) against +1, and of cos(E_y, E_j) against -1 for a random other j.
+    pull += t * (cosine(f, ec) - 1) ** 2;
+    for (let j = 0; j < k; j++) if (j !== c) seedPush += (t * (cosine(ec, e[j]!) + 1) ** 2) / (k - 1);
   }));
+  if (seed) return pull / mass + (o.lambda ?? 1) * (seedPush / mass);
   let push = 0;
   for (let i = 0; i < k; i++) for (let j = 0; j < k; j++) {
     if (i === j) continue;
-    push += cos ? -d(e[i]!, e[j]!) : Math.max(0, (o.margin ?? 4) - d(e[i]!, e[j]!));
+    push += cos ? Math.exp(4 * (cosine(e[i]!, e[j]!) - 1)) : Math.max(0, (o.margin ?? 4) - d(e[i]!, e[j]!));
   }
-  return pull / mass + (o.lambda ?? 1) * (push / (k * (k - 1)));
+  push /= k * (k - 1);
+  return pull / mass + (o.lambda ?? 1) * (cos ? Math.log(push) : push);
 }
 
 /**

@@ -1,0 +1,19 @@
+// Valid ranges of numeric loss arguments: checked when a spec is parsed, when
+// parameters are bound, and by the runtime whenever a hyperparameter is fed.
+import type { Range } from './types.ts';
+
+/** '> 0', 'in [0, 1]', '>= 0'. */
+export function describeRange(r: Range): string {
+  const lo = r.min === undefined ? undefined : `${r.minExclusive ? '>' : '>='} ${r.min}`;
+  const hi = r.max === undefined ? undefined : `${r.maxExclusive ? '<' : '<='} ${r.max}`;
+  if (lo && hi) return `in ${r.minExclusive ? '(' : '['}${r.min}, ${r.max}${r.maxExclusive ? ')' : ']'}`;
+  return lo ?? hi ?? 'any number';
+}
+
+export function inRange(v: number, r: Range | undefined): boolean {
+  if (!Number.isFinite(v)) return false;
+  if (!r) return true;
+  if (r.min !== undefined && (r.minExclusive ? !(v > r.min) : !(v >= r.min))) return false;
+  if (r.max !== undefined && (r.maxExclusive ? !(v < r.max) : !(v <= r.max))) return false;
+  return true;
+}
