@@ -285,3 +285,12 @@ test('minmax: the merged configuration scores worse than the regular simplex (it
 function chunk(v: number[], n: number): number[][] {
   return Array.from({ length: v.length / n }, (_, i) => v.slice(i * n, (i + 1) * n));
 }
+
+test('focal: range of gamma, and it trains harder samples more than ce does', async () => {
+  assert.throws(() => parseLossSpec('focal(gamma=-1)'), /'gamma' of 'focal' is -1; it must be >= 0/);
+  // An easy sample (p_y ~ 0.98) and a hard one: focal's gradient on the easy one is far smaller relative to ce's.
+  const x = { logits: [[5, 1, 0], [0, 1, 0.5]], labels: [0, 0] };
+  const [f, c] = [await runLossProbe('focal(gamma=2)', x), await runLossProbe('ce', x)];
+  const ratio = (i: number) => Math.abs(f.grad[i]![0]! / c.grad[i]![0]!);
+  assert.ok(ratio(0) < 0.01 && ratio(1) > 0.3, `easy ${ratio(0)}, hard ${ratio(1)}`);
+});

@@ -20,7 +20,7 @@ test('weighted sums, arguments and parameters parse', () => {
 const errors: [string, RegExp][] = [
   ['ce + * 2', /unexpected '\*' at column 6/],
   ['ce + 0.5*gausian_kl(sigma=2)', /unknown loss 'gausian_kl' \(known losses: .*gaussian_kl.*\) at column 10/],
-  ['cee', /unknown loss 'cee' \(known losses: bce, ce, coral, corn, gaussian_kl, hierarchical, kl, l1, label_smoothing, minmax, mse, sparse_lsr\) at column 1/],
+  ['cee', /unknown loss 'cee' \(known losses: bce, ce, coral, corn, focal, gaussian_kl, hierarchical, kl, l1, label_smoothing, minmax, mse, sparse_lsr\) at column 1/],
   ['ce + gaussian_kl(sigma=2', /expected '\)' but found 'end of spec' at column 25/],
   ['ce + gaussian_kl(sgima=2)', /'gaussian_kl' has no argument 'sgima' \(its arguments: sigma, reduction\) at column 18/],
   ['ce(reduction=avg)', /'reduction=avg' is not valid for 'ce'; choose one of: mean, sum at column 4/],

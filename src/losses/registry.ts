@@ -2,6 +2,7 @@
 import { LossgraphError } from '../errors.ts';
 import { bce } from './bce.ts';
 import { ce } from './ce.ts';
+import { focal } from './focal.ts';
 import { gaussianKl } from './gaussian_kl.ts';
 import { hierarchical } from './hierarchical.ts';
 import { kl } from './kl.ts';
@@ -13,7 +14,7 @@ import { sparseLsr } from './sparse_lsr.ts';
 import type { LossDefinition } from './types.ts';
 
 const LOSSES = new Map<string, LossDefinition>(
-  [ce, labelSmoothing, sparseLsr, kl, gaussianKl, hierarchical, minmax, mse, l1, bce, coral, corn].map((l) => [l.name, l]),
+  [ce, labelSmoothing, sparseLsr, focal, kl, gaussianKl, hierarchical, minmax, mse, l1, bce, coral, corn].map((l) => [l.name, l]),
 );
 
 export function knownLosses(): string[] {

@@ -86,8 +86,12 @@ export function focal(x: LossProbeInput, gamma: number, o: { reduction?: 'mean' 
     if (y === (o.ignore ?? -100)) return;
     const lp = logSoftmax(z);
     const w = x.weights ? x.weights[y]! : 1;
-    // 1 - p_y as the mass of the other classes, so it is exact when p_y rounds to 1.
-    const others = Math.exp(logSumExp(lp.filter((_, c) => c !== y)));
+    // 1 - p_y as the mass of the other classes over the total, both summed from
+    // z - max(z): exact to rounding when p_y is near 1, and no 1e4-sized
+    // intermediate whose rounding the factor log p_y ~ -1e4 would amplify.
+    const m = Math.max(...z);
+    const e = z.map((v) => Math.exp(v - m));
+    const others = e.reduce((a, v, c) => a + (c === y ? 0 : v), 0) / e.reduce((a, v) => a + v, 0);
     num += -w * others ** gamma * lp[y]!;
     den += w;
   });
