@@ -99,7 +99,7 @@ test('bad run arguments get one line and exit 2', () => {
   const cases: [string[], RegExp][] = [
     [['train', '--data', 'nowhere', '--epochs', '1'], /--data nowhere is not understood/],
     [['train', '--data', 'embedded', '--loss', 'ce', '--sigma-decay', '0.5', '--epochs', '1', '--out', join(tmp(), 'x')], /--sigma-decay needs a loss with a sigma \(gaussian_kl\); 'ce' has none/],
-    [['train', '--data', 'embedded', '--loss', 'bce', '--epochs', '1', '--out', join(tmp(), 'x')], /loss 'bce' needs soft or multi-hot targets, which --data embedded does not provide/],
+    [['train', '--data', 'embedded', '--loss', 'bce', '--epochs', '1', '--out', join(tmp(), 'x')], /loss 'bce' needs targets, which --data embedded does not provide \(multi-label or regression columns, or --teacher RUN for soft targets\)/],
     [['train', '--resume', tmp()], /no run\.json; is this a lossgraph train output folder\?/],
     [['train', '--data', 'embedded', '--epochs', '0'], /--epochs must be a positive integer, got 0/],
     [['eval', '--run', join(tmp(), 'missing')], /no run\.json/],
@@ -120,7 +120,7 @@ test('compare prints a table with intervals and paired differences; sweep runs a
   const out = tmp();
   const r = cli(['compare', '--data', 'embedded', '--model', 'mlp:16', '--epochs', '1', '--seeds', '2', '--losses', 'ce', 'ce + 0.5*gaussian_kl(sigma=1);sigma_decay=0.5', '--out', out]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /\| loss \| accuracy \| Δ accuracy \| MAE \| Δ MAE \|/);
+  assert.match(r.stdout, /\| loss \| accuracy \| Δ accuracy \| best validation accuracy \| Δ best validation accuracy \| MAE \| Δ MAE \|/);
   assert.match(r.stdout, /\| ce \| 0\.\d{3} ± 0\.\d{3} \| \(baseline\) \|/);
   assert.match(r.stdout, /\| ce \+ 0\.5\*gaussian_kl\(sigma=1\);sigma_decay=0\.5 \| 0\.\d{3} ± 0\.\d{3} \| [+-]0\.\d{3} ± 0\.\d{3} \|/);
   assert.ok(readFileSync(join(out, 'report.html'), 'utf8').includes('<svg'));

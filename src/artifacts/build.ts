@@ -77,6 +77,8 @@ export interface ManifestHyperparameter {
   range?: Range;
   /** The per-epoch schedule that may drive it ('sigma': --sigma-decay). */
   schedule?: 'sigma';
+  /** 'temperature': a teacher's targets are softened by it. */
+  role?: 'temperature';
 }
 
 export interface BuiltArtifacts {
@@ -165,6 +167,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
     default: h.default,
     ...(h.range ? { range: h.range } : {}),
     ...(h.schedule ? { schedule: h.schedule } : {}),
+    ...(h.role ? { role: h.role } : {}),
   }));
   if (!training) return { graph: g, builder: m, hyperparameters: hypers, unscheduled, optimizer: [] };
 

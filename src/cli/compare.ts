@@ -27,10 +27,14 @@ interface Column {
 }
 
 const COLUMNS: Column[] = [
-  { key: 'accuracy', title: 'accuracy', get: (m) => m.accuracy },
+  { key: 'accuracy', title: 'accuracy', get: (m) => (Number.isNaN(m.accuracy) ? undefined : m.accuracy) },
+  { key: 'best_val_accuracy', title: 'best validation accuracy', get: (m) => (m.bestValidationAccuracy === undefined || Number.isNaN(m.bestValidationAccuracy) ? undefined : m.bestValidationAccuracy) },
+  { key: 'map', title: 'mAP', get: (m) => m.mAP },
+  { key: 'regression_mse', title: 'MSE', get: (m) => m.regressionMse, lower: true },
   { key: 'mae', title: 'MAE', get: (m) => m.mae, lower: true },
   { key: 'mae_expected', title: 'MAE (expected class)', get: (m) => m.maeExpected, lower: true },
   { key: 'mae_unit', title: 'MAE (unit)', get: (m) => m.maeUnit, lower: true },
+  { key: 'mse_unit', title: 'MSE (unit)', get: (m) => m.mseUnit, lower: true },
   { key: 'rmse', title: 'RMSE', get: (m) => m.rmse, lower: true },
 ];
 
@@ -43,7 +47,7 @@ function columnsFor(results: Metrics[][]): Column[] {
   const all = results.flat();
   const coarse = Object.keys(all[0]?.coarseAccuracy ?? {}).map((level): Column => ({ key: `accuracy_${level}`, title: `accuracy (${level})`, get: (m) => m.coarseAccuracy?.[level] }));
   return [...COLUMNS, ...coarse].filter((c) => all.every((m) => c.get(m) !== undefined))
-    .filter((c) => c.key !== 'mae_unit' || all.some((m) => m.maeUnit !== m.mae));
+    .filter((c) => (c.key !== 'mae_unit' && c.key !== 'mse_unit') || all.some((m) => m.maeUnit !== m.mae));
 }
 
 const fmt = (mean: number, half: number, signed = false) => `${signed && mean >= 0 ? '+' : ''}${mean.toFixed(3)} ± ${Number.isNaN(half) ? 'n/a' : half.toFixed(3)}`;
@@ -64,7 +68,7 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
       const config = { ...e.config, seed: s };
       const r = await runTraining(config, join(out, `${i}`, `seed-${s}`), {}, { data });
       await writeRunReport(r.out, config, r, data.classNames);
-      runs.push(r.test);
+      runs.push({ ...r.test, bestValidationAccuracy: r.best.accuracy });
       log(`${e.label}, seed ${s}: test accuracy ${(100 * r.test.accuracy).toFixed(2)}%${r.test.mae !== undefined ? `, MAE ${r.test.mae.toFixed(3)}` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
     }
     results.push(runs);

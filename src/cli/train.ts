@@ -4,7 +4,7 @@ import { DATA_FORMS, loadData } from '../data/index.ts';
 import { splitDataset } from '../data/dataset.ts';
 import { LossgraphError } from '../errors.ts';
 import { TrainingSession } from '../runtime/training.ts';
-import { DEFAULT_CONFIG, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
+import { DEFAULT_CONFIG, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import type { Metrics } from '../train/metrics.ts';
 
 export function parseSize(text: string, flag: string): [number, number, number] {
@@ -30,14 +30,20 @@ export function runOptions<T>(y: Argv<T>) {
     .option('lr-step-every', { type: 'number', default: DEFAULT_CONFIG.stepEvery, describe: 'epochs between step decays' })
     .option('lr-step-gamma', { type: 'number', default: DEFAULT_CONFIG.stepGamma })
     .option('optimizer', { type: 'string', default: DEFAULT_CONFIG.optimizer, describe: 'sgd or adamw, with options (sgd:momentum=0.9)' })
-    .option('sigma-decay', { type: 'number', describe: 'per-epoch decay of gaussian_kl sigma: sigma_e = max(sigma-min, sigma_0 * GAMMA^e)' })
-    .option('sigma-min', { type: 'number', default: DEFAULT_CONFIG.sigmaMin })
+    .option('sigma-decay', { type: 'number', describe: 'per-epoch decay of gaussian_kl sigma (a standard deviation): sigma_e = max(sigma-min, sigma_0 * GAMMA^e)' })
+    .option('sigma-decay-of', { choices: ['sigma', 'variance'] as const, default: 'sigma' as const, describe: 'what --sigma-decay multiplies each epoch: sigma, or the variance sigma^2 (seed 000\'s wording; sigma then falls by sqrt(GAMMA))' })
+    .option('sigma-min', { type: 'number', default: DEFAULT_CONFIG.sigmaMin, describe: 'floor of the decayed sigma, > 0 (ours, not seed 000\'s)' })
+    .option('class-weights', { type: 'string', describe: "class weights for ce, label_smoothing, focal: 'balanced' (n / (K n_k) on the training split) or a comma list, one per class" })
+    .option('importance-weights', { type: 'string', describe: 'importance weights of the K-1 ordinal thresholds for coral and corn: a comma list' })
+    .option('teacher', { type: 'string', describe: "a trained run whose predictions, softened by the loss's temperature, are the targets (distillation: --loss '0.5*ce + 0.5*kl(T=4)')" })
     .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param alpha=0.5' })
     .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
     .option('image-size', { type: 'string', describe: 'CxHxW for image folders, UTKFace and Pets (default 3x32x32)' })
     .option('age-bin-width', { type: 'number', default: 1, describe: 'UTKFace: years per class' })
     .option('age-cap', { type: 'number', default: 100, describe: 'UTKFace: ages at or above share the last class' })
     .option('label-column', { type: 'string', describe: "CSV: the label column (default 'label', else the last)" })
+    .option('label-columns', { type: 'string', describe: "CSV and images:CSV: several 0/1 label columns (multi-label), comma list or a prefix 'tag_*'" })
+    .option('target-columns', { type: 'string', describe: "CSV: real-valued target columns (regression, for mse(input=raw) or l1(input=raw)), comma list or a prefix 'y_*'" })
     .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable or badly named files, and report how many' })
     .option('augment', { type: 'string', default: '', describe: 'comma list: crop (random 4-pixel shifts), flip (horizontal)' })
     .option('json', { type: 'boolean', default: false, describe: 'no progress output; the last stdout line is one JSON object' });
@@ -53,6 +59,18 @@ export function trainOptions<T>(y: Argv<T>) {
 
 export type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>> & Record<string, unknown>;
 
+/** A comma list of finite numbers, or one line naming the flag. */
+export function numberList(text: string, flag: string): number[] {
+  const values = text.split(',').map((x) => x.trim());
+  const bad = values.find((x) => x === '' || !Number.isFinite(Number(x)));
+  if (bad !== undefined) throw new LossgraphError(`${flag} ${text}: '${bad}' is not a number (expected a comma list such as 1,2.5,0.5)`);
+  return values.map(Number);
+}
+
+function columnList(text: string | undefined): string[] | undefined {
+  return text === undefined ? undefined : text.split(',').map((x) => x.trim()).filter(Boolean);
+}
+
 /** A RunConfig from command-line arguments. */
 export function configFrom(a: RunArgs, loss: string, seed: number, params: Record<string, number>): RunConfig {
   const augment = String(a.augment ?? '').split(',').filter(Boolean);
@@ -64,6 +82,8 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
       skipBad: a['skip-bad'],
       ageBins: { width: a['age-bin-width'], cap: a['age-cap'] },
       labelColumn: a['label-column'],
+      labelColumns: columnList(a['label-columns']),
+      targetColumns: columnList(a['target-columns']),
     },
     model: a.model,
     loss,
@@ -76,19 +96,30 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
     stepEvery: positive('lr-step-every', a['lr-step-every']),
     stepGamma: a['lr-step-gamma'],
     sigmaDecay: a['sigma-decay'],
+    sigmaDecayOf: a['sigma-decay-of'],
     sigmaMin: a['sigma-min'],
     seed,
     augment: { crop: augment.includes('crop') ? 4 : 0, flip: augment.includes('flip') },
     ep: a.ep,
+    classWeights: a['class-weights'] === undefined ? undefined : a['class-weights'] === 'balanced' ? 'balanced' : numberList(a['class-weights'], '--class-weights'),
+    importanceWeights: a['importance-weights'] === undefined ? undefined : numberList(a['importance-weights'], '--importance-weights'),
+    teacher: a.teacher,
   };
 }
 
 export function metricsSummary(m: Metrics): Record<string, number> {
+  if (m.regressionMse !== undefined) return { loss: m.loss, mse: m.regressionMse, mae: m.regressionMae! };
+  if (m.mAP !== undefined) return { loss: m.loss, subset_accuracy: m.accuracy, precision_at_1: m.topK, macro_f1: m.macroF1!, mAP: m.mAP };
   const out: Record<string, number> = { loss: m.loss, accuracy: m.accuracy, [`top${m.k}`]: m.topK };
   if (m.mae !== undefined) Object.assign(out, { mae: m.mae, rmse: m.rmse! });
   if (m.maeExpected !== undefined) Object.assign(out, { mae_expected: m.maeExpected, rmse_expected: m.rmseExpected! });
   // In the data set's own unit (years), where that differs from class steps.
-  if (m.maeUnit !== undefined && m.maeUnit !== m.mae) out[`mae_${m.unit!.replace(/\W+/g, '_')}`] = m.maeUnit;
+  if (m.maeUnit !== undefined && m.maeUnit !== m.mae) {
+    const unit = m.unit!.replace(/\W+/g, '_');
+    out[`mae_${unit}`] = m.maeUnit;
+    out[`mse_${unit}`] = m.mseUnit!;
+    if (m.maeExpectedUnit !== undefined) Object.assign(out, { [`mae_expected_${unit}`]: m.maeExpectedUnit, [`mse_expected_${unit}`]: m.mseExpectedUnit! });
+  }
   for (const [level, acc] of Object.entries(m.coarseAccuracy ?? {})) out[`accuracy_${level}`] = acc;
   return out;
 }
@@ -116,9 +147,13 @@ export async function trainCommand(a: RunArgs): Promise<void> {
   // Vega (the report's plots) loads only for commands that write reports.
   const { writeRunReport } = await import('../train/report.ts');
   const report = await writeRunReport(out, config, result, data.classNames);
-  if (a.json) console.log(JSON.stringify({ out, report, epochs: result.history.length, skipped: data.skipped, test: metricsSummary(result.test) }));
+  const best = { epoch: result.best.epoch, validation_accuracy: result.best.accuracy, validation_loss: result.best.loss };
+  const perClassF1 = result.test.f1 ? Object.fromEntries(data.classNames.map((c, i) => [c, result.test.f1![i]!])) : undefined;
+  if (a.json) console.log(JSON.stringify({ out, report, epochs: result.history.length, skipped: data.skipped, test: metricsSummary(result.test), ...(perClassF1 ? { f1: perClassF1 } : {}), best }));
   else {
     printMetrics('test metrics:', result.test);
+    if (perClassF1) console.log(`  per-class F1     ${Object.entries(perClassF1).map(([c, f]) => `${c} ${f.toFixed(3)}`).join(', ')}`);
+    if (!Number.isNaN(best.validation_accuracy)) console.log(`best epoch: ${best.epoch} (validation accuracy ${best.validation_accuracy.toFixed(4)})`);
     console.log(`report: ${report}`);
   }
 }
@@ -136,8 +171,10 @@ export async function evalCommand(a: { run: string; data?: string; json: boolean
   if (data.classNames.length !== session.manifest.spec.classes) {
     throw new LossgraphError(`--data ${a.data} has ${data.classNames.length} classes, the run was trained on ${session.manifest.spec.classes}`);
   }
-  const m = await evaluate(session, data, indices, 256);
+  const teacher = config.teacher ? await TeacherTargets.create(config.teacher, session.manifest, data, config.ep) : undefined;
+  const m = await evaluate(session, data, indices, 256, teacher);
   await session.release();
+  await teacher?.release();
   if (a.json) console.log(JSON.stringify({ run: a.run, examples: indices.length, test: metricsSummary(m), confusion: m.confusion }));
   else printMetrics(`test metrics (${indices.length} examples):`, m);
 }

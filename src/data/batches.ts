@@ -17,9 +17,12 @@ export function gatherExamples(d: Dataset, indices: ArrayLike<number>, augment?:
   const size = c * h * w;
   const images = new Float32Array(indices.length * size);
   const labels = new BigInt64Array(indices.length);
+  const k = d.classNames.length;
+  const targets = d.targets ? new Float32Array(indices.length * k) : undefined;
   for (let i = 0; i < indices.length; i++) {
     const src = d.images.subarray(indices[i]! * size, (indices[i]! + 1) * size);
     labels[i] = BigInt(d.labels[indices[i]!]!);
+    targets?.set(d.targets!.subarray(indices[i]! * k, (indices[i]! + 1) * k), i * k);
     if (!augment || !rng || (augment.crop === 0 && !augment.flip)) {
       images.set(src, i * size);
       continue;
@@ -39,7 +42,7 @@ export function gatherExamples(d: Dataset, indices: ArrayLike<number>, augment?:
       }
     }
   }
-  return { images, labels };
+  return { images, labels, targets, indices: Int32Array.from(indices) };
 }
 
 /**

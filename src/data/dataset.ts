@@ -16,6 +16,14 @@ export interface Dataset {
   hierarchy?: Record<string, number[]>;
   /** For ordinal data: the value each class stands for (ages in years, say) and its unit. */
   ordinal?: { unit: string; values: number[] };
+  /**
+   * [N, K] per-example targets: multi-hot labels (task 'multilabel') or
+   * regression values (task 'regression'). `labels` then holds, for splits and
+   * single-label terms, the first positive class (multi-label) or 0 (regression).
+   */
+  targets?: Float32Array;
+  /** What is predicted: one class (default), several classes, or real values (classNames name the target columns). */
+  task?: 'classification' | 'multilabel' | 'regression';
   /** A test split fixed by the data set itself (Fashion-MNIST's t10k). */
   testFrom?: number;
   /** Files skipped under --skip-bad. */

@@ -1,9 +1,12 @@
 // Loaders for folders of image files, decoded with jimp once, at load time:
 //   folder:DIR   one sub-folder per class
+//   images:CSV   a CSV with a 'file' column (paths relative to the CSV) and 0/1
+//                label columns: several labels per image (multi-label)
 //   utkface:DIR  UTKFace's age_gender_race_date.jpg[.chip.jpg]; age -> ordinal class
 //   pets:DIR     Oxford-IIIT Pet's Breed_123.jpg; breed fine, species coarse
 import { readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { multiHot, readCsv, selectColumns } from './csv.ts';
 import { LossgraphError } from '../errors.ts';
 import type { Dataset } from './dataset.ts';
 import { stackImages } from './dataset.ts';
@@ -127,4 +130,31 @@ export async function loadPets(dir: string, o: ImageLoadOptions): Promise<Datase
     classNames: breeds,
     hierarchy: { species: breeds.map((b) => (/^[A-Z]/.test(b) ? 0 : 1)) },
   });
+}
+
+/**
+ * images:CSV — a CSV beside (or above) the images: a `file` column with paths
+ * relative to the CSV and 0/1 label columns (all others, or --label-columns).
+ */
+export async function loadImageCsv(csv: string, o: ImageLoadOptions & { labelColumns?: string[] }): Promise<Dataset> {
+  const { header, rows } = readCsv(csv);
+  const fileAt = header.indexOf('file');
+  if (fileAt < 0) throw new LossgraphError(`${csv}: no 'file' column (columns: ${header.join(', ')}); images:CSV needs file names and 0/1 label columns`);
+  const columns = o.labelColumns ? selectColumns(csv, header, o.labelColumns, '--label-columns') : header.flatMap((_, i) => (i === fileAt ? [] : [i]));
+  if (columns.includes(fileAt)) throw new LossgraphError(`${csv}: the 'file' column cannot be a label column`);
+  if (columns.length < 2) throw new LossgraphError(`${csv}: ${columns.length} label column; multi-label data needs at least 2`);
+  const { targets, first } = multiHot(csv, header, rows, columns);
+  const root = dirname(resolve(csv));
+  const items = rows.map((row, r) => ({ path: join(root, row[fileAt]!), label: r }));
+  // decodeAll keeps the row index as the label, so skipped files drop their targets too.
+  const decoded = await decodeAll(items, o);
+  const k = columns.length;
+  const kept = Array.from(decoded.labels);
+  const keptTargets = new Float32Array(kept.length * k);
+  kept.forEach((r, i) => keptTargets.set(targets.subarray(r * k, (r + 1) * k), i * k));
+  return {
+    ...imageDataset(`images:${csv}`, { ...decoded, labels: Int32Array.from(kept, (r) => first[r]!) }, 0, o.size, { classNames: columns.map((c) => header[c]!) }),
+    targets: keptTargets,
+    task: 'multilabel',
+  };
 }

@@ -1,4 +1,4 @@
-// `--data` forms: embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, csv:FILE.
+// `--data` forms: embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, images:CSV, csv:FILE.
 import { LossgraphError } from '../errors.ts';
 import { loadCsv } from './csv.ts';
 import type { Dataset } from './dataset.ts';
@@ -13,10 +13,14 @@ export interface DataOptions {
   skipBad?: boolean;
   ageBins?: AgeBins;
   labelColumn?: string;
+  /** CSV and images:CSV: several 0/1 label columns (multi-label), names or 'prefix*'. */
+  labelColumns?: string[];
+  /** CSV: real-valued target columns (regression). */
+  targetColumns?: string[];
   progress?: (done: number, total: number) => void;
 }
 
-export const DATA_FORMS = 'embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, csv:FILE';
+export const DATA_FORMS = 'embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, images:CSV, csv:FILE';
 
 export async function loadData(spec: string, o: DataOptions = {}): Promise<Dataset> {
   const at = spec.indexOf(':');
@@ -41,8 +45,10 @@ export async function loadData(spec: string, o: DataOptions = {}): Promise<Datas
       return (await import('./images.ts')).loadPets(need(), images);
     case 'folder':
       return (await import('./images.ts')).loadFolder(need(), images);
+    case 'images':
+      return (await import('./images.ts')).loadImageCsv(need(), { ...images, labelColumns: o.labelColumns });
     case 'csv':
-      return loadCsv(need(), o.labelColumn);
+      return loadCsv(need(), { labelColumn: o.labelColumn, labelColumns: o.labelColumns, targetColumns: o.targetColumns });
     default:
       throw new LossgraphError(`--data ${spec} is not understood; use one of: ${DATA_FORMS}`);
   }

@@ -48,6 +48,8 @@ export interface Hyperparameter {
   range?: Range;
   /** The per-epoch schedule that drives it, when every use of it is an argument of that schedule. */
   schedule?: 'sigma';
+  /** 'temperature': a teacher's targets are softened by its value. */
+  role?: 'temperature';
 }
 
 /** A schedulable argument no graph input reaches on its own (it is computed from parameters). */
@@ -295,7 +297,7 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
   // How each named parameter is used: as a scheduled argument, or anything else (a weight, arithmetic).
   const uses = new Map<string, Set<string>>();
   const use = (name: string, how: string) => uses.set(name, (uses.get(name) ?? new Set()).add(how));
-  const input = (name: string, dflt: number, range?: Range, schedule?: 'sigma'): Value => {
+  const input = (name: string, dflt: number, range?: Range, schedule?: 'sigma', role?: 'temperature'): Value => {
     if (opts.bake) return g.scalar(dflt, dt);
     let h = byName.get(name);
     if (!h) {
@@ -305,6 +307,7 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
     }
     h.range = intersect(h.range, range);
     if (schedule) h.schedule = schedule;
+    if (role) h.role = role;
     return h.input;
   };
   const bound = (name: string, col: number): number => {
@@ -315,7 +318,7 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
     if (!Number.isFinite(value)) fail(s.text, col, `parameter '${name}' is ${value}, not a finite number`);
     return value;
   };
-  const param = (name: string, col: number, range?: Range, schedule?: 'sigma'): Value => input(name, bound(name, col), range, schedule);
+  const param = (name: string, col: number, range?: Range, schedule?: 'sigma', role?: 'temperature'): Value => input(name, bound(name, col), range, schedule, role);
 
   for (const w of termWeights(s.expr)) checkWeight(s.text, w.term, numeric(s.text, w.weight, bound));
 
@@ -354,13 +357,13 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
           }
           const where = `'${name}' of '${e.name}'`;
           if (r.value !== undefined) {
-            args[name] = input(`${label}.${name}`, r.value, r.spec.range, r.spec.schedule);
+            args[name] = input(`${label}.${name}`, r.value, r.spec.range, r.spec.schedule, r.spec.role);
           } else if (r.expr!.kind === 'param') {
             const p = r.expr as Extract<Expr, { kind: 'param' }>;
             const value = bound(p.name, p.col);
             if (!inRange(value, r.spec.range)) fail(s.text, p.col, `parameter '${p.name}' = ${value} is given as ${where}, which must be ${describeRange(r.spec.range!)}`);
             use(p.name, r.spec.schedule ?? 'argument');
-            args[name] = param(p.name, p.col, r.spec.range, r.spec.schedule);
+            args[name] = param(p.name, p.col, r.spec.range, r.spec.schedule, r.spec.role);
           } else {
             const value = numeric(s.text, r.expr!, bound);
             if (!inRange(value, r.spec.range)) fail(s.text, r.col, `${where} is ${value} with the bound parameters; it must be ${describeRange(r.spec.range!)}`);

@@ -33,7 +33,7 @@ export const kl: LossDefinition = {
   head: 'logits',
   needs: ['targets'],
   args: [
-    { name: 'T', kind: 'hyper', default: 1, range: { min: 0, minExclusive: true }, doc: 'temperature; the loss is scaled by T^2' },
+    { name: 'T', kind: 'hyper', default: 1, range: { min: 0, minExclusive: true }, role: 'temperature', doc: 'temperature; the loss is scaled by T^2' },
     REDUCTION_BATCHMEAN,
   ],
   build(ctx, args) {

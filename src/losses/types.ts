@@ -65,6 +65,8 @@ export interface ArgSpec {
   range?: Range;
   /** A per-epoch schedule the driver may apply to this hyperparameter: 'sigma' is --sigma-decay. */
   schedule?: 'sigma';
+  /** 'temperature': the targets are compared at this temperature, so a teacher's targets are softened by it. */
+  role?: 'temperature';
   doc: string;
 }
 

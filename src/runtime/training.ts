@@ -19,8 +19,10 @@ export interface TrainBatch {
   /** [B, C, H, W] images, row-major. */
   images: Float32Array;
   labels: BigInt64Array;
-  /** [B, K] soft or multi-hot targets, for losses that need them. */
+  /** [B, K] soft, multi-hot or regression targets, for losses that need them. */
   targets?: Float32Array;
+  /** Which examples of the data set the batch holds (for per-example caches such as a teacher's outputs). */
+  indices?: Int32Array;
 }
 
 export interface LoadedCheckpoint {

@@ -12,8 +12,8 @@ import { loadData, type DataOptions } from '../data/index.ts';
 import { LossgraphError } from '../errors.ts';
 import { sigmaAtEpoch } from '../losses/gaussian_kl.ts';
 import { Session, type ExecutionProvider } from '../runtime/session.ts';
-import { TrainingSession, readCheckpoint, readManifest } from '../runtime/training.ts';
-import { computeMetrics, type Metrics } from './metrics.ts';
+import { TrainingSession, readCheckpoint, readManifest, type TrainBatch } from '../runtime/training.ts';
+import { computeMetrics, multiLabelMetrics, regressionMetrics, type Metrics } from './metrics.ts';
 
 export interface RunConfig {
   /** The --data form, e.g. 'embedded' or 'utkface:/data/UTKFace'. */
@@ -39,6 +39,12 @@ export interface RunConfig {
   /** Pixels of random-crop padding (0: off) and random horizontal flips. */
   augment: Augment;
   ep: ExecutionProvider;
+  /** Class weights for ce-style terms: one per class, or 'balanced' (n / (K n_k) over the training split). */
+  classWeights?: number[] | 'balanced';
+  /** Importance weights of the K-1 ordinal thresholds (coral, corn). */
+  importanceWeights?: number[];
+  /** A trained run whose predictions are the targets (distillation), softened by the loss's temperature. */
+  teacher?: string;
 }
 
 export const DEFAULT_CONFIG: Omit<RunConfig, 'data' | 'model' | 'loss'> = {
@@ -70,6 +76,26 @@ export interface RunResult {
   out: string;
   history: EpochRecord[];
   test: Metrics;
+  /** The epoch with the best validation accuracy (lowest validation loss for regression) and that accuracy. */
+  best: { epoch: number; accuracy: number; loss: number };
+}
+
+/** The best epoch of a history: highest validation accuracy, or lowest validation loss where accuracy is undefined. */
+export function bestEpoch(history: readonly EpochRecord[]): RunResult['best'] {
+  let best = history[0]!;
+  for (const h of history) {
+    const better = Number.isNaN(h.validation.accuracy) ? h.validation.loss < best.validation.loss : h.validation.accuracy > best.validation.accuracy;
+    if (better) best = h;
+  }
+  return { epoch: best.epoch, accuracy: best.validation.accuracy, loss: best.validation.loss };
+}
+
+/** Class weights n / (K n_k) from the labels of `indices` (scikit-learn's 'balanced'); a class with no example gets 0. */
+export function balancedClassWeights(d: Dataset, indices: Int32Array): number[] {
+  const k = d.classNames.length;
+  const counts = new Array<number>(k).fill(0);
+  for (const i of indices) counts[d.labels[i]!]!++;
+  return counts.map((c) => (c === 0 ? 0 : indices.length / (k * c)));
 }
 
 export interface RunHooks {
@@ -117,27 +143,104 @@ export function learningRate(c: RunConfig, epoch: number, step: number, stepsPer
   return c.lr;
 }
 
+/**
+ * Targets for batches when the loss needs them and the data has none: a
+ * teacher run's predictions, softened by the loss's temperature. The teacher's
+ * outputs on the un-augmented examples are computed once, for the whole data
+ * set; augmented training batches are passed through the teacher as they come.
+ */
+export class TeacherTargets {
+  private constructor(
+    private readonly teacher: TrainingSession,
+    private readonly cache: Float32Array,
+    private readonly classes: number,
+    readonly temperature: number,
+  ) {}
+
+  static async create(dir: string, student: Manifest, d: Dataset, ep: ExecutionProvider): Promise<TeacherTargets> {
+    const teacher = await TrainingSession.load(dir, { ep });
+    const tm = teacher.manifest;
+    const refuse = (why: string): never => {
+      void teacher.release();
+      throw new LossgraphError(`--teacher ${dir}: ${why}`);
+    };
+    if (tm.head !== 'logits') refuse(`its model outputs ${tm.head}, not class logits`);
+    if (tm.spec.classes !== student.spec.classes) refuse(`it has ${tm.spec.classes} classes, the data has ${student.spec.classes}`);
+    if (tm.spec.input.join('x') !== student.spec.input.join('x')) refuse(`it takes ${tm.spec.input.join('x')} inputs, the data has ${student.spec.input.join('x')}`);
+    if (tm.graphs.eval.inputs.some((i) => i.name === 'targets')) refuse('it was itself trained on targets; distil from a run trained on labels');
+    const temps = [...new Set(student.hyperparameters.filter((h) => h.role === 'temperature').map((h) => h.default))];
+    if (temps.length > 1) refuse(`the loss has several temperatures (${temps.join(', ')}); use one`);
+    const k = tm.spec.classes;
+    const all = Int32Array.from({ length: d.count }, (_, i) => i);
+    const cache = new Float32Array(d.count * k);
+    const t = new TeacherTargets(teacher, cache, k, temps[0] ?? 1);
+    for (let start = 0; start < d.count; start += 256) {
+      const part = all.subarray(start, Math.min(start + 256, d.count));
+      cache.set(await t.soften(gatherExamples(d, part)), start * k);
+    }
+    return t;
+  }
+
+  /** softmax(teacher logits / T) for a batch, [B, K]. */
+  private async soften(b: TrainBatch): Promise<Float32Array> {
+    const { logits } = await this.teacher.runEvalStep({ images: b.images, labels: b.labels });
+    const k = this.classes;
+    const out = new Float32Array(logits.length);
+    for (let i = 0; i < logits.length; i += k) {
+      let max = -Infinity;
+      for (let c = 0; c < k; c++) max = Math.max(max, logits[i + c]! / this.temperature);
+      let sum = 0;
+      for (let c = 0; c < k; c++) sum += (out[i + c] = Math.exp(logits[i + c]! / this.temperature - max));
+      for (let c = 0; c < k; c++) out[i + c]! /= sum;
+    }
+    return out;
+  }
+
+  /** The batch with its targets: cached for un-augmented examples, computed for augmented ones. */
+  async attach(b: TrainBatch, augmented: boolean): Promise<TrainBatch> {
+    if (augmented) return { ...b, targets: await this.soften(b) };
+    const k = this.classes;
+    const targets = new Float32Array(b.labels.length * k);
+    b.indices!.forEach((ex, i) => targets.set(this.cache.subarray(ex * k, (ex + 1) * k), i * k));
+    return { ...b, targets };
+  }
+
+  release(): Promise<void> {
+    return this.teacher.release();
+  }
+}
+
 /** Loss and metrics on `indices`: loss from the eval graph, predictions from the inference graph. */
-export async function evaluate(session: TrainingSession, d: Dataset, indices: Int32Array, batch: number): Promise<Metrics> {
+export async function evaluate(session: TrainingSession, d: Dataset, indices: Int32Array, batch: number, teacher?: TeacherTargets): Promise<Metrics> {
   const m = session.manifest;
   const inference = await Session.create(exportInference(m, session.tensors()), { ep: session.train.ep });
   const k = m.spec.classes;
   const classes = new Int32Array(indices.length);
   const scores = new Float32Array(indices.length * k);
+  const outputs = new Float32Array(indices.length * k);
   const expected = m.ordinal ? new Float32Array(indices.length) : undefined;
   let lossSum = 0;
   for (let start = 0; start < indices.length; start += batch) {
     const part = indices.subarray(start, Math.min(start + batch, indices.length));
-    const b = gatherExamples(d, part);
-    lossSum += (await session.runEvalStep(b)).loss * part.length;
+    let b = gatherExamples(d, part);
+    if (teacher) b = await teacher.attach(b, false);
+    const ev = await session.runEvalStep(b);
+    lossSum += ev.loss * part.length;
+    if (d.task === 'regression') outputs.set(ev.logits, start * k);
     const out = await inference.run({ input: inference.tensor('float32', b.images, [part.length, ...d.shape]) });
     classes.set(Array.from(out['class']!.data as BigInt64Array, Number), start);
     scores.set((out['probabilities'] ?? out['scores'])!.data as Float32Array, start * k);
     if (expected) expected.set(out['expected_class']!.data as Float32Array, start);
   }
   await inference.release();
+  const loss = lossSum / indices.length;
+  if (d.task === 'multilabel' || d.task === 'regression') {
+    const targets = new Float32Array(indices.length * k);
+    indices.forEach((ex, i) => targets.set(d.targets!.subarray(ex * k, (ex + 1) * k), i * k));
+    return d.task === 'multilabel' ? multiLabelMetrics(loss, targets, scores, k) : regressionMetrics(loss, targets, outputs);
+  }
   const labels = Int32Array.from(indices, (i) => d.labels[i]!);
-  return computeMetrics(lossSum / indices.length, labels, { classes, scores, expected }, {
+  return computeMetrics(loss, labels, { classes, scores, expected }, {
     classes: k,
     ordinal: d.ordinal,
     ordered: m.ordinal,
@@ -160,6 +263,9 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   if (data.skipped) log(`skipped ${data.skipped} bad file(s) in ${data.source}`);
   const splits = splitDataset(data, config.seed);
   // Everything is checked before anything is written, so a bad invocation leaves no run folder behind.
+  if (config.classWeights === 'balanced' && data.task && data.task !== 'classification') {
+    throw new LossgraphError(`--class-weights balanced needs single-label data; --data ${config.data} is ${data.task}`);
+  }
   const built = opts.resume ? undefined : buildArtifacts({
     model: config.model,
     loss: config.loss,
@@ -169,15 +275,26 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     seed: config.seed,
     lossParams: config.lossParams,
     hierarchy: data.hierarchy,
+    classWeights: config.classWeights === 'balanced' ? balancedClassWeights(data, splits.train) : config.classWeights,
+    importanceWeights: config.importanceWeights,
+    targets: data.targets !== undefined,
   });
   const manifest = built?.manifest ?? readManifest(out);
-  if (manifest.graphs.training.inputs.some((i) => i.name === 'targets')) {
-    throw new LossgraphError(`loss '${config.loss}' needs soft or multi-hot targets, which --data ${config.data} does not provide`);
+  const needsTargets = manifest.graphs.training.inputs.some((i) => i.name === 'targets');
+  if (config.teacher && data.targets) throw new LossgraphError(`--teacher: --data ${config.data} has targets of its own; distil on single-label data`);
+  if (config.teacher && !needsTargets) throw new LossgraphError(`--teacher: loss '${config.loss}' reads no targets; add a kl term, e.g. '0.5*ce + 0.5*kl(T=4)'`);
+  if (needsTargets && !data.targets && !config.teacher) {
+    throw new LossgraphError(`loss '${config.loss}' needs targets, which --data ${config.data} does not provide (multi-label or regression columns, or --teacher RUN for soft targets)`);
+  }
+  if (data.task === 'regression' && !needsTargets) {
+    throw new LossgraphError(`--data ${config.data} has regression targets; train it with a loss that reads them, e.g. 'mse(input=raw)'`);
   }
   checkSigmaSchedule(manifest, config);
   const stepsPerEpoch = Math.floor(splits.train.length / config.batch);
   if (stepsPerEpoch === 0) throw new LossgraphError(`--batch ${config.batch} is larger than the ${splits.train.length} training examples`);
 
+  const teacher = config.teacher ? await TeacherTargets.create(config.teacher, manifest, data, config.ep) : undefined;
+  const augmented = config.augment.crop > 0 || config.augment.flip;
   let session: TrainingSession;
   let history: EpochRecord[] = [];
   if (built) {
@@ -207,7 +324,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       // The order and the augmentation depend on (seed, epoch) only, so a resumed epoch repeats exactly.
       for (const batch of shuffledBatches(data, splits.train, config.batch, config.seed * 7919 + epoch, config.augment)) {
         lr = learningRate(config, epoch, epoch * stepsPerEpoch + s, stepsPerEpoch);
-        const loss = await session.runTrainStep(batch, lr);
+        const loss = await session.runTrainStep(teacher ? await teacher.attach(batch, augmented) : batch, lr);
         if (!Number.isFinite(loss)) throw stopped(`the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1}`);
         lossSum += loss;
         s++;
@@ -217,19 +334,21 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       // The last step's update could itself have produced non-finite weights: never checkpoint those.
       const broken = session.tensors().find((t) => !t.data.every(Number.isFinite));
       if (broken) throw stopped(`'${broken.name}' became non-finite during epoch ${epoch + 1}`);
-      const validation = await evaluate(session, data, splits.validation, 256);
+      const validation = await evaluate(session, data, splits.validation, 256, teacher);
       const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / stepsPerEpoch, lr, sigma, seconds: (performance.now() - t0) / 1000, validation: { ...validation, confusion: [] } };
       history.push(record);
       writeFiles(out, { [FILES.checkpoint]: session.checkpoint({ epoch: String(epoch + 1), history: JSON.stringify(history) }) });
       writeJsonl(out, history);
-      log(`epoch ${epoch + 1}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}, validation loss ${validation.loss.toFixed(4)}, accuracy ${(100 * validation.accuracy).toFixed(2)}%${validation.mae !== undefined ? `, MAE ${validation.mae.toFixed(3)}` : ''} (${record.seconds.toFixed(1)} s)`);
+      const score = validation.regressionMse !== undefined ? `MSE ${validation.regressionMse.toFixed(4)}` : `${data.task === 'multilabel' ? 'exact-match accuracy' : 'accuracy'} ${(100 * validation.accuracy).toFixed(2)}%`;
+      log(`epoch ${epoch + 1}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}, validation loss ${validation.loss.toFixed(4)}, ${score}${validation.mae !== undefined ? `, MAE ${validation.mae.toFixed(3)}` : ''}${validation.mAP !== undefined ? `, mAP ${validation.mAP.toFixed(3)}` : ''} (${record.seconds.toFixed(1)} s)`);
     }
-    const test = await evaluate(session, data, splits.test, 256);
+    const test = await evaluate(session, data, splits.test, 256, teacher);
     writeFiles(out, { [FILES.inference]: exportInference(manifest, session.tensors()) });
-    return { out, history, test };
+    return { out, history, test, best: bestEpoch(history) };
   } finally {
     bar?.stop();
     await session.release();
+    await teacher?.release();
   }
 }
 

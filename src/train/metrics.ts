@@ -23,12 +23,23 @@ export interface Metrics {
   rmse?: number;
   maeExpected?: number;
   rmseExpected?: number;
-  /** The same in the data set's unit (years for UTKFace), when it has one. */
+  /** The same in the data set's unit (years for UTKFace), when it has one; MSE in that unit is seed 000's headline metric. */
   unit?: string;
   maeUnit?: number;
   maeExpectedUnit?: number;
+  mseUnit?: number;
+  mseExpectedUnit?: number;
+  /** Multi-label data: per-class F1 at threshold 0.5, their mean, and mean average precision (accuracy is then the exact-match ratio). */
+  f1?: number[];
+  macroF1?: number;
+  mAP?: number;
+  /** Regression targets: mean squared and absolute error over examples and outputs (accuracy is then NaN). */
+  regressionMse?: number;
+  regressionMae?: number;
   /** Accuracy at each coarse level of the hierarchy. */
   coarseAccuracy?: Record<string, number>;
+  /** Over a run: the best validation accuracy of any epoch (seed 003's "max accuracy"); set by compare and sweep. */
+  bestValidationAccuracy?: number;
   /** confusion[true][predicted] counts. */
   confusion: number[][];
 }
@@ -54,6 +65,8 @@ export function computeMetrics(loss: number, labels: Int32Array | BigInt64Array,
   let sqExp = 0;
   let absUnit = 0;
   let absExpUnit = 0;
+  let sqUnit = 0;
+  let sqExpUnit = 0;
   const coarse = Object.fromEntries(Object.keys(ctx.hierarchy ?? {}).map((name) => [name, 0]));
   for (let i = 0; i < n; i++) {
     const y = Number(labels[i]);
@@ -73,12 +86,15 @@ export function computeMetrics(loss: number, labels: Int32Array | BigInt64Array,
     if (ctx.ordinal) {
       const v = ctx.ordinal.values;
       absUnit += Math.abs(v[c]! - v[y]!);
+      sqUnit += (v[c]! - v[y]!) ** 2;
       if (p.expected) {
         // The expected class is a real number between class indices: interpolate the unit values.
         const e = p.expected[i]!;
         const lo = Math.floor(e);
         const hi = Math.min(lo + 1, v.length - 1);
-        absExpUnit += Math.abs(v[lo]! + (e - lo) * (v[hi]! - v[lo]!) - v[y]!);
+        const err = v[lo]! + (e - lo) * (v[hi]! - v[lo]!) - v[y]!;
+        absExpUnit += Math.abs(err);
+        sqExpUnit += err ** 2;
       }
     }
     for (const [name, groups] of Object.entries(ctx.hierarchy ?? {})) if (groups[c] === groups[y]) coarse[name]!++;
@@ -96,10 +112,79 @@ export function computeMetrics(loss: number, labels: Int32Array | BigInt64Array,
   if (ctx.ordinal) {
     m.unit = ctx.ordinal.unit;
     m.maeUnit = absUnit / n;
-    if (p.expected) m.maeExpectedUnit = absExpUnit / n;
+    m.mseUnit = sqUnit / n;
+    if (p.expected) {
+      m.maeExpectedUnit = absExpUnit / n;
+      m.mseExpectedUnit = sqExpUnit / n;
+    }
   }
   if (ctx.hierarchy) m.coarseAccuracy = Object.fromEntries(Object.entries(coarse).map(([name, c]) => [name, c / n]));
   return m;
+}
+
+/**
+ * Multi-label metrics from per-class scores in [0, 1] against multi-hot
+ * targets: exact-match (subset) accuracy and per-class F1 with a class on
+ * above 0.5, mean average precision over classes with at least one positive,
+ * and precision at 1 (the top-scored class is a positive) in place of top-k.
+ */
+export function multiLabelMetrics(loss: number, targets: Float32Array, scores: Float32Array, classes: number): Metrics {
+  const n = targets.length / classes;
+  let exact = 0;
+  let top1 = 0;
+  const tp = new Array<number>(classes).fill(0);
+  const fp = new Array<number>(classes).fill(0);
+  const fn = new Array<number>(classes).fill(0);
+  for (let i = 0; i < n; i++) {
+    let allRight = true;
+    let best = 0;
+    for (let k = 0; k < classes; k++) {
+      const on = scores[i * classes + k]! > 0.5;
+      const t = targets[i * classes + k]! > 0.5;
+      if (on !== t) allRight = false;
+      if (on && t) tp[k]!++;
+      else if (on) fp[k]!++;
+      else if (t) fn[k]!++;
+      if (scores[i * classes + k]! > scores[i * classes + best]!) best = k;
+    }
+    if (allRight) exact++;
+    if (targets[i * classes + best]! > 0.5) top1++;
+  }
+  const f1 = tp.map((t, k) => (t === 0 ? 0 : (2 * t) / (2 * t + fp[k]! + fn[k]!)));
+  const aps: number[] = [];
+  for (let k = 0; k < classes; k++) {
+    const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => scores[b * classes + k]! - scores[a * classes + k]! || a - b);
+    const positives = order.filter((i) => targets[i * classes + k]! > 0.5).length;
+    if (positives === 0) continue;
+    let hits = 0;
+    let sum = 0;
+    order.forEach((i, rank) => {
+      if (targets[i * classes + k]! > 0.5) sum += ++hits / (rank + 1);
+    });
+    aps.push(sum / positives);
+  }
+  return {
+    loss,
+    accuracy: exact / n,
+    topK: top1 / n,
+    k: 1,
+    confusion: [],
+    f1,
+    macroF1: f1.reduce((a, b) => a + b, 0) / classes,
+    mAP: aps.length ? aps.reduce((a, b) => a + b, 0) / aps.length : NaN,
+  };
+}
+
+/** Regression metrics from raw outputs [N, T] against targets [N, T]. */
+export function regressionMetrics(loss: number, targets: Float32Array, outputs: Float32Array): Metrics {
+  let sq = 0;
+  let abs = 0;
+  for (let i = 0; i < targets.length; i++) {
+    const e = outputs[i]! - targets[i]!;
+    sq += e * e;
+    abs += Math.abs(e);
+  }
+  return { loss, accuracy: NaN, topK: NaN, k: 0, confusion: [], regressionMse: sq / targets.length, regressionMae: abs / targets.length };
 }
 
 /** Two-sided 97.5% quantiles of Student's t for 1..30 degrees of freedom. */
