@@ -33,6 +33,8 @@ export interface LossSpec {
   ordinal: boolean;
   /** Data the spec's terms cannot do without. */
   needs: ReadonlySet<Need>;
+  /** Terms that read single labels rather than targets (meaningless on multi-label or regression data). */
+  labelTerms: readonly string[];
   /** Names of the parameters the spec refers to (bound by the caller). */
   params: readonly string[];
   /** The label every term of the spec ignores (one value for the whole spec). */
@@ -103,11 +105,14 @@ export function parseLossSpec(text: string): LossSpec {
   let headFrom = '';
   let ignore: { value: number; from: string } | undefined;
   const threshold: LossDefinition[] = [];
+  const labelTerms: string[] = [];
   for (const t of terms) {
     const def = lossDefinition(t.name);
     const args = resolveArgs(text, t, def);
     const fixed = fixedArgs(args);
-    for (const n of [...(def.needs ?? []), ...(def.needsWhen?.(fixed) ?? [])]) needs.add(n);
+    const termNeeds = [...(def.needs ?? []), ...(def.needsWhen?.(fixed) ?? [])];
+    for (const n of termNeeds) needs.add(n);
+    if (!termNeeds.includes('targets')) labelTerms.push(t.name);
     if (head && head !== def.head) {
       fail(text, t.col, `'${t.name}' reads ${HEAD_WORDS[def.head]} but '${headFrom}' reads ${HEAD_WORDS[head]}; they cannot be combined`);
     }
@@ -130,6 +135,7 @@ export function parseLossSpec(text: string): LossSpec {
     modelHead: threshold.length && threshold.every((d) => d.modelHead === 'coral') ? 'coral' : undefined,
     ordinal: terms.some((t) => lossDefinition(t.name).ordinal),
     needs,
+    labelTerms,
     params: [...new Set(paramsIn(expr))],
     ignoreIndex: ignore?.value ?? DEFAULT_IGNORE_INDEX,
   };

@@ -10,6 +10,7 @@ import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.t
 import { splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadData, type DataOptions } from '../data/index.ts';
 import { LossgraphError } from '../errors.ts';
+import { parseLossSpec } from '../losses/compile.ts';
 import { sigmaAtEpoch } from '../losses/gaussian_kl.ts';
 import { Session, type ExecutionProvider } from '../runtime/session.ts';
 import { TrainingSession, readCheckpoint, readManifest, type TrainBatch } from '../runtime/training.ts';
@@ -280,14 +281,18 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     targets: data.targets !== undefined,
   });
   const manifest = built?.manifest ?? readManifest(out);
-  const needsTargets = manifest.graphs.training.inputs.some((i) => i.name === 'targets');
+  const spec = parseLossSpec(config.loss);
+  const readsTargets = spec.needs.has('targets');
   if (config.teacher && data.targets) throw new LossgraphError(`--teacher: --data ${config.data} has targets of its own; distil on single-label data`);
-  if (config.teacher && !needsTargets) throw new LossgraphError(`--teacher: loss '${config.loss}' reads no targets; add a kl term, e.g. '0.5*ce + 0.5*kl(T=4)'`);
-  if (needsTargets && !data.targets && !config.teacher) {
+  if (config.teacher && !readsTargets) throw new LossgraphError(`--teacher: loss '${config.loss}' reads no targets; add a kl term, e.g. '0.5*ce + 0.5*kl(T=4)'`);
+  if (readsTargets && !data.targets && !config.teacher) {
     throw new LossgraphError(`loss '${config.loss}' needs targets, which --data ${config.data} does not provide (multi-label or regression columns, or --teacher RUN for soft targets)`);
   }
-  if (data.task === 'regression' && !needsTargets) {
-    throw new LossgraphError(`--data ${config.data} has regression targets; train it with a loss that reads them, e.g. 'mse(input=raw)'`);
+  if (data.task === 'regression' && spec.labelTerms.length) {
+    throw new LossgraphError(`--data ${config.data} has regression targets, which '${spec.labelTerms[0]}' does not read; train it with a loss that reads them, e.g. 'mse(input=raw)'`);
+  }
+  if (data.task === 'multilabel' && spec.labelTerms.length) {
+    throw new LossgraphError(`--data ${config.data} is multi-label, but '${spec.labelTerms[0]}' reads one label per example; use terms that read the label sets, e.g. bce or minmax(labels=multi)`);
   }
   checkSigmaSchedule(manifest, config);
   const stepsPerEpoch = Math.floor(splits.train.length / config.batch);
