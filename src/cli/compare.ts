@@ -7,6 +7,7 @@ import { writeFiles } from '../artifacts/build.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
 import { LossgraphError } from '../errors.ts';
+import { parseLossSpec } from '../losses/compile.ts';
 import { runTraining, type RunConfig } from '../train/driver.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
 import { REPORT_FILE, figure, page, renderSvg, table, writeRunReport } from '../train/report.ts';
@@ -154,6 +155,8 @@ export async function compareCommand(a: RunArgs): Promise<void> {
     const config = configFrom(a, e.loss, 0, params);
     if (e.sigmaDecay !== undefined) config.sigmaDecay = e.sigmaDecay;
     if (e.sigmaMin !== undefined) config.sigmaMin = e.sigmaMin;
+    // --teacher serves the rows that read targets (kl); the others, such as a ce baseline, train on labels.
+    if (!parseLossSpec(e.loss).needs.has('targets')) config.teacher = undefined;
     return { label: text, config };
   });
   if (entries.length === 0) throw new LossgraphError('--losses needs at least one loss spec');

@@ -5,7 +5,9 @@ import { splitDataset } from '../data/dataset.ts';
 import { LossgraphError } from '../errors.ts';
 import { TrainingSession } from '../runtime/training.ts';
 import { DEFAULT_CONFIG, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
-import type { Metrics } from '../train/metrics.ts';
+import { metricsSummary, type Metrics } from '../train/metrics.ts';
+
+export { metricsSummary };
 
 export function parseSize(text: string, flag: string): [number, number, number] {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(text);
@@ -105,23 +107,6 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
     importanceWeights: a['importance-weights'] === undefined ? undefined : numberList(a['importance-weights'], '--importance-weights'),
     teacher: a.teacher,
   };
-}
-
-export function metricsSummary(m: Metrics): Record<string, number> {
-  if (m.regressionMse !== undefined) return { loss: m.loss, mse: m.regressionMse, mae: m.regressionMae! };
-  if (m.mAP !== undefined) return { loss: m.loss, subset_accuracy: m.accuracy, precision_at_1: m.topK, macro_f1: m.macroF1!, mAP: m.mAP };
-  const out: Record<string, number> = { loss: m.loss, accuracy: m.accuracy, [`top${m.k}`]: m.topK };
-  if (m.mae !== undefined) Object.assign(out, { mae: m.mae, rmse: m.rmse! });
-  if (m.maeExpected !== undefined) Object.assign(out, { mae_expected: m.maeExpected, rmse_expected: m.rmseExpected! });
-  // In the data set's own unit (years), where that differs from class steps.
-  if (m.maeUnit !== undefined && m.maeUnit !== m.mae) {
-    const unit = m.unit!.replace(/\W+/g, '_');
-    out[`mae_${unit}`] = m.maeUnit;
-    out[`mse_${unit}`] = m.mseUnit!;
-    if (m.maeExpectedUnit !== undefined) Object.assign(out, { [`mae_expected_${unit}`]: m.maeExpectedUnit, [`mse_expected_${unit}`]: m.mseExpectedUnit! });
-  }
-  for (const [level, acc] of Object.entries(m.coarseAccuracy ?? {})) out[`accuracy_${level}`] = acc;
-  return out;
 }
 
 function printMetrics(title: string, m: Metrics): void {

@@ -198,3 +198,21 @@ export function meanInterval(xs: readonly number[]): { mean: number; half: numbe
   const sd = Math.sqrt(xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (n - 1));
   return { mean, half: (T975[n - 2] ?? 1.96) * (sd / Math.sqrt(n)) };
 }
+
+/** The test metrics as flat name -> number, for the CLI's output and the reports. */
+export function metricsSummary(m: Metrics): Record<string, number> {
+  if (m.regressionMse !== undefined) return { loss: m.loss, mse: m.regressionMse, mae: m.regressionMae! };
+  if (m.mAP !== undefined) return { loss: m.loss, subset_accuracy: m.accuracy, precision_at_1: m.topK, macro_f1: m.macroF1!, mAP: m.mAP };
+  const out: Record<string, number> = { loss: m.loss, accuracy: m.accuracy, [`top${m.k}`]: m.topK };
+  if (m.mae !== undefined) Object.assign(out, { mae: m.mae, rmse: m.rmse! });
+  if (m.maeExpected !== undefined) Object.assign(out, { mae_expected: m.maeExpected, rmse_expected: m.rmseExpected! });
+  // In the data set's own unit (years), where that differs from class steps.
+  if (m.maeUnit !== undefined && m.maeUnit !== m.mae) {
+    const unit = m.unit!.replace(/\W+/g, '_');
+    out[`mae_${unit}`] = m.maeUnit;
+    out[`mse_${unit}`] = m.mseUnit!;
+    if (m.maeExpectedUnit !== undefined) Object.assign(out, { [`mae_expected_${unit}`]: m.maeExpectedUnit, [`mse_expected_${unit}`]: m.mseExpectedUnit! });
+  }
+  for (const [level, acc] of Object.entries(m.coarseAccuracy ?? {})) out[`accuracy_${level}`] = acc;
+  return out;
+}

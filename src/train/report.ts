@@ -3,6 +3,7 @@
 import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
+import { metricsSummary } from './metrics.ts';
 import { writeFiles } from '../artifacts/build.ts';
 import type { RunConfig, RunResult } from './driver.ts';
 import type { Metrics } from './metrics.ts';
@@ -68,21 +69,35 @@ export async function writeRunReport(out: string, config: RunConfig, r: RunResul
     { epoch: h.epoch, series: 'train loss', value: h.trainLoss },
     { epoch: h.epoch, series: 'validation loss', value: h.validation.loss },
   ]);
-  const acc = r.history.map((h) => ({ epoch: h.epoch, series: 'validation accuracy', value: h.validation.accuracy }));
-  const figures = [figure(await renderSvg(curve(losses, 'value', 'loss')), 'Loss per epoch'), figure(await renderSvg(curve(acc, 'value', 'accuracy')), 'Validation accuracy')];
-  if (r.history[0]?.validation.mae !== undefined) {
+  const figures = [figure(await renderSvg(curve(losses, 'value', 'loss')), 'Loss per epoch')];
+  const v0 = r.history[0]?.validation;
+  if (v0?.regressionMse !== undefined) {
+    const mse = r.history.map((h) => ({ epoch: h.epoch, series: 'validation MSE', value: h.validation.regressionMse }));
+    figures.push(figure(await renderSvg(curve(mse, 'value', 'MSE')), 'Validation mean squared error'));
+  } else {
+    const word = v0?.mAP !== undefined ? 'exact-match accuracy' : 'accuracy';
+    const acc = r.history.flatMap((h) => [
+      { epoch: h.epoch, series: `validation ${word}`, value: h.validation.accuracy },
+      ...(h.validation.mAP !== undefined ? [{ epoch: h.epoch, series: 'validation mAP', value: h.validation.mAP }] : []),
+    ]);
+    figures.push(figure(await renderSvg(curve(acc, 'value', word)), `Validation ${word}${v0?.mAP !== undefined ? ' and mAP' : ''}`));
+  }
+  if (v0?.mae !== undefined) {
     const mae = r.history.flatMap((h) => [
       { epoch: h.epoch, series: 'MAE (arg-max class)', value: h.validation.mae },
       ...(h.validation.maeExpected !== undefined ? [{ epoch: h.epoch, series: 'MAE (expected class)', value: h.validation.maeExpected }] : []),
     ]);
     figures.push(figure(await renderSvg(curve(mae, 'value', 'MAE (classes)')), 'Validation mean absolute error'));
   }
-  const names = classNames ?? r.test.confusion.map((_, i) => String(i));
-  figures.push(figure(await confusionSvg(r.test, names), 'Confusion matrix on the test split (rows: true class)'));
-  const { metricsSummary } = await import('../cli/train.ts');
+  if (r.test.confusion.length) {
+    const names = classNames ?? r.test.confusion.map((_, i) => String(i));
+    figures.push(figure(await confusionSvg(r.test, names), 'Confusion matrix on the test split (rows: true class)'));
+  }
+  const perClass = r.test.f1 ? `<h2>Per-class F1 (test, threshold 0.5)</h2>${table(['class', 'F1'], r.test.f1.map((f, i) => [escape(classNames?.[i] ?? String(i)), f.toFixed(4)]))}` : '';
+  const best = Number.isNaN(r.best.accuracy) ? '' : `<p>Best epoch: ${r.best.epoch}, validation accuracy ${r.best.accuracy.toFixed(4)}.</p>`;
   const summary = Object.entries(metricsSummary(r.test)).map(([k, v]) => [k, v.toFixed(4)]);
-  const body = `<p>Data <code>${escape(config.data)}</code>, model <code>${escape(config.model)}</code>, loss <code>${escape(config.loss)}</code>, optimizer <code>${escape(config.optimizer)}</code>, ${config.epochs} epochs, batch ${config.batch}, learning rate ${config.lr} (${config.lrSchedule})${config.sigmaDecay !== undefined ? `, sigma decay ${config.sigmaDecay} (min ${config.sigmaMin})` : ''}, seed ${config.seed}.</p>
-<h2>Test metrics</h2>${table(['metric', 'value'], summary)}
+  const body = `<p>Data <code>${escape(config.data)}</code>, model <code>${escape(config.model)}</code>, loss <code>${escape(config.loss)}</code>, optimizer <code>${escape(config.optimizer)}</code>, ${config.epochs} epochs, batch ${config.batch}, learning rate ${config.lr} (${config.lrSchedule})${config.sigmaDecay !== undefined ? `, ${config.sigmaDecayOf === 'variance' ? 'variance' : 'sigma'} decay ${config.sigmaDecay} (sigma min ${config.sigmaMin})` : ''}${config.teacher ? `, teacher <code>${escape(config.teacher)}</code>` : ''}, seed ${config.seed}.</p>
+<h2>Test metrics</h2>${table(['metric', 'value'], summary)}${perClass}${best}
 <h2>Training</h2>${figures.join('\n')}
 <h2>Per epoch</h2>${table(['epoch', 'train loss', 'validation loss', 'validation accuracy', 'lr', 'sigma', 'seconds'], r.history.map((h) => [String(h.epoch), h.trainLoss.toFixed(4), h.validation.loss.toFixed(4), h.validation.accuracy.toFixed(4), h.lr.toPrecision(3), h.sigma?.toFixed(3) ?? '', h.seconds.toFixed(1)]))}`;
   writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(page(`lossgraph run: ${config.loss}`, body)) });
