@@ -12,7 +12,7 @@
 // the ranges recorded here.
 import { LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
-import { describeRange, inRange } from './range.ts';
+import { describeRange, inRange } from '../ranges.ts';
 import { isLoss, knownLosses, lossDefinition } from './registry.ts';
 import { SpecError, hasTerm, parseSpec, termsOf, type Expr } from './spec.ts';
 import type { ArgSpec, ArgValue, Head, LossContext, LossDefinition, Need, Predictions, PredictContext, Range, TermContext } from './types.ts';

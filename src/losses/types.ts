@@ -1,4 +1,7 @@
 import type { Graph, Value } from '../graph/graph.ts';
+import type { Range } from '../ranges.ts';
+
+export type { Range };
 
 /** What the model produces for a loss: K class logits, K-1 ordinal thresholds, or an embedding. */
 export type Head = 'logits' | 'thresholds' | 'embedding';
@@ -43,13 +46,6 @@ export interface TermContext extends LossContext {
 
 export type ArgValue = Value | string | number;
 
-/** Valid values of a numeric argument; a bound is included unless marked exclusive. */
-export interface Range {
-  min?: number;
-  max?: number;
-  minExclusive?: boolean;
-  maxExclusive?: boolean;
-}
 
 export interface ArgSpec {
   name: string;

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { FILES, checkpointBytes, type BuiltArtifacts, type Manifest } from '../artifacts/build.ts';
 import { decodeSafetensors, type NamedTensor } from '../artifacts/safetensors.ts';
 import { LossgraphError } from '../errors.ts';
-import { describeRange, inRange } from '../losses/range.ts';
+import { describeRange, inRange } from '../ranges.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
 
 export interface TrainBatch {

@@ -1,6 +1,15 @@
-// Valid ranges of numeric loss arguments: checked when a spec is parsed, when
-// parameters are bound, and by the runtime whenever a hyperparameter is fed.
-import type { Range } from './types.ts';
+// Valid ranges of numeric loss arguments. The losses declare them, the
+// manifest records them, and they are checked when a spec is parsed, when
+// parameters are bound, and by the runtime whenever a hyperparameter is fed;
+// so this module, like errors.ts, stands outside the layers and imports nothing.
+
+/** Valid values of a numeric argument; a bound is included unless marked exclusive. */
+export interface Range {
+  min?: number;
+  max?: number;
+  minExclusive?: boolean;
+  maxExclusive?: boolean;
+}
 
 /** '> 0', 'in [0, 1]', '>= 0'. */
 export function describeRange(r: Range): string {
