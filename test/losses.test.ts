@@ -13,7 +13,7 @@ const D = 3;
 const GROUPS = [0, 0, 1, 1, 2];
 const LEVELS = { family: [0, 0, 1, 1, 2], kingdom: [0, 0, 0, 1, 1] };
 
-type Extra = 'targets' | 'distributions' | 'multihot' | 'weights' | 'groups' | 'levels' | 'embeddings' | 'ignored';
+type Extra = 'importance' | 'targets' | 'distributions' | 'multihot' | 'weights' | 'groups' | 'levels' | 'embeddings' | 'ignored';
 
 interface LossCase {
   spec: string;
@@ -56,6 +56,8 @@ const cases: LossCase[] = [
   { spec: 'bce', extra: ['multihot'], ref: (x) => ref.bce(x) },
   { spec: 'coral', width: K - 1, ref: (x) => ref.coral(x) },
   { spec: 'corn', width: K - 1, ref: (x) => ref.corn(x) },
+  { spec: 'coral', width: K - 1, extra: ['importance'], ref: (x) => ref.coral(x) },
+  { spec: 'corn', width: K - 1, extra: ['importance'], ref: (x) => ref.corn(x) },
   { spec: 'minmax', width: D, extra: ['embeddings'], ref: (x) => ref.minmax(x) },
   { spec: 'minmax(distance=l2, lambda=0.5, margin=3)', width: D, extra: ['embeddings'], ref: (x) => ref.minmax(x, { distance: 'l2', lambda: 0.5, margin: 3 }) },
   { spec: 'minmax(labels=multi)', width: D, extra: ['embeddings', 'multihot'], ref: (x) => ref.minmax(x) },
@@ -91,6 +93,7 @@ function makeInput(c: LossCase, seed: number, scale: number): LossProbeInput {
     labels: Array.from({ length: B }, (_, i) => (i === 0 ? K - 1 : r.int(K))),
   };
   if (extra.has('ignored')) x.labels[1] = -1;
+  if (extra.has('importance')) x.importance = Array.from({ length: K - 1 }, () => r.uniform(0.2, 2));
   if (extra.has('weights')) x.weights = Array.from({ length: K }, () => r.uniform(0.5, 2));
   if (extra.has('targets')) x.targets = Array.from({ length: B }, () => Array.from({ length: K }, () => r.normal()));
   if (extra.has('multihot')) x.targets = Array.from({ length: B }, (_, i) => Array.from({ length: K }, (_, k) => (k === i % K || r.next() < 0.3 ? 1 : 0)));

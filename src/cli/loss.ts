@@ -15,6 +15,8 @@ export interface LossProbeInput {
   labels: number[];
   targets?: number[][];
   weights?: number[];
+  /** Importance weights of the K-1 ordinal thresholds (coral, corn). */
+  importance?: number[];
   /** Level name -> group of each fine class ("groups" may be one array: level 'coarse'). */
   hierarchy?: Record<string, number[]>;
   embeddings?: number[][];
@@ -73,6 +75,12 @@ export function parseProbeInput(text: string): LossProbeInput {
     }
     out.weights = d.weights as number[];
   }
+  if (d.importance !== undefined) {
+    if (!Array.isArray(d.importance) || d.importance.some((w) => typeof w !== 'number' || !Number.isFinite(w) || w < 0)) {
+      throw new LossgraphError('"importance" must be an array of non-negative weights, one per ordinal threshold (K-1)');
+    }
+    out.importance = d.importance as number[];
+  }
   if (d.groups !== undefined) {
     const levels = Array.isArray(d.groups) ? { coarse: d.groups } : d.groups;
     if (typeof levels !== 'object' || levels === null) throw new LossgraphError('"groups" must be an array (the group of each class) or an object of such arrays by level name');
@@ -101,6 +109,7 @@ export function probeClasses(spec: LossSpec, input: LossProbeInput): number {
   });
   if (input.targets && input.targets[0]!.length !== k) throw new LossgraphError(`"targets" rows have ${input.targets[0]!.length} values, expected one per class (${k})`);
   if (input.weights && input.weights.length !== k) throw new LossgraphError(`"weights" has ${input.weights.length} values, expected one per class (${k})`);
+  if (input.importance && input.importance.length !== k - 1) throw new LossgraphError(`"importance" has ${input.importance.length} values, expected one per threshold (${k - 1})`);
   for (const [level, groups] of Object.entries(input.hierarchy ?? {})) validateGroups(groups, k, `groups${level === 'coarse' ? '' : `.${level}`}`);
   for (const need of spec.needs) {
     const present = { targets: input.targets, weights: input.weights, hierarchy: input.hierarchy, embeddings: input.embeddings }[need];
@@ -112,6 +121,7 @@ export function probeClasses(spec: LossSpec, input: LossProbeInput): number {
 export interface ProbeGraphOptions {
   targets?: boolean;
   weights?: boolean;
+  importance?: boolean;
   hierarchy?: Record<string, number[]>;
   /** Embedding size D, for embedding losses (the table is an input [K, D]). */
   embeddingDim?: number;
@@ -134,6 +144,7 @@ export function lossProbeGraph(specOrText: string | LossSpec, batch: Dim, classe
   };
   if (o.targets) ctx.targets = g.input('targets', dt, [batch, classes]);
   if (o.weights) ctx.weights = g.input('weights', dt, [classes]);
+  if (o.importance) ctx.importance = g.input('importance', dt, [classes - 1]);
   if (o.hierarchy) ctx.hierarchy = o.hierarchy;
   if (spec.head === 'embedding') ctx.embeddings = g.input('embeddings', dt, [classes, width]);
   const { loss, hyperparameters } = buildLoss(spec, ctx, { params: o.params });
@@ -156,6 +167,7 @@ export async function runLossProbe(
   const { graph, hyperparameters } = lossProbeGraph(spec, b, k, {
     targets: input.targets !== undefined,
     weights: input.weights !== undefined,
+    importance: input.importance !== undefined,
     hierarchy: input.hierarchy,
     embeddingDim: w,
     params: { ...input.params, ...params },
@@ -170,6 +182,7 @@ export async function runLossProbe(
   };
   if (input.targets) feeds.targets = f64(input.targets, [b, k]);
   if (input.weights) feeds.weights = f64(input.weights, [k]);
+  if (input.importance) feeds.importance = f64(input.importance, [k - 1]);
   if (spec.head === 'embedding') feeds.embeddings = f64(input.embeddings!, [k, w]);
   for (const h of hyperparameters) feeds[h.name] = f64([h.default], []);
   const out = await session.run(feeds);

@@ -5,7 +5,7 @@ import { LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/build.ts';
-import { evalCommand, runOptions, trainCommand, trainOptions } from './train.ts';
+import { evalCommand, numberList, runOptions, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
 
 /** Runs the CLI and returns the exit code: 0 ok, 2 bad input or usage, 1 internal error. */
@@ -42,6 +42,8 @@ export async function main(argv: string[]): Promise<number> {
         .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param w=0.7' })
         .option('groups', { type: 'string', describe: 'class hierarchy for hierarchical losses: JSON, an array or {"level": [...]}' })
         .option('embedding-dim', { type: 'number', default: 32, describe: 'embedding size for minmax' })
+        .option('class-weights', { type: 'string', describe: 'class weights for ce, label_smoothing, focal: a comma list, one per class' })
+        .option('importance-weights', { type: 'string', describe: 'importance weights of the K-1 thresholds for coral and corn: a comma list' })
         .option('out', { type: 'string', demandOption: true, describe: 'folder to write' })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON object with the paths' }),
       async (args) => {
@@ -66,6 +68,8 @@ export async function main(argv: string[]): Promise<number> {
           lossParams: parseParams(args.param),
           hierarchy,
           embeddingDim: args['embedding-dim'],
+          classWeights: args['class-weights'] === undefined ? undefined : numberList(args['class-weights'], '--class-weights'),
+          importanceWeights: args['importance-weights'] === undefined ? undefined : numberList(args['importance-weights'], '--importance-weights'),
           out: args.out,
         });
         if (args.json) console.log(JSON.stringify(paths));

@@ -94,12 +94,15 @@ export async function writeRunReport(out: string, config: RunConfig, r: RunResul
     figures.push(figure(await confusionSvg(r.test, names), 'Confusion matrix on the test split (rows: true class)'));
   }
   const perClass = r.test.f1 ? `<h2>Per-class F1 (test, threshold 0.5)</h2>${table(['class', 'F1'], r.test.f1.map((f, i) => [escape(classNames?.[i] ?? String(i)), f.toFixed(4)]))}` : '';
+  const score = v0?.regressionMse !== undefined
+    ? { title: 'validation MSE', get: (m: Metrics) => m.regressionMse! }
+    : { title: v0?.mAP !== undefined ? 'validation exact-match accuracy' : 'validation accuracy', get: (m: Metrics) => m.accuracy };
   const best = Number.isNaN(r.best.accuracy) ? '' : `<p>Best epoch: ${r.best.epoch}, validation accuracy ${r.best.accuracy.toFixed(4)}.</p>`;
   const summary = Object.entries(metricsSummary(r.test)).map(([k, v]) => [k, v.toFixed(4)]);
   const body = `<p>Data <code>${escape(config.data)}</code>, model <code>${escape(config.model)}</code>, loss <code>${escape(config.loss)}</code>, optimizer <code>${escape(config.optimizer)}</code>, ${config.epochs} epochs, batch ${config.batch}, learning rate ${config.lr} (${config.lrSchedule})${config.sigmaDecay !== undefined ? `, ${config.sigmaDecayOf === 'variance' ? 'variance' : 'sigma'} decay ${config.sigmaDecay} (sigma min ${config.sigmaMin})` : ''}${config.teacher ? `, teacher <code>${escape(config.teacher)}</code>` : ''}, seed ${config.seed}.</p>
 <h2>Test metrics</h2>${table(['metric', 'value'], summary)}${perClass}${best}
 <h2>Training</h2>${figures.join('\n')}
-<h2>Per epoch</h2>${table(['epoch', 'train loss', 'validation loss', 'validation accuracy', 'lr', 'sigma', 'seconds'], r.history.map((h) => [String(h.epoch), h.trainLoss.toFixed(4), h.validation.loss.toFixed(4), h.validation.accuracy.toFixed(4), h.lr.toPrecision(3), h.sigma?.toFixed(3) ?? '', h.seconds.toFixed(1)]))}`;
+<h2>Per epoch</h2>${table(['epoch', 'train loss', 'validation loss', score.title, 'lr', 'sigma', 'seconds'], r.history.map((h) => [String(h.epoch), h.trainLoss.toFixed(4), h.validation.loss.toFixed(4), score.get(h.validation).toFixed(4), h.lr.toPrecision(3), h.sigma?.toFixed(3) ?? '', h.seconds.toFixed(1)]))}`;
   writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(page(`lossgraph run: ${config.loss}`, body)) });
   return join(out, REPORT_FILE);
 }

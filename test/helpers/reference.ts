@@ -155,7 +155,8 @@ export function bce(x: LossProbeInput): number {
 
 /** coral-pytorch's coral_loss: -sum_k [lv log s(z) + (1-lv) log s(-z)], batch mean. */
 export function coral(x: LossProbeInput): number {
-  return mean(x.logits.map((z, i) => sum(z.map((v, k) => (x.labels[i]! > k ? softplus(-v) : softplus(v))))));
+  const lambda = (k: number) => x.importance?.[k] ?? 1;
+  return mean(x.logits.map((z, i) => sum(z.map((v, k) => lambda(k) * (x.labels[i]! > k ? softplus(-v) : softplus(v))))));
 }
 
 /** coral-pytorch's corn_loss: task k on samples with y > k-1, label y > k; summed, over the number of pairs. */
@@ -165,7 +166,7 @@ export function corn(x: LossProbeInput): number {
   x.logits.forEach((z, i) => z.forEach((v, k) => {
     const y = x.labels[i]!;
     if (!(y > k - 1)) return;
-    total += y > k ? softplus(-v) : softplus(v);
+    total += (x.importance?.[k] ?? 1) * (y > k ? softplus(-v) : softplus(v));
     count++;
   }));
   return total / count;
