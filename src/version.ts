@@ -1,4 +1,5 @@
 // lossgraph's version, from package.json, recorded in manifests and checkpoints.
-import { createRequire } from 'node:module';
+// A JSON import rather than require: it bundles for the page as well.
+import pkg from '../package.json' with { type: 'json' };
 
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+export const VERSION: string = pkg.version;

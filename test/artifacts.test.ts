@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FILES, build, buildArtifacts, exportInference, type ArtifactSpec } from '../src/artifacts/build.ts';
+import { FILES, buildArtifacts, exportInference, type ArtifactSpec } from '../src/artifacts/build.ts';
+import { build } from '../src/artifacts/files.ts';
+import { loadTrainingSession } from '../src/runtime/node.ts';
 import { LossgraphError } from '../src/errors.ts';
 import { Rng } from '../src/models/random.ts';
 import { Session, type RuntimeName } from '../src/runtime/session.ts';
@@ -105,7 +107,7 @@ test('a checkpoint built for another model fails with one clear line', async () 
   const dirB = tmp();
   build({ ...base, out: dirA });
   build({ ...base, model: 'mlp:32', out: dirB });
-  await assert.rejects(TrainingSession.load(dirA, { checkpoint: join(dirB, FILES.checkpoint) }), (e: Error) => {
+  await assert.rejects(loadTrainingSession(dirA, { checkpoint: join(dirB, FILES.checkpoint) }), (e: Error) => {
     assert.ok(e instanceof LossgraphError);
     assert.ok(!e.message.includes('\n'));
     assert.match(e.message, /checkpoint\.safetensors was saved for model 'mlp:32', loss 'ce', 5 classes, input 1x12x12, not for these artifacts \(model 'cnn:4,8', loss 'ce', 5 classes, input 1x12x12\): tensor 'conv0\.weight' is missing/);
@@ -113,18 +115,18 @@ test('a checkpoint built for another model fails with one clear line', async () 
   });
   const corrupt = join(dirB, 'corrupt.safetensors');
   writeFileSync(corrupt, Buffer.from('not a checkpoint at all'));
-  await assert.rejects(TrainingSession.load(dirA, { checkpoint: corrupt }), /corrupt\.safetensors: not a valid safetensors checkpoint/);
+  await assert.rejects(loadTrainingSession(dirA, { checkpoint: corrupt }), /corrupt\.safetensors: not a valid safetensors checkpoint/);
 });
 
 test('a saved checkpoint resumes to the same state', async () => {
   const dir = tmp();
   build({ ...base, out: dir });
   const batch = randomBatch(4, 8, base);
-  const a = await TrainingSession.load(dir);
+  const a = await loadTrainingSession(dir);
   for (let i = 0; i < 3; i++) await a.runTrainStep(batch, 0.01);
   writeFileSync(join(dir, 'after3.safetensors'), a.checkpoint());
   await a.runTrainStep(batch, 0.01);
-  const b = await TrainingSession.load(dir, { checkpoint: join(dir, 'after3.safetensors') });
+  const b = await loadTrainingSession(dir, { checkpoint: join(dir, 'after3.safetensors') });
   assert.equal(b.step, 3);
   await b.runTrainStep(batch, 0.01);
   // Dropout masks depend on (seed, step), so the fourth step repeats exactly.

@@ -1,7 +1,8 @@
 // The safetensors checkpoint format (Hugging Face): an 8-byte little-endian
 // header length, a JSON header naming each tensor's dtype, shape and byte
 // range, then the raw little-endian data. No maintained npm package covers
-// it, and the format is small and fully specified, so it lives here.
+// it, and the format is small and fully specified, so it lives here. Plain
+// Uint8Array / TextEncoder, no Buffer: the page reads and writes checkpoints too.
 import { LossgraphError } from '../errors.ts';
 
 export interface NamedTensor {
@@ -26,8 +27,9 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
   }
   let json = JSON.stringify(header);
   // Pad the header with spaces so the data starts 8-byte aligned.
-  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
-  const head = Buffer.from(json, 'utf8');
+  const encoder = new TextEncoder();
+  json += ' '.repeat((8 - ((8 + encoder.encode(json).length) % 8)) % 8);
+  const head = encoder.encode(json);
   const out = new Uint8Array(8 + head.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
   out.set(head, 8);
@@ -48,7 +50,7 @@ export function decodeSafetensors(bytes: Uint8Array, where: string): Safetensors
   if (n <= 0 || 8 + n > bytes.length) bad('bad header length');
   let header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] } | Record<string, string>>;
   try {
-    header = JSON.parse(Buffer.from(bytes.subarray(8, 8 + n)).toString('utf8'));
+    header = JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + n)));
   } catch {
     return bad('header is not JSON');
   }

@@ -3,7 +3,7 @@
 // confidence interval, differences from the first row paired by seed.
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
-import { writeFiles } from '../artifacts/build.ts';
+import { writeFiles } from '../artifacts/files.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
 import { LossgraphError } from '../errors.ts';

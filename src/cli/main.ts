@@ -4,7 +4,7 @@ import yargs, { type Argv } from 'yargs';
 import { LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
-import { build } from '../artifacts/build.ts';
+import { build } from '../artifacts/files.ts';
 import { evalCommand, numberList, runOptions, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
 

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { DATA_FORMS, loadData } from '../data/index.ts';
 import { splitDataset } from '../data/dataset.ts';
 import { LossgraphError } from '../errors.ts';
-import { TrainingSession } from '../runtime/training.ts';
+import { loadTrainingSession } from '../runtime/node.ts';
 import { DEFAULT_CONFIG, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
 
@@ -146,7 +146,7 @@ export async function trainCommand(a: RunArgs): Promise<void> {
 export async function evalCommand(a: { run: string; data?: string; json: boolean }): Promise<void> {
   const config = readRunConfig(a.run);
   const data = await loadData(a.data ?? config.data, config.dataOptions);
-  const session = await TrainingSession.load(a.run, { ep: config.ep });
+  const session = await loadTrainingSession(a.run, { ep: config.ep });
   // The loss is measured with the hyperparameters of the run's last epoch (a decayed sigma).
   applySigmaSchedule(session, config, config.epochs - 1);
   const indices = a.data ? Int32Array.from({ length: data.count }, (_, i) => i) : splitDataset(data, config.seed).test;

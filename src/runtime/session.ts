@@ -1,9 +1,8 @@
 // A thin session layer over onnxruntime-node (CPU or CUDA) and onnxruntime-web
 // (wasm). Both runtimes share onnxruntime-common's API, so one Session type
-// serves both; the training step is just `run` with parameters as feeds.
-import { existsSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+// serves both; the training step is just `run` with parameters as feeds. No
+// Node built-ins here: a page bundles this module with onnxruntime-web
+// (`SessionOptions.ort`); Node-only checks live in node.ts.
 import type * as ortTypes from 'onnxruntime-common';
 import { LossgraphError } from '../errors.ts';
 import type { AnyTypedArray, DType } from '../onnx/dtype.ts';
@@ -20,6 +19,8 @@ export interface SessionOptions {
   ep?: ExecutionProvider;
   /** Intra-op threads (0: the runtime's default). */
   threads?: number;
+  /** An onnxruntime module to use instead of importing one by name (a page passes onnxruntime-web). */
+  ort?: unknown;
 }
 
 const loaded = new Map<RuntimeName, Promise<Ort>>();
@@ -34,24 +35,8 @@ export function ortModule(runtime: RuntimeName = 'node'): Promise<Ort> {
   return m;
 }
 
-/** Where onnxruntime-node keeps its native libraries on this platform. */
-function ortNodeBinDir(): string {
-  const require = createRequire(import.meta.url);
-  const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
-  return join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
-}
-
 export const CUDA_INSTALL_HINT =
   'the CUDA execution provider is not installed: run `npm run install:cuda` on a machine with internet access and CUDA 12 (see README, "CUDA")';
-
-/** Fails with one line when the CUDA provider libraries are missing. */
-export function assertCudaInstalled(): void {
-  if (process.platform !== 'linux' && process.platform !== 'win32') {
-    throw new LossgraphError(`the CUDA execution provider is not available on ${process.platform}`);
-  }
-  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-  if (!existsSync(join(ortNodeBinDir(), lib))) throw new LossgraphError(CUDA_INSTALL_HINT);
-}
 
 export class Session {
   private constructor(
@@ -65,9 +50,8 @@ export class Session {
     const runtime = opts.runtime ?? 'node';
     const ep = opts.ep ?? 'cpu';
     if (runtime === 'web' && ep !== 'cpu') throw new LossgraphError(`execution provider '${ep}' is not available in onnxruntime-web here; use cpu (wasm)`);
-    if (ep === 'cuda') assertCudaInstalled();
-    const ort = await ortModule(runtime);
-    if (runtime === 'web') {
+    const ort = (opts.ort as Ort | undefined) ?? (await ortModule(runtime));
+    if (runtime === 'web' && !opts.ort) {
       const env = ort.env as unknown as { wasm: { numThreads: number } };
       env.wasm.numThreads = opts.threads ?? 1;
     }

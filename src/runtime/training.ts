@@ -7,10 +7,7 @@
 // Method names follow ONNX Runtime's TrainingSession where they fit
 // (runTrainStep, runEvalStep); there is no separate optimizer step or
 // gradient reset because one run already applies the update.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { FILES, checkpointBytes, type BuiltArtifacts, type Manifest } from '../artifacts/build.ts';
-import { decodeSafetensors, type NamedTensor } from '../artifacts/safetensors.ts';
+import { FILES, TENSORS, checkpointBytes, parseCheckpoint, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
 import { LossgraphError } from '../errors.ts';
 import { describeRange, inRange } from '../ranges.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
@@ -25,61 +22,23 @@ export interface TrainBatch {
   indices?: Int32Array;
 }
 
-export interface LoadedCheckpoint {
-  tensors: Map<string, Float32Array>;
-  step: number;
-  metadata: Record<string, string>;
+/** What an eval step returns: the loss, the model output and the prediction outputs. */
+export interface EvalResult {
+  loss: number;
+  /** [B, K] (or [B, K-1], [B, D]) model output. */
+  logits: Float32Array;
+  /** [B, K] probabilities, or per-class scores for embedding models. */
+  probabilities: Float32Array;
+  /** [B] predicted class. */
+  classes: BigInt64Array;
+  /** [B] expected class, for ordinal models. */
+  expectedClass?: Float32Array;
 }
 
-/** Reads a checkpoint file and checks it holds exactly the tensors `manifest` carries. */
-export function readCheckpoint(path: string, manifest: Manifest): LoadedCheckpoint {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch {
-    throw new LossgraphError(`${path}: cannot read the checkpoint`);
-  }
-  return parseCheckpoint(bytes, path, manifest);
-}
-
-/** Decodes checkpoint bytes (`path` names them in errors) and checks them against `manifest`. */
-export function parseCheckpoint(bytes: Uint8Array, path: string, manifest: Manifest): LoadedCheckpoint {
-  const file = decodeSafetensors(bytes, path);
-  const meta = file.metadata;
-  const saved = `model '${meta.model ?? '?'}', loss '${meta.loss ?? '?'}', ${meta.classes ?? '?'} classes, input ${meta.input ?? '?'}`;
-  const wanted = `model '${manifest.spec.model}', loss '${manifest.spec.loss}', ${manifest.spec.classes} classes, input ${manifest.spec.input.join('x')}`;
-  const byName = new Map(file.tensors.map((t) => [t.name, t]));
-  const mismatch = (detail: string): never => {
-    throw new LossgraphError(`${path} was saved for ${saved}, not for these artifacts (${wanted}): ${detail}`);
-  };
-  if (meta.format !== 'lossgraph-checkpoint/1') mismatch('it is not a lossgraph checkpoint');
-  for (const c of manifest.carried) {
-    const t = byName.get(c.name);
-    if (!t) mismatch(`tensor '${c.name}' is missing`);
-    if (t!.shape.join(',') !== c.shape.join(',')) mismatch(`tensor '${c.name}' has shape [${t!.shape}], expected [${c.shape}]`);
-  }
-  const extra = file.tensors.find((t) => !manifest.carried.some((c) => c.name === t.name));
-  if (extra) mismatch(`it holds a tensor '${extra.name}' these artifacts do not have`);
-  const step = Number(meta.step ?? '0');
-  if (!Number.isInteger(step) || step < 0) mismatch(`its step '${meta.step}' is not a count`);
-  return { tensors: new Map(file.tensors.map((t) => [t.name, t.data])), step, metadata: meta };
-}
-
-export function readManifest(dir: string): Manifest {
-  const path = join(dir, FILES.manifest);
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    throw new LossgraphError(`${dir}: no ${FILES.manifest} (build the artifacts with lossgraph build)`);
-  }
-  try {
-    const m = JSON.parse(text) as Manifest;
-    if (m.format !== 'lossgraph-artifacts/1') throw new Error('format');
-    return m;
-  } catch {
-    throw new LossgraphError(`${path}: not a lossgraph manifest`);
-  }
+/** In-memory artifacts, as buildArtifacts returns them. */
+export interface ArtifactFiles {
+  manifest: Manifest;
+  files: Record<string, Uint8Array>;
 }
 
 export class TrainingSession {
@@ -99,19 +58,12 @@ export class TrainingSession {
     this.step = checkpoint.step;
     for (const c of manifest.carried) this.carried.set(c.name, train.tensor('float32', checkpoint.tensors.get(c.name)!, c.shape));
     for (const h of manifest.hyperparameters) this.setHyperparameter(h.name, h.default);
-    this.trainFetches = ['loss', ...manifest.carried.map((c) => `${c.name}.updated`)];
+    this.trainFetches = [TENSORS.loss, ...manifest.carried.map((c) => updated(c.name))];
     this.batchShape = manifest.spec.input;
   }
 
-  /** Opens an artifact folder; `checkpoint` defaults to the folder's own. */
-  static async load(dir: string, opts: SessionOptions & { checkpoint?: string } = {}): Promise<TrainingSession> {
-    const manifest = readManifest(dir);
-    const ckpt = readCheckpoint(opts.checkpoint ?? join(dir, manifest.checkpoint), manifest);
-    return TrainingSession.open(manifest, join(dir, FILES.training), join(dir, FILES.eval), ckpt, opts);
-  }
-
-  /** Opens artifacts built in memory by `buildArtifacts`, from their initial checkpoint. */
-  static async fromBuilt(built: BuiltArtifacts, opts: SessionOptions = {}): Promise<TrainingSession> {
+  /** Opens artifacts held in memory (built by `buildArtifacts`, or fetched by a page), from their checkpoint. */
+  static async fromBuilt(built: ArtifactFiles, opts: SessionOptions = {}): Promise<TrainingSession> {
     const ckpt = parseCheckpoint(built.files[FILES.checkpoint]!, FILES.checkpoint, built.manifest);
     return TrainingSession.open(built.manifest, built.files[FILES.training]!, built.files[FILES.eval]!, ckpt, opts);
   }
@@ -137,12 +89,12 @@ export class TrainingSession {
   private batchFeeds(s: Session, b: TrainBatch): Record<string, OrtTensor> {
     const n = b.labels.length;
     const feeds: Record<string, OrtTensor> = {
-      input: s.tensor('float32', b.images, [n, ...this.batchShape]),
-      labels: s.tensor('int64', b.labels, [n]),
+      [TENSORS.input]: s.tensor('float32', b.images, [n, ...this.batchShape]),
+      [TENSORS.labels]: s.tensor('int64', b.labels, [n]),
     };
-    if (s.inputNames.includes('targets')) {
+    if (s.inputNames.includes(TENSORS.targets)) {
       if (!b.targets) throw new LossgraphError(`loss '${this.manifest.spec.loss}' needs targets with every batch`);
-      feeds.targets = s.tensor('float32', b.targets, [n, this.manifest.spec.classes]);
+      feeds[TENSORS.targets] = s.tensor('float32', b.targets, [n, this.manifest.spec.classes]);
     }
     for (const [name, t] of this.hyper) feeds[name] = t;
     return feeds;
@@ -152,26 +104,34 @@ export class TrainingSession {
   async runTrainStep(batch: TrainBatch, lr: number): Promise<number> {
     const s = this.train;
     const feeds = this.batchFeeds(s, batch);
-    feeds.lr = s.tensor('float32', new Float32Array([lr]), []);
-    feeds.step = s.tensor('int64', new BigInt64Array([BigInt(this.step + 1)]), []);
-    feeds.seed = s.tensor('int64', new BigInt64Array([BigInt(this.manifest.spec.seed)]), []);
+    feeds[TENSORS.lr] = s.tensor('float32', new Float32Array([lr]), []);
+    feeds[TENSORS.step] = s.tensor('int64', new BigInt64Array([BigInt(this.step + 1)]), []);
+    feeds[TENSORS.seed] = s.tensor('int64', new BigInt64Array([BigInt(this.manifest.spec.seed)]), []);
     for (const [name, t] of this.carried) feeds[name] = t;
     const out = await s.run(feeds, this.trainFetches);
-    for (const name of this.carried.keys()) this.carried.set(name, out[`${name}.updated`]!);
+    for (const name of this.carried.keys()) this.carried.set(name, out[updated(name)]!);
     this.step++;
-    return (out['loss']!.data as Float32Array)[0]!;
+    return (out[TENSORS.loss]!.data as Float32Array)[0]!;
   }
 
-  /** Loss and logits without an update (running statistics, no dropout). */
-  async runEvalStep(batch: TrainBatch): Promise<{ loss: number; logits: Float32Array }> {
+  /** Loss, model output and predictions without an update (running statistics, no dropout). */
+  async runEvalStep(batch: TrainBatch): Promise<EvalResult> {
     const s = this.evaluator;
     const feeds = this.batchFeeds(s, batch);
     for (const name of s.inputNames) {
       const t = this.carried.get(name);
       if (t) feeds[name] = t;
     }
-    const out = await s.run(feeds, ['loss', 'logits']);
-    return { loss: (out['loss']!.data as Float32Array)[0]!, logits: out['logits']!.data as Float32Array };
+    const out = await s.run(feeds);
+    // Artifacts built before the eval graph carried predictions have only loss and logits.
+    const probabilities = out[TENSORS.probabilities] ?? out[TENSORS.scores];
+    return {
+      loss: (out[TENSORS.loss]!.data as Float32Array)[0]!,
+      logits: out[TENSORS.logits]!.data as Float32Array,
+      probabilities: (probabilities?.data as Float32Array | undefined) ?? new Float32Array(0),
+      classes: (out[TENSORS.class]?.data as BigInt64Array | undefined) ?? new BigInt64Array(0),
+      expectedClass: out[TENSORS.expectedClass]?.data as Float32Array | undefined,
+    };
   }
 
   /** Current values of the carried tensors (views of the runtime's buffers). */

@@ -5,15 +5,18 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import cliProgress from 'cli-progress';
-import { FILES, buildArtifacts, exportInference, writeFiles, type Manifest } from '../artifacts/build.ts';
+import { buildArtifacts } from '../artifacts/build.ts';
+import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
+import { writeFiles } from '../artifacts/files.ts';
 import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadData, type DataOptions } from '../data/index.ts';
 import { LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { sigmaAtEpoch } from '../losses/gaussian_kl.ts';
-import { Session, type ExecutionProvider } from '../runtime/session.ts';
-import { TrainingSession, readCheckpoint, readManifest, type TrainBatch } from '../runtime/training.ts';
+import { assertProvider, loadTrainingSession, readCheckpoint, readManifest } from '../runtime/node.ts';
+import type { ExecutionProvider } from '../runtime/session.ts';
+import { TrainingSession, type TrainBatch } from '../runtime/training.ts';
 import { computeMetrics, multiLabelMetrics, regressionMetrics, type Metrics } from './metrics.ts';
 
 export interface RunConfig {
@@ -159,7 +162,7 @@ export class TeacherTargets {
   ) {}
 
   static async create(dir: string, student: Manifest, d: Dataset, ep: ExecutionProvider): Promise<TeacherTargets> {
-    const teacher = await TrainingSession.load(dir, { ep });
+    const teacher = await loadTrainingSession(dir, { ep });
     const tm = teacher.manifest;
     const refuse = (why: string): never => {
       void teacher.release();
@@ -211,10 +214,9 @@ export class TeacherTargets {
   }
 }
 
-/** Loss and metrics on `indices`: loss from the eval graph, predictions from the inference graph. */
+/** Loss and metrics on `indices`, from the eval graph's loss and prediction outputs (the inference graph's rules). */
 export async function evaluate(session: TrainingSession, d: Dataset, indices: Int32Array, batch: number, teacher?: TeacherTargets): Promise<Metrics> {
   const m = session.manifest;
-  const inference = await Session.create(exportInference(m, session.tensors()), { ep: session.train.ep });
   const k = m.spec.classes;
   const classes = new Int32Array(indices.length);
   const scores = new Float32Array(indices.length * k);
@@ -226,14 +228,13 @@ export async function evaluate(session: TrainingSession, d: Dataset, indices: In
     let b = gatherExamples(d, part);
     if (teacher) b = await teacher.attach(b, false);
     const ev = await session.runEvalStep(b);
+    if (ev.classes.length !== part.length) throw new LossgraphError(`${m.spec.model}: these artifacts predate prediction outputs in the eval graph; rebuild them`);
     lossSum += ev.loss * part.length;
     if (d.task === 'regression') outputs.set(ev.logits, start * k);
-    const out = await inference.run({ input: inference.tensor('float32', b.images, [part.length, ...d.shape]) });
-    classes.set(Array.from(out['class']!.data as BigInt64Array, Number), start);
-    scores.set((out['probabilities'] ?? out['scores'])!.data as Float32Array, start * k);
-    if (expected) expected.set(out['expected_class']!.data as Float32Array, start);
+    classes.set(Array.from(ev.classes, Number), start);
+    scores.set(ev.probabilities, start * k);
+    if (expected) expected.set(ev.expectedClass!, start);
   }
-  await inference.release();
   const loss = lossSum / indices.length;
   if (d.task === 'multilabel' || d.task === 'regression') {
     const targets = new Float32Array(indices.length * k);
@@ -260,6 +261,7 @@ function writeJsonl(out: string, history: readonly EpochRecord[]): void {
  */
 export async function runTraining(config: RunConfig, out: string, hooks: RunHooks = {}, opts: { resume?: boolean; data?: Dataset } = {}): Promise<RunResult> {
   const log = hooks.log ?? (() => {});
+  assertProvider(config.ep);
   const data = opts.data ?? (await loadData(config.data, config.dataOptions));
   if (data.skipped) log(`skipped ${data.skipped} bad file(s) in ${data.source}`);
   const splits = splitDataset(data, config.seed);
@@ -348,7 +350,9 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       log(`epoch ${epoch + 1}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}, validation loss ${validation.loss.toFixed(4)}, ${score}${validation.mae !== undefined ? `, MAE ${validation.mae.toFixed(3)}` : ''}${validation.mAP !== undefined ? `, mAP ${validation.mAP.toFixed(3)}` : ''} (${record.seconds.toFixed(1)} s)`);
     }
     const test = await evaluate(session, data, splits.test, 256, teacher);
-    writeFiles(out, { [FILES.inference]: exportInference(manifest, session.tensors()) });
+    // The inference model is baked once, at the end: the trained weights copied into its initializers.
+    const untrained = built?.files[FILES.inference] ?? readFileSync(join(out, FILES.inference));
+    writeFiles(out, { [FILES.inference]: bakeInference(untrained, session.tensors()) });
     return { out, history, test, best: bestEpoch(history) };
   } finally {
     bar?.stop();

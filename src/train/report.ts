@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { metricsSummary } from './metrics.ts';
-import { writeFiles } from '../artifacts/build.ts';
+import { writeFiles } from '../artifacts/files.ts';
 import type { RunConfig, RunResult } from './driver.ts';
 import type { Metrics } from './metrics.ts';
 

@@ -1,0 +1,185 @@
+// What a built artifact folder *is*, for everything that reads one: the
+// manifest's type, the file names, the tensor names every graph shares, the
+// checkpoint's bytes, and baking trained weights into the inference model.
+// It imports no part of the compiler and no Node built-in, so the runtime,
+// the driver and the web page depend on it alone.
+import { LossgraphError } from '../errors.ts';
+import { decodeModel, encodeModel } from '../onnx/proto.ts';
+import type { Range } from '../ranges.ts';
+import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
+
+export type { NamedTensor };
+
+export const MANIFEST_FORMAT = 'lossgraph-artifacts/1';
+export const CHECKPOINT_FORMAT = 'lossgraph-checkpoint/1';
+
+export const FILES = {
+  training: 'training_model.onnx',
+  eval: 'eval_model.onnx',
+  inference: 'inference_model.onnx',
+  checkpoint: 'checkpoint.safetensors',
+  manifest: 'manifest.json',
+} as const;
+
+/** Names of the graphs' inputs and outputs. A carried tensor X comes back from a step as `updated(X)`. */
+export const TENSORS = {
+  /** [B, C, H, W] float32 examples. */
+  input: 'input',
+  /** [B] int64 class labels. */
+  labels: 'labels',
+  /** [B, K] float32 targets, for losses that read them. */
+  targets: 'targets',
+  /** Training only: learning rate, step number (1-based), dropout seed. */
+  lr: 'lr',
+  step: 'step',
+  seed: 'seed',
+  /** Outputs. */
+  loss: 'loss',
+  logits: 'logits',
+  probabilities: 'probabilities',
+  /** Per-class scores of embedding models, in place of probabilities. */
+  scores: 'scores',
+  class: 'class',
+  expectedClass: 'expected_class',
+} as const;
+
+export const updated = (name: string): string => `${name}.updated`;
+
+export interface ArtifactSpec {
+  /** e.g. 'mlp:512' or 'cnn:32,64,128'. */
+  model: string;
+  /** A loss spec, e.g. 'ce + 0.5*gaussian_kl(sigma=2)'. */
+  loss: string;
+  classes: number;
+  /** One example's shape [C, H, W]. */
+  input: [number, number, number];
+  /** 'sgd', 'adamw', or with options, e.g. 'sgd:momentum=0.9,nesterov=1'. */
+  optimizer: string;
+  seed: number;
+  /** Values of the loss spec's named parameters. */
+  lossParams?: Record<string, number>;
+  /** Class hierarchy levels (for `hierarchical`). */
+  hierarchy?: Record<string, number[]>;
+  /** Class weights (for `ce`, `label_smoothing`, `focal`), baked in as a constant. */
+  classWeights?: number[];
+  /** Importance weights of the K-1 ordinal thresholds (for `coral`, `corn`), baked in as a constant. */
+  importanceWeights?: number[];
+  /** The data supplies [B, K] targets (multi-hot, soft or regression) with every batch. */
+  targets?: boolean;
+  /** Embedding size for `minmax` (default 32). */
+  embeddingDim?: number;
+}
+
+export interface TensorInfo {
+  name: string;
+  dtype: string;
+  shape: (number | string)[];
+}
+
+export interface ManifestHyperparameter {
+  name: string;
+  default: number;
+  /** Valid values; the runtime refuses to feed others. */
+  range?: Range;
+  /** The per-epoch schedule that may drive it ('sigma': --sigma-decay). */
+  schedule?: 'sigma';
+  /** 'temperature': a teacher's targets are softened by it. */
+  role?: 'temperature';
+}
+
+/** A schedulable loss argument no hyperparameter reaches alone (it is computed from parameters). */
+export interface Unscheduled {
+  schedule: 'sigma';
+  /** e.g. "'sigma' of 'gaussian_kl' (sigma=2*s)". */
+  where: string;
+}
+
+export interface Manifest {
+  format: typeof MANIFEST_FORMAT;
+  lossgraph: string;
+  opset: number;
+  spec: ArtifactSpec;
+  head: 'logits' | 'coral' | 'thresholds' | 'embedding';
+  ordinal: boolean;
+  graphs: Record<'training' | 'eval' | 'inference', { file: string; inputs: TensorInfo[]; outputs: TensorInfo[] }>;
+  hyperparameters: ManifestHyperparameter[];
+  /** Schedulable arguments no hyperparameter reaches alone: a schedule asked for them is refused. */
+  unscheduled?: Unscheduled[];
+  /** Trainable parameters, then state (running statistics), then optimizer state: what the checkpoint holds. */
+  carried: { name: string; shape: number[]; kind: 'parameter' | 'state' | 'optimizer' }[];
+  checkpoint: string;
+}
+
+/** A manifest from its JSON text; `where` names it in errors. */
+export function parseManifest(text: string, where: string): Manifest {
+  let m: Manifest;
+  try {
+    m = JSON.parse(text) as Manifest;
+  } catch {
+    throw new LossgraphError(`${where}: not a lossgraph manifest (not JSON)`);
+  }
+  if (typeof m !== 'object' || m === null || m.format !== MANIFEST_FORMAT) throw new LossgraphError(`${where}: not a lossgraph manifest`);
+  return m;
+}
+
+/** A checkpoint for `manifest`'s artifacts: carried tensors plus what resuming needs. */
+export function checkpointBytes(manifest: Manifest, tensors: readonly NamedTensor[], step: number, extra: Record<string, string> = {}): Uint8Array {
+  return encodeSafetensors(tensors, {
+    format: CHECKPOINT_FORMAT,
+    model: manifest.spec.model,
+    loss: manifest.spec.loss,
+    classes: String(manifest.spec.classes),
+    input: manifest.spec.input.join('x'),
+    optimizer: manifest.spec.optimizer,
+    step: String(step),
+    ...extra,
+  });
+}
+
+export interface LoadedCheckpoint {
+  tensors: Map<string, Float32Array>;
+  step: number;
+  metadata: Record<string, string>;
+}
+
+/** Decodes checkpoint bytes (`path` names them in errors) and checks them against `manifest`. */
+export function parseCheckpoint(bytes: Uint8Array, path: string, manifest: Manifest): LoadedCheckpoint {
+  const file = decodeSafetensors(bytes, path);
+  const meta = file.metadata;
+  const saved = `model '${meta.model ?? '?'}', loss '${meta.loss ?? '?'}', ${meta.classes ?? '?'} classes, input ${meta.input ?? '?'}`;
+  const wanted = `model '${manifest.spec.model}', loss '${manifest.spec.loss}', ${manifest.spec.classes} classes, input ${manifest.spec.input.join('x')}`;
+  const byName = new Map(file.tensors.map((t) => [t.name, t]));
+  const mismatch = (detail: string): never => {
+    throw new LossgraphError(`${path} was saved for ${saved}, not for these artifacts (${wanted}): ${detail}`);
+  };
+  if (meta.format !== CHECKPOINT_FORMAT) mismatch('it is not a lossgraph checkpoint');
+  for (const c of manifest.carried) {
+    const t = byName.get(c.name);
+    if (!t) mismatch(`tensor '${c.name}' is missing`);
+    if (t!.shape.join(',') !== c.shape.join(',')) mismatch(`tensor '${c.name}' has shape [${t!.shape}], expected [${c.shape}]`);
+  }
+  const extra = file.tensors.find((t) => !manifest.carried.some((c) => c.name === t.name));
+  if (extra) mismatch(`it holds a tensor '${extra.name}' these artifacts do not have`);
+  const step = Number(meta.step ?? '0');
+  if (!Number.isInteger(step) || step < 0) mismatch(`its step '${meta.step}' is not a count`);
+  return { tensors: new Map(file.tensors.map((t) => [t.name, t.data])), step, metadata: meta };
+}
+
+/**
+ * The inference model with `tensors` (trained parameters and running
+ * statistics) in place of the initializers of the same names. The inference
+ * graph holds every parameter and statistic as an initializer named after it,
+ * so baking is a byte copy, with no graph rebuilt.
+ */
+export function bakeInference(model: Uint8Array, tensors: readonly NamedTensor[]): Uint8Array {
+  const proto = decodeModel(model);
+  const byName = new Map(tensors.map((t) => [t.name, t]));
+  for (const init of proto.graph?.initializer ?? []) {
+    const t = byName.get(init.name ?? '');
+    if (!t) continue;
+    const expected = (init.dims ?? []).reduce((a: number, d) => a * Number(d), 1);
+    if (t.data.length !== expected) throw new LossgraphError(`cannot bake '${t.name}': ${t.data.length} values for an initializer of ${expected}`);
+    init.rawData = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice();
+  }
+  return encodeModel(proto);
+}

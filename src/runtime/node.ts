@@ -1,0 +1,62 @@
+// The runtime's Node-only part: reading artifact folders (the manifest, the
+// checkpoint, a TrainingSession opened from a folder) and finding the CUDA
+// provider's libraries. The only runtime module that touches the file system;
+// the rest of runtime/ also runs in a page.
+import { existsSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { FILES, parseCheckpoint, parseManifest, type LoadedCheckpoint, type Manifest } from '../artifacts/contract.ts';
+import { LossgraphError } from '../errors.ts';
+import { CUDA_INSTALL_HINT, type ExecutionProvider, type SessionOptions } from './session.ts';
+import { TrainingSession } from './training.ts';
+
+export function readManifest(dir: string): Manifest {
+  const path = join(dir, FILES.manifest);
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    throw new LossgraphError(`${dir}: no ${FILES.manifest} (build the artifacts with lossgraph build)`);
+  }
+  return parseManifest(text, path);
+}
+
+/** Reads a checkpoint file and checks it holds exactly the tensors `manifest` carries. */
+export function readCheckpoint(path: string, manifest: Manifest): LoadedCheckpoint {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch {
+    throw new LossgraphError(`${path}: cannot read the checkpoint`);
+  }
+  return parseCheckpoint(bytes, path, manifest);
+}
+
+/** Opens an artifact folder; `checkpoint` defaults to the folder's own. */
+export async function loadTrainingSession(dir: string, opts: SessionOptions & { checkpoint?: string } = {}): Promise<TrainingSession> {
+  assertProvider(opts.ep);
+  const manifest = readManifest(dir);
+  const ckpt = readCheckpoint(opts.checkpoint ?? join(dir, manifest.checkpoint), manifest);
+  return TrainingSession.open(manifest, readFileSync(join(dir, FILES.training)), readFileSync(join(dir, FILES.eval)), ckpt, opts);
+}
+
+/** Where onnxruntime-node keeps its native libraries on this platform. */
+function ortNodeBinDir(): string {
+  const require = createRequire(import.meta.url);
+  const pkg = dirname(require.resolve('onnxruntime-node/package.json'));
+  return join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** Fails with one line when the CUDA provider libraries are missing. */
+export function assertCudaInstalled(): void {
+  if (process.platform !== 'linux' && process.platform !== 'win32') {
+    throw new LossgraphError(`the CUDA execution provider is not available on ${process.platform}`);
+  }
+  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
+  if (!existsSync(join(ortNodeBinDir(), lib))) throw new LossgraphError(CUDA_INSTALL_HINT);
+}
+
+/** Fails with one line when `ep` cannot be used here. */
+export function assertProvider(ep: ExecutionProvider | undefined): void {
+  if (ep === 'cuda') assertCudaInstalled();
+}
