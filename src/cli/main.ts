@@ -83,8 +83,39 @@ export async function main(argv: string[]): Promise<number> {
       (y: Argv) => y
         .option('run', { type: 'string', demandOption: true, describe: 'the folder lossgraph train wrote' })
         .option('data', { type: 'string', describe: 'evaluate on another data set (default: the run\'s test split)' })
+        .option('checkpoint', { type: 'string', describe: 'evaluate this checkpoint of the run (e.g. one fine-tuned in the page) instead of its own' })
         .option('json', { type: 'boolean', default: false }),
       evalCommand,
+    )
+    .command(
+      'export',
+      'write a static web bundle of a trained run: a page that classifies and fine-tunes in the browser, offline',
+      (y: Argv) => y
+        .option('run', { type: 'string', demandOption: true, describe: 'the folder lossgraph train wrote' })
+        .option('out', { type: 'string', demandOption: true, describe: 'the folder to write (replaced if it holds an earlier export)' })
+        .option('force', { type: 'boolean', default: false, describe: 'replace --out even if it is not an earlier export' })
+        .option('json', { type: 'boolean', default: false }),
+      async (a) => {
+        const { exportBundle } = await import('./export.ts');
+        const r = await exportBundle(a.run as string, a.out as string, { force: a.force as boolean });
+        const summary = { out: r.out, files: r.files.length, bytes: r.bytes, page_js_bytes: r.pageBytes, worker_js_bytes: r.workerBytes };
+        if (a.json) console.log(JSON.stringify(summary));
+        else console.log(`wrote ${r.files.length} files (${(r.bytes / 1e6).toFixed(1)} MB; page.js ${(r.pageBytes / 1e3).toFixed(0)} kB, worker.js ${(r.workerBytes / 1e3).toFixed(0)} kB) to ${r.out}\nserve it with: lossgraph serve ${r.out}`);
+      },
+    )
+    .command(
+      'serve <dir>',
+      'serve an exported bundle on this machine, with the headers multi-threaded wasm needs',
+      (y: Argv) => y
+        .positional('dir', { type: 'string', demandOption: true, describe: 'the folder lossgraph export wrote' })
+        .option('port', { type: 'number', default: 8080 })
+        .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind; keep 127.0.0.1 unless others must reach it' }),
+      async (a) => {
+        const { serve } = await import('./serve.ts');
+        const { url } = await serve(a.dir as string, { port: a.port as number, host: a.host as string });
+        console.log(`serving ${a.dir} at ${url} (Ctrl+C stops)`);
+        await new Promise(() => {});
+      },
     )
     .command(
       'compare',

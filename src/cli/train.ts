@@ -143,10 +143,10 @@ export async function trainCommand(a: RunArgs): Promise<void> {
   }
 }
 
-export async function evalCommand(a: { run: string; data?: string; json: boolean }): Promise<void> {
+export async function evalCommand(a: { run: string; data?: string; checkpoint?: string; json: boolean }): Promise<void> {
   const config = readRunConfig(a.run);
   const data = await loadData(a.data ?? config.data, config.dataOptions);
-  const session = await loadTrainingSession(a.run, { ep: config.ep });
+  const session = await loadTrainingSession(a.run, { ep: config.ep, checkpoint: a.checkpoint });
   // The loss is measured with the hyperparameters of the run's last epoch (a decayed sigma).
   applySigmaSchedule(session, config, config.epochs - 1);
   const indices = a.data ? Int32Array.from({ length: data.count }, (_, i) => i) : splitDataset(data, config.seed).test;

@@ -21,6 +21,8 @@ export interface SessionOptions {
   threads?: number;
   /** An onnxruntime module to use instead of importing one by name (a page passes onnxruntime-web). */
   ort?: unknown;
+  /** Execution providers in order of preference, overriding `ep` (a page asks for ['webgpu', 'wasm']). */
+  providers?: string[];
 }
 
 const loaded = new Map<RuntimeName, Promise<Ort>>();
@@ -56,7 +58,7 @@ export class Session {
       env.wasm.numThreads = opts.threads ?? 1;
     }
     const options: ortTypes.InferenceSession.SessionOptions = {
-      executionProviders: [runtime === 'web' ? 'wasm' : ep],
+      executionProviders: opts.providers ?? [runtime === 'web' ? 'wasm' : ep],
       graphOptimizationLevel: 'all',
     };
     if (runtime === 'node' && opts.threads) options.intraOpNumThreads = opts.threads;

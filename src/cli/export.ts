@@ -1,0 +1,157 @@
+// `lossgraph export --run DIR --out WEBDIR`: a static bundle that classifies
+// and fine-tunes in the browser, offline, from any static host: the models and
+// checkpoint, the class metadata and preprocessing recipe, sample images, the
+// page and its worker bundled with esbuild, onnxruntime-web's own .mjs/.wasm
+// files (no CDN), and a SHA256SUMS list of every file.
+import { createHash } from 'node:crypto';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as esbuild from 'esbuild';
+import { Jimp } from 'jimp';
+import { FILES } from '../artifacts/contract.ts';
+import { splitDataset } from '../data/dataset.ts';
+import { loadData } from '../data/index.ts';
+import { LossgraphError } from '../errors.ts';
+import { readCheckpoint, readManifest } from '../runtime/node.ts';
+import { readRunConfig } from '../train/driver.ts';
+import type { BundleMeta } from '../../web/protocol.ts';
+
+const WEB_SOURCES = fileURLToPath(new URL('../../web/', import.meta.url));
+/** onnxruntime-web's WebGPU build (it runs the wasm backend too) and the wasm files it loads at run time. */
+const ORT_FILES = ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
+const SAMPLES = 6;
+
+export interface ExportResult {
+  out: string;
+  files: string[];
+  bytes: number;
+  /** esbuild's metafile of the page and worker bundles, for checking what each contains. */
+  metafile: esbuild.Metafile;
+  /** Bytes of page.js (what the page loads to classify) and worker.js (loaded when fine-tuning starts). */
+  pageBytes: number;
+  workerBytes: number;
+}
+
+function ortDist(): string {
+  // The package's exports name the .wasm files but not package.json; the .wasm sits in dist/.
+  const require = createRequire(import.meta.url);
+  return dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+}
+
+/** The page and worker, bundled; onnxruntime-web stays a separate file the bundles import from ./ort/. */
+async function bundle(outdir: string): Promise<esbuild.Metafile> {
+  const ortExternal: esbuild.Plugin = {
+    name: 'ort-from-bundle',
+    setup(b) {
+      b.onResolve({ filter: /^onnxruntime-web$/ }, () => ({ path: './ort/ort.webgpu.min.mjs', external: true }));
+      // Session imports onnxruntime-node by name only when it is given no module; the page always gives one.
+      b.onResolve({ filter: /^onnxruntime-node$/ }, () => ({ path: 'onnxruntime-node', external: true }));
+    },
+  };
+  try {
+    const r = await esbuild.build({
+      entryPoints: { page: join(WEB_SOURCES, 'page.ts'), worker: join(WEB_SOURCES, 'worker.ts') },
+      bundle: true,
+      format: 'esm',
+      platform: 'browser',
+      target: 'es2022',
+      minify: true,
+      sourcemap: false,
+      outdir,
+      metafile: true,
+      logLevel: 'silent',
+      plugins: [ortExternal],
+      define: { 'process.env.NODE_ENV': '"production"' },
+    });
+    return r.metafile;
+  } catch (e) {
+    const first = (e as { errors?: esbuild.Message[] }).errors?.[0];
+    throw new LossgraphError(`bundling the page failed: ${first ? `${first.text} (${first.location?.file}:${first.location?.line})` : String((e as Error).message).split('\n')[0]}`);
+  }
+}
+
+/** A PNG of one preprocessed example (values in [0, 1]); decoding it again gives the same tensor. */
+async function examplePng(x: Float32Array, [c, h, w]: [number, number, number]): Promise<Uint8Array> {
+  const image = new Jimp({ width: w, height: h });
+  const plane = h * w;
+  for (let p = 0; p < plane; p++) {
+    for (let k = 0; k < 3; k++) image.bitmap.data[4 * p + k] = Math.round(255 * x[(c === 3 ? k : 0) * plane + p]!);
+    image.bitmap.data[4 * p + 3] = 255;
+  }
+  return new Uint8Array(await image.getBuffer('image/png'));
+}
+
+export async function exportBundle(run: string, out: string, opts: { force?: boolean } = {}): Promise<ExportResult> {
+  const config = readRunConfig(run);
+  const manifest = readManifest(run);
+  readCheckpoint(join(run, FILES.checkpoint), manifest);
+  for (const f of [FILES.inference, FILES.training, FILES.eval]) {
+    if (!existsSync(join(run, f))) throw new LossgraphError(`${run}: no ${f}; is the run finished?`);
+  }
+  if (existsSync(out) && !opts.force && !existsSync(join(out, 'SHA256SUMS'))) {
+    throw new LossgraphError(`${out} exists and is not a lossgraph export; choose another --out (or --force to replace it)`);
+  }
+  const data = await loadData(config.data, config.dataOptions);
+  const [c, h, w] = manifest.spec.input;
+  if (c !== 1 && c !== 3) throw new LossgraphError(`${run}: the page classifies images of 1 or 3 channels; this model takes ${c}`);
+  if (data.task && data.task !== 'classification') throw new LossgraphError(`${run}: the page shows single-label classifiers; this run is ${data.task}`);
+
+  // Everything goes into a temporary folder beside the target, renamed into place at the end.
+  const tmp = `${out}.tmp-${process.pid}`;
+  rmSync(tmp, { recursive: true, force: true });
+  mkdirSync(join(tmp, 'model'), { recursive: true });
+  mkdirSync(join(tmp, 'ort'), { recursive: true });
+  mkdirSync(join(tmp, 'samples'), { recursive: true });
+  try {
+    for (const f of [FILES.inference, FILES.training, FILES.eval, FILES.checkpoint, FILES.manifest]) copyFileSync(join(run, f), join(tmp, 'model', f));
+    const test = splitDataset(data, config.seed).test;
+    const samples: BundleMeta['samples'] = [];
+    const size = c * h * w;
+    for (const i of Array.from(test).slice(0, SAMPLES)) {
+      const file = `samples/${samples.length}.png`;
+      writeFileSync(join(tmp, file), await examplePng(data.images.subarray(i * size, (i + 1) * size), manifest.spec.input));
+      samples.push({ file, label: data.classNames[data.labels[i]!]! });
+    }
+    const meta: BundleMeta = {
+      classes: data.classNames,
+      ...(data.ordinal ? { ordinal: data.ordinal } : {}),
+      ...(data.hierarchy ? { hierarchy: Object.fromEntries(Object.entries(data.hierarchy).map(([level, groups]) => [level, { groups, names: Array.from({ length: Math.max(...groups) + 1 }, (_, g) => `${level} ${g}`) }])) } : {}),
+      preprocess: {
+        channels: c as 1 | 3,
+        height: h,
+        width: w,
+        resize: 'jimp resize to height x width (its default, bilinear), skipped when the size already matches',
+        scale: 'each 8-bit channel divided by 255, planes in C x H x W order',
+        grayscale: 'ITU-R BT.601 luma: 0.299 R + 0.587 G + 0.114 B',
+      },
+      samples,
+      run: { model: config.model, loss: config.loss, data: config.data },
+    };
+    writeFileSync(join(tmp, 'model', 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
+    const dist = ortDist();
+    for (const f of ORT_FILES) copyFileSync(join(dist, f), join(tmp, 'ort', f));
+    copyFileSync(join(WEB_SOURCES, 'index.html'), join(tmp, 'index.html'));
+    copyFileSync(join(WEB_SOURCES, 'app.css'), join(tmp, 'app.css'));
+    const metafile = await bundle(tmp);
+    const files = listFiles(tmp);
+    const sums = files.map((f) => `${createHash('sha256').update(readFileSync(join(tmp, f))).digest('hex')}  ${f}`);
+    writeFileSync(join(tmp, 'SHA256SUMS'), `${sums.join('\n')}\n`);
+    rmSync(out, { recursive: true, force: true });
+    renameSync(tmp, out);
+    const all = [...files, 'SHA256SUMS'];
+    const bytes = all.reduce((a, f) => a + readFileSync(join(out, f)).length, 0);
+    return { out, files: all, bytes, metafile, pageBytes: readFileSync(join(out, 'page.js')).length, workerBytes: readFileSync(join(out, 'worker.js')).length };
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    throw e;
+  }
+}
+
+function listFiles(dir: string, at = dir): string[] {
+  return readdirSync(at).sort().flatMap((name) => {
+    const p = join(at, name);
+    return statSync(p).isDirectory() ? listFiles(dir, p) : [relative(dir, p)];
+  });
+}

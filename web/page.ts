@@ -1,0 +1,416 @@
+// The deployment page: classifies images with the exported inference model in
+// onnxruntime-web (WebGPU when the browser offers it, wasm otherwise) and
+// fine-tunes in a Web Worker. It loads no part of lossgraph's compiler: the
+// worker does, and only when fine-tuning starts.
+import * as ort from 'onnxruntime-web';
+import { FILES, TENSORS } from '../src/artifacts/contract.ts';
+import { pixelsToTensor } from '../src/data/pixels.ts';
+import { decodePixels } from './decode.ts';
+import { Session } from '../src/runtime/session.ts';
+import type { BundleMeta, FromWorker, ToWorker } from './protocol.ts';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const params = new URLSearchParams(location.search);
+const base = new URL('./', location.href).href;
+const modelBase = `${base}model/`;
+const wasmBase = `${base}ort/`;
+
+function showError(message: string): void {
+  const box = $('error');
+  box.textContent = message;
+  box.hidden = false;
+}
+
+function clearError(): void {
+  $('error').hidden = true;
+}
+
+/** Fetches with progress reported to the load bar; `share` is this file's part of the bar. */
+async function fetchWithProgress(url: string, onBytes: (n: number) => void): Promise<Uint8Array> {
+  const r = await fetch(url);
+  if (!r.ok || !r.body) throw new Error(`${url}: ${r.status} ${r.statusText}`);
+  const reader = r.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    total += value.length;
+    onBytes(value.length);
+  }
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+interface Prediction {
+  top: { index: number; name: string; probability: number }[];
+  probabilities: number[];
+  classIndex: number;
+  expected?: number;
+  expectedUnit?: number;
+  coarse?: Record<string, string>;
+  ms: number;
+}
+
+class App {
+  meta!: BundleMeta;
+  session!: Session;
+  backend = 'wasm';
+  threads = 1;
+  readonly ready: Promise<void>;
+  private worker?: Worker;
+  private workerReady?: Promise<void>;
+  private workerListeners = new Set<(m: FromWorker) => void>();
+  private ftImages: Float32Array[] = [];
+  private ftLabels: number[] = [];
+  private lastExport?: { checkpoint: Uint8Array; inference: Uint8Array };
+  private history: { step: number; loss: number; accuracy: number }[] = [];
+
+  constructor() {
+    this.ready = this.load().catch((e: Error) => {
+      showError(`The model failed to load: ${e.message}`);
+      throw e;
+    });
+  }
+
+  private async load(): Promise<void> {
+    if (typeof WebAssembly !== 'object') throw new Error('this browser has no WebAssembly, which onnxruntime-web needs');
+    const isolated = globalThis.crossOriginIsolated === true;
+    const wanted = params.get('threads');
+    this.threads = wanted ? Math.max(1, Number(wanted)) : isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
+    ort.env.wasm.wasmPaths = wasmBase;
+    ort.env.wasm.numThreads = this.threads;
+    $('isolated').textContent = isolated ? 'yes' : 'no (single-threaded wasm)';
+    $('threads').textContent = String(this.threads);
+    const metaText = await (await fetch(`${modelBase}meta.json`)).text();
+    this.meta = JSON.parse(metaText) as BundleMeta;
+    const size = (await fetch(`${modelBase}${FILES.inference}`, { method: 'HEAD' })).headers.get('content-length');
+    const total = Number(size) || 1;
+    let loaded = 0;
+    const model = await fetchWithProgress(`${modelBase}${FILES.inference}`, (n) => {
+      loaded += n;
+      ($('load-progress') as HTMLProgressElement).value = loaded / total;
+      $('load-text').textContent = `${(loaded / 1e6).toFixed(2)} MB`;
+    });
+    const gpu = params.get('backend') !== 'wasm' && 'gpu' in navigator && (await (navigator as unknown as { gpu: { requestAdapter(): Promise<unknown> } }).gpu.requestAdapter().catch(() => null));
+    if (gpu) {
+      try {
+        this.session = await Session.create(model, { runtime: 'web', ort, providers: ['webgpu'] });
+        this.backend = 'webgpu';
+      } catch {
+        this.session = await Session.create(model, { runtime: 'web', ort, providers: ['wasm'] });
+      }
+    } else {
+      this.session = await Session.create(model, { runtime: 'web', ort, providers: ['wasm'] });
+    }
+    $('backend').textContent = this.backend;
+    const p = this.meta.preprocess;
+    $('input-size').textContent = `${p.channels}×${p.height}×${p.width}`;
+    $('model-line').textContent = `Model ${this.meta.run.model}, loss ${this.meta.run.loss}, trained on ${this.meta.run.data}; ${this.meta.classes.length} classes.`;
+    this.renderSamples();
+    this.renderLabelChoices(this.meta.classes);
+  }
+
+  /** The model's input for an image file's bytes: the same decoder and steps as the Node loader. */
+  async preprocess(bytes: Uint8Array): Promise<Float32Array> {
+    const p = this.meta.preprocess;
+    return pixelsToTensor(await decodePixels(bytes), { width: p.width, height: p.height, channels: p.channels });
+  }
+
+  async classify(bytes: Uint8Array): Promise<Prediction> {
+    await this.ready;
+    const p = this.meta.preprocess;
+    let x: Float32Array;
+    try {
+      x = await this.preprocess(bytes);
+    } catch {
+      throw new Error('this file is not an image the page can read (JPEG, PNG, BMP, GIF or TIFF)');
+    }
+    this.drawInput(x);
+    const t0 = performance.now();
+    const out = await this.session.run({ [TENSORS.input]: this.session.tensor('float32', x, [1, p.channels, p.height, p.width]) });
+    const ms = performance.now() - t0;
+    const probs = Array.from((out[TENSORS.probabilities] ?? out[TENSORS.scores])!.data as Float32Array);
+    const classIndex = Number((out[TENSORS.class]!.data as BigInt64Array)[0]);
+    const order = probs.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+    const result: Prediction = {
+      top: order.slice(0, Math.min(5, probs.length)).map(([v, i]) => ({ index: i, name: this.meta.classes[i] ?? String(i), probability: v })),
+      probabilities: probs,
+      classIndex,
+      ms,
+    };
+    const expected = out[TENSORS.expectedClass]?.data as Float32Array | undefined;
+    if (expected) {
+      result.expected = expected[0]!;
+      const v = this.meta.ordinal?.values;
+      if (v) {
+        const lo = Math.floor(result.expected);
+        const hi = Math.min(lo + 1, v.length - 1);
+        result.expectedUnit = v[lo]! + (result.expected - lo) * (v[hi]! - v[lo]!);
+      }
+    }
+    if (this.meta.hierarchy) {
+      result.coarse = Object.fromEntries(Object.entries(this.meta.hierarchy).map(([level, h]) => [level, h.names[h.groups[classIndex]!] ?? String(h.groups[classIndex])]));
+    }
+    this.renderPrediction(result);
+    return result;
+  }
+
+  private drawInput(x: Float32Array): void {
+    const { channels, height, width } = this.meta.preprocess;
+    const canvas = $('preprocessed') as HTMLCanvasElement;
+    canvas.width = width;
+    canvas.height = height;
+    const ctx = canvas.getContext('2d')!;
+    const img = ctx.createImageData(width, height);
+    const plane = width * height;
+    for (let i = 0; i < plane; i++) {
+      for (let c = 0; c < 3; c++) img.data[4 * i + c] = Math.round(255 * x[(channels === 3 ? c : 0) * plane + i]!);
+      img.data[4 * i + 3] = 255;
+    }
+    ctx.putImageData(img, 0, 0);
+  }
+
+  private renderPrediction(r: Prediction): void {
+    $('timing').textContent = `Inference: ${r.ms.toFixed(1)} ms on ${this.backend}`;
+    const list = $('topk');
+    list.replaceChildren(...r.top.map((t) => {
+      const li = document.createElement('li');
+      const bar = document.createElement('span');
+      bar.className = 'bar';
+      bar.style.width = `${Math.max(1, Math.round(200 * t.probability))}px`;
+      li.append(bar, `${t.name}: ${(100 * t.probability).toFixed(1)}%`);
+      return li;
+    }));
+    $('coarse').textContent = r.coarse ? Object.entries(r.coarse).map(([l, g]) => `${l}: ${g}`).join(', ') : '';
+    const unit = this.meta.ordinal?.unit;
+    $('expected').textContent = r.expected === undefined ? '' : `Expected value: ${r.expectedUnit !== undefined ? `${r.expectedUnit.toFixed(1)} ${unit}` : `class ${r.expected.toFixed(2)}`}`;
+    $('distribution').innerHTML = r.expected === undefined ? '' : barChart(r.probabilities, this.meta.classes);
+  }
+
+  private renderSamples(): void {
+    $('samples').replaceChildren(...this.meta.samples.map((s) => {
+      const b = document.createElement('button');
+      b.type = 'button';
+      b.title = `sample: ${s.label}`;
+      b.setAttribute('aria-label', `classify the sample image of ${s.label}`);
+      const img = document.createElement('img');
+      img.src = s.file;
+      img.alt = s.label;
+      b.append(img);
+      b.onclick = () => this.classifyUrl(s.file);
+      return b;
+    }));
+  }
+
+  renderLabelChoices(classes: string[]): void {
+    $('label-for').replaceChildren(...classes.map((c, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: c })));
+  }
+
+  async classifyUrl(url: string): Promise<void> {
+    await this.run(async () => this.classify(new Uint8Array(await (await fetch(url)).arrayBuffer())));
+  }
+
+  /** Runs `f`, showing its error on the page. */
+  async run<T>(f: () => Promise<T>): Promise<T | undefined> {
+    clearError();
+    try {
+      return await f();
+    } catch (e) {
+      showError((e as Error).message);
+      return undefined;
+    }
+  }
+
+  // --- fine-tuning -------------------------------------------------------
+
+  private onWorker(m: FromWorker): void {
+    for (const l of this.workerListeners) l(m);
+    if (m.type === 'error') showError(`Fine-tuning: ${m.message}`);
+    if (m.type === 'step') {
+      this.history.push({ step: m.step, loss: m.loss, accuracy: m.accuracy });
+      $('ft-status').textContent = `step ${m.step}: loss ${m.loss.toFixed(4)}, accuracy on the labelled images ${(100 * m.accuracy).toFixed(1)}% (${m.ms.toFixed(0)} ms/step)`;
+      $('chart').innerHTML = lineChart(this.history);
+    }
+  }
+
+  private next<T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> {
+    return new Promise((resolve, reject) => {
+      const l = (m: FromWorker) => {
+        if (m.type === type || m.type === 'error') {
+          this.workerListeners.delete(l);
+          if (m.type === 'error') reject(new Error(m.message));
+          else resolve(m as Extract<FromWorker, { type: T }>);
+        }
+      };
+      this.workerListeners.add(l);
+    });
+  }
+
+  /** Starts (or restarts) the worker on the model's classes or on new ones. */
+  async startWorker(init: { mode: 'existing' } | { mode: 'new'; classes: string[]; loss: string }): Promise<Extract<FromWorker, { type: 'ready' }>> {
+    await this.ready;
+    this.worker?.terminate();
+    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onWorker(e.data);
+    this.worker.onerror = (e) => showError(`Fine-tuning worker failed: ${e.message}`);
+    const ready = this.next('ready');
+    const msg: ToWorker = { type: 'init', ...init, modelBase, wasmBase, threads: this.threads } as ToWorker;
+    this.worker.postMessage(msg);
+    this.workerReady = ready.then(() => undefined);
+    const r = await ready;
+    this.renderLabelChoices(init.mode === 'new' ? init.classes : this.meta.classes);
+    this.ftImages = [];
+    this.ftLabels = [];
+    this.history = [];
+    return r;
+  }
+
+  async addImages(files: { bytes: Uint8Array; label: number }[]): Promise<number> {
+    for (const f of files) {
+      this.ftImages.push(await this.preprocess(f.bytes));
+      this.ftLabels.push(f.label);
+    }
+    $('ft-count').textContent = `${this.ftLabels.length} images`;
+    return this.ftLabels.length;
+  }
+
+  async finetune(o: { steps: number; batch: number; lr: number }): Promise<{ losses: number[]; accuracy: number; stepsPerSecond: number; stopped: boolean }> {
+    if (!this.worker || !this.workerReady) await this.startWorker({ mode: 'existing' });
+    await this.workerReady;
+    if (this.ftLabels.length === 0) throw new Error('add a few labelled images first');
+    const size = this.ftImages[0]!.length;
+    const images = new Float32Array(this.ftLabels.length * size);
+    this.ftImages.forEach((x, i) => images.set(x, i * size));
+    const losses: number[] = [];
+    let accuracy = NaN;
+    const collect = (m: FromWorker) => {
+      if (m.type === 'step') {
+        losses.push(m.loss);
+        accuracy = m.accuracy;
+      }
+    };
+    this.workerListeners.add(collect);
+    const done = this.next('done');
+    ($('start') as HTMLButtonElement).disabled = true;
+    ($('stop') as HTMLButtonElement).disabled = false;
+    this.worker!.postMessage({ type: 'train', images, labels: Int32Array.from(this.ftLabels), steps: o.steps, batch: o.batch, lr: o.lr } satisfies ToWorker);
+    try {
+      const d = await done;
+      return { losses, accuracy, stepsPerSecond: d.stepsPerSecond, stopped: d.stopped };
+    } finally {
+      this.workerListeners.delete(collect);
+      ($('start') as HTMLButtonElement).disabled = false;
+      ($('stop') as HTMLButtonElement).disabled = true;
+      ($('download-checkpoint') as HTMLButtonElement).disabled = false;
+      ($('download-model') as HTMLButtonElement).disabled = false;
+    }
+  }
+
+  stop(): void {
+    this.worker?.postMessage({ type: 'stop' } satisfies ToWorker);
+  }
+
+  /** The fine-tuned checkpoint and inference model, as the download buttons save them. */
+  async exportTrained(): Promise<{ checkpoint: Uint8Array; inference: Uint8Array; accuracy: number }> {
+    if (!this.worker) throw new Error('fine-tune first');
+    const got = this.next('exported');
+    this.worker.postMessage({ type: 'export' } satisfies ToWorker);
+    const r = await got;
+    this.lastExport = r;
+    return r;
+  }
+
+  async download(which: 'checkpoint' | 'inference'): Promise<void> {
+    const r = this.lastExport ?? (await this.exportTrained());
+    const bytes = which === 'checkpoint' ? r.checkpoint : r.inference;
+    const a = document.createElement('a');
+    a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
+    a.download = which === 'checkpoint' ? 'finetuned.safetensors' : 'finetuned_inference_model.onnx';
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+}
+
+function barChart(values: number[], names: string[]): string {
+  const w = 16;
+  const h = 80;
+  const bars = values.map((v, i) => `<rect x="${i * w + 1}" y="${h - v * h}" width="${w - 2}" height="${v * h}" fill="#3b82f6"><title>${escapeHtml(names[i] ?? String(i))}: ${(100 * v).toFixed(1)}%</title></rect>`).join('');
+  return `<svg width="${values.length * w}" height="${h}" role="img" aria-label="predicted distribution over the ordered classes">${bars}</svg>`;
+}
+
+function lineChart(points: { step: number; loss: number; accuracy: number }[]): string {
+  const w = 420;
+  const h = 160;
+  const maxLoss = Math.max(...points.map((p) => p.loss), 1e-9);
+  const n = Math.max(points.length - 1, 1);
+  const path = (f: (p: (typeof points)[number]) => number) => points.map((p, i) => `${i ? 'L' : 'M'}${(i / n) * (w - 20) + 10},${h - 10 - f(p) * (h - 20)}`).join(' ');
+  return `<svg width="${w}" height="${h}" role="img" aria-label="loss (blue) and accuracy (green) per step">
+<path d="${path((p) => p.loss / maxLoss)}" fill="none" stroke="#3b82f6" stroke-width="2"/>
+<path d="${path((p) => p.accuracy)}" fill="none" stroke="#16a34a" stroke-width="2"/>
+<text x="12" y="14" font-size="11" fill="#3b82f6">loss (max ${maxLoss.toFixed(3)})</text><text x="150" y="14" font-size="11" fill="#16a34a">accuracy</text></svg>`;
+}
+
+function escapeHtml(s: string): string {
+  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+}
+
+const app = new App();
+(globalThis as unknown as { lossgraph: App }).lossgraph = app;
+
+async function readFile(f: File): Promise<Uint8Array> {
+  return new Uint8Array(await f.arrayBuffer());
+}
+
+$('file').addEventListener('change', async (e) => {
+  const f = (e.target as HTMLInputElement).files?.[0];
+  if (f) await app.run(async () => app.classify(await readFile(f)));
+});
+const drop = $('drop');
+drop.addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' || e.key === ' ') $('file').click();
+});
+drop.addEventListener('click', () => $('file').click());
+drop.addEventListener('dragover', (e) => {
+  e.preventDefault();
+  drop.classList.add('over');
+});
+drop.addEventListener('dragleave', () => drop.classList.remove('over'));
+drop.addEventListener('drop', async (e) => {
+  e.preventDefault();
+  drop.classList.remove('over');
+  const f = e.dataTransfer?.files[0];
+  if (f) await app.run(async () => app.classify(await readFile(f)));
+});
+document.addEventListener('paste', async (e) => {
+  const f = [...(e.clipboardData?.files ?? [])][0];
+  if (f) await app.run(async () => app.classify(await readFile(f)));
+});
+$('ft-files').addEventListener('change', async (e) => {
+  const files = [...((e.target as HTMLInputElement).files ?? [])];
+  const label = Number(($('label-for') as HTMLSelectElement).value);
+  await app.run(async () => app.addImages(await Promise.all(files.map(async (f) => ({ bytes: await readFile(f), label })))));
+});
+for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) {
+  r.addEventListener('change', () => app.run(async () => {
+    if (r.value === 'new') {
+      const classes = ($('new-classes') as HTMLInputElement).value.split(',').map((c) => c.trim()).filter(Boolean);
+      await app.startWorker({ mode: 'new', classes, loss: ($('loss-spec') as HTMLInputElement).value });
+    } else await app.startWorker({ mode: 'existing' });
+  }));
+}
+$('start').addEventListener('click', () => app.run(async () => app.finetune({
+  steps: Number(($('steps') as HTMLInputElement).value),
+  batch: Number(($('batch') as HTMLInputElement).value),
+  lr: Number(($('lr') as HTMLInputElement).value),
+})));
+$('stop').addEventListener('click', () => app.stop());
+$('download-checkpoint').addEventListener('click', () => app.run(() => app.download('checkpoint')));
+$('download-model').addEventListener('click', () => app.run(() => app.download('inference')));

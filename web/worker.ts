@@ -1,0 +1,110 @@
+// The fine-tuning Web Worker: runs lossgraph's standard-ONNX training step in
+// onnxruntime-web, off the page's thread so the page stays responsive. For new
+// classes it builds a new training graph with lossgraph's own compiler, here in
+// the browser, on the loss spec the user typed, and carries the trained body's
+// weights over.
+import * as ort from 'onnxruntime-web';
+import { buildArtifacts } from '../src/artifacts/build.ts';
+import { FILES, bakeInference, checkpointBytes, parseCheckpoint, parseManifest, type Manifest } from '../src/artifacts/contract.ts';
+import { LossgraphError } from '../src/errors.ts';
+import { TrainingSession, type TrainBatch } from '../src/runtime/training.ts';
+import type { FromWorker, ToWorker } from './protocol.ts';
+
+const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
+
+let session: TrainingSession | undefined;
+let inferenceModel: Uint8Array | undefined;
+let stopRequested = false;
+let lastAccuracy = NaN;
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const r = await fetch(url);
+  if (!r.ok) throw new LossgraphError(`${url}: ${r.status} ${r.statusText}`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+/** Artifacts for new classes: a new head on the exported body, whose trained weights are carried over. */
+function newHead(old: Manifest, oldCheckpoint: Uint8Array, classes: string[], loss: string) {
+  if (classes.length < 2) throw new LossgraphError(`name at least 2 classes (got ${classes.length})`);
+  const built = buildArtifacts({ model: old.spec.model, input: old.spec.input, optimizer: old.spec.optimizer, seed: old.spec.seed, loss, classes: classes.length });
+  const trained = parseCheckpoint(oldCheckpoint, 'checkpoint.safetensors', old).tensors;
+  const fresh = parseCheckpoint(built.files[FILES.checkpoint]!, 'new checkpoint', built.manifest).tensors;
+  const tensors = built.manifest.carried.map((c) => {
+    const from = c.kind !== 'optimizer' ? trained.get(c.name) : undefined;
+    const keep = from && from.length === fresh.get(c.name)!.length;
+    return { name: c.name, shape: c.shape, data: keep ? from : fresh.get(c.name)! };
+  });
+  return { manifest: built.manifest, files: { ...built.files, [FILES.checkpoint]: checkpointBytes(built.manifest, tensors, 0) } };
+}
+
+async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
+  ort.env.wasm.wasmPaths = m.wasmBase;
+  ort.env.wasm.numThreads = m.threads;
+  await session?.release();
+  const manifest = parseManifest(new TextDecoder().decode(await fetchBytes(`${m.modelBase}${FILES.manifest}`)), FILES.manifest);
+  const checkpoint = await fetchBytes(`${m.modelBase}${FILES.checkpoint}`);
+  let artifacts: { manifest: Manifest; files: Record<string, Uint8Array> };
+  let classes: string[];
+  if (m.mode === 'new') {
+    artifacts = newHead(manifest, checkpoint, m.classes, m.loss);
+    classes = m.classes;
+  } else {
+    const [training, evaluation, inference] = await Promise.all([FILES.training, FILES.eval, FILES.inference].map((f) => fetchBytes(`${m.modelBase}${f}`)));
+    artifacts = { manifest, files: { [FILES.training]: training!, [FILES.eval]: evaluation!, [FILES.inference]: inference!, [FILES.checkpoint]: checkpoint } };
+    classes = [];
+  }
+  inferenceModel = artifacts.files[FILES.inference];
+  session = await TrainingSession.fromBuilt(artifacts, { runtime: 'web', ort, providers: ['wasm'] });
+  const parameters = session.manifest.carried.filter((c) => c.kind === 'parameter').reduce((a, c) => a + c.shape.reduce((x, y) => x * y, 1), 0);
+  post({ type: 'ready', classes, head: session.manifest.head, loss: session.manifest.spec.loss, parameters });
+}
+
+/** Examples (s * batch + i) mod N: a fixed cycle, so the page and Node see the same batches. */
+export function cyclicBatch(images: Float32Array, labels: Int32Array, step: number, batch: number): TrainBatch {
+  const n = labels.length;
+  const size = images.length / n;
+  const out = new Float32Array(batch * size);
+  const y = new BigInt64Array(batch);
+  for (let i = 0; i < batch; i++) {
+    const e = (step * batch + i) % n;
+    out.set(images.subarray(e * size, (e + 1) * size), i * size);
+    y[i] = BigInt(labels[e]!);
+  }
+  return { images: out, labels: y };
+}
+
+async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {
+  if (!session) throw new LossgraphError('the model is not loaded yet');
+  stopRequested = false;
+  const all: TrainBatch = { images: m.images, labels: BigInt64Array.from(m.labels, (v) => BigInt(v)) };
+  const t0 = performance.now();
+  let s = 0;
+  for (; s < m.steps && !stopRequested; s++) {
+    const t = performance.now();
+    const loss = await session.runTrainStep(cyclicBatch(m.images, m.labels, s, m.batch), m.lr);
+    const ms = performance.now() - t;
+    const ev = await session.runEvalStep(all);
+    lastAccuracy = ev.classes.reduce((a, c, i) => a + (Number(c) === m.labels[i] ? 1 : 0), 0) / m.labels.length;
+    post({ type: 'step', step: s + 1, loss, accuracy: lastAccuracy, evalLoss: ev.loss, ms });
+    // Let a 'stop' message in between steps.
+    await new Promise((r) => setTimeout(r, 0));
+  }
+  post({ type: 'done', steps: s, stopped: stopRequested, stepsPerSecond: s / ((performance.now() - t0) / 1000) });
+}
+
+self.onmessage = async (e: MessageEvent<ToWorker>) => {
+  const m = e.data;
+  try {
+    if (m.type === 'init') await init(m);
+    else if (m.type === 'train') await train(m);
+    else if (m.type === 'stop') stopRequested = true;
+    else if (m.type === 'export') {
+      if (!session || !inferenceModel) throw new LossgraphError('nothing to export: the model is not loaded');
+      const checkpoint = session.checkpoint({ source: 'lossgraph web fine-tuning' });
+      const inference = bakeInference(inferenceModel, session.tensors());
+      post({ type: 'exported', checkpoint, inference, accuracy: lastAccuracy }, [checkpoint.buffer, inference.buffer]);
+    }
+  } catch (err) {
+    post({ type: 'error', message: err instanceof Error ? err.message : String(err) });
+  }
+};
