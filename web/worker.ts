@@ -7,6 +7,7 @@ import * as ort from 'onnxruntime-web';
 import { buildArtifacts } from '../src/artifacts/build.ts';
 import { FILES, bakeInference, checkpointBytes, parseCheckpoint, parseManifest, type Manifest } from '../src/artifacts/contract.ts';
 import { LossgraphError } from '../src/errors.ts';
+import { cyclicBatch } from '../src/data/batches.ts';
 import { TrainingSession, type TrainBatch } from '../src/runtime/training.ts';
 import type { FromWorker, ToWorker } from './protocol.ts';
 
@@ -57,20 +58,6 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   session = await TrainingSession.fromBuilt(artifacts, { runtime: 'web', ort, providers: ['wasm'] });
   const parameters = session.manifest.carried.filter((c) => c.kind === 'parameter').reduce((a, c) => a + c.shape.reduce((x, y) => x * y, 1), 0);
   post({ type: 'ready', classes, head: session.manifest.head, loss: session.manifest.spec.loss, parameters });
-}
-
-/** Examples (s * batch + i) mod N: a fixed cycle, so the page and Node see the same batches. */
-export function cyclicBatch(images: Float32Array, labels: Int32Array, step: number, batch: number): TrainBatch {
-  const n = labels.length;
-  const size = images.length / n;
-  const out = new Float32Array(batch * size);
-  const y = new BigInt64Array(batch);
-  for (let i = 0; i < batch; i++) {
-    const e = (step * batch + i) % n;
-    out.set(images.subarray(e * size, (e + 1) * size), i * size);
-    y[i] = BigInt(labels[e]!);
-  }
-  return { images: out, labels: y };
 }
 
 async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {

@@ -61,3 +61,21 @@ export function* shuffledBatches(d: Dataset, indices: Int32Array, batchSize: num
 export function range(n: number): Int32Array {
   return Int32Array.from({ length: n }, (_, i) => i);
 }
+
+/**
+ * Batch `step` of a fixed cycle over a handful of labelled examples: examples
+ * (step * batch + i) mod N. The page's fine-tuning uses it, so Node can repeat
+ * the page's batches exactly.
+ */
+export function cyclicBatch(images: Float32Array, labels: Int32Array, step: number, batch: number): TrainBatch {
+  const n = labels.length;
+  const size = images.length / n;
+  const out = new Float32Array(batch * size);
+  const y = new BigInt64Array(batch);
+  for (let i = 0; i < batch; i++) {
+    const e = (step * batch + i) % n;
+    out.set(images.subarray(e * size, (e + 1) * size), i * size);
+    y[i] = BigInt(labels[e]!);
+  }
+  return { images: out, labels: y };
+}

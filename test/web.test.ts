@@ -1,0 +1,309 @@
+// The browser deployment, tested in a real Chromium (Debian's, driven by
+// playwright-core): train a run, export it, serve it, classify in the page and
+// compare with the Node runtime, check the page's preprocessing against the
+// Node loader, fine-tune in the page (and in Node on the same batches), build
+// a new head from a typed loss spec, and probe the server's refusals.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { Jimp } from 'jimp';
+import type { Browser, Page } from 'playwright-core';
+import { FILES, parseCheckpoint, parseManifest } from '../src/artifacts/contract.ts';
+import { exportBundle, type ExportResult } from '../src/cli/export.ts';
+import { serve } from '../src/cli/serve.ts';
+import { cyclicBatch } from '../src/data/batches.ts';
+import { decodeImage } from '../src/data/image.ts';
+import { Rng } from '../src/models/random.ts';
+import { Session } from '../src/runtime/session.ts';
+import { TrainingSession } from '../src/runtime/training.ts';
+import { DEFAULT_CONFIG, runTraining } from '../src/train/driver.ts';
+
+const CHROMIUM = '/usr/bin/chromium';
+const BIN = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));
+const SHOTS = fileURLToPath(new URL('../artifacts/screenshots/', import.meta.url));
+const CLASSES = ['blue', 'green', 'red'];
+const SIZE: [number, number, number] = [3, 16, 16];
+
+let dir: string;
+let bundle: ExportResult;
+let server: Awaited<ReturnType<typeof serve>>;
+let browser: Browser | undefined;
+const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM} (apt-get install chromium)` : undefined;
+
+/** A 20x20 image of class `k`: one dominant colour channel with noise, and a bright square somewhere. */
+async function sampleImage(r: Rng, k: number, mime: 'image/png' | 'image/jpeg'): Promise<Buffer> {
+  const image = new Jimp({ width: 20, height: 20 });
+  const d = image.bitmap.data;
+  const sx = r.int(12);
+  const sy = r.int(12);
+  for (let y = 0; y < 20; y++) for (let x = 0; x < 20; x++) {
+    const p = 4 * (y * 20 + x);
+    const inSquare = x >= sx && x < sx + 6 && y >= sy && y < sy + 6;
+    for (let c = 0; c < 3; c++) {
+      const base = c === 2 - k ? 170 : 50; // blue, green, red in sorted-name order
+      d[p + c] = Math.max(0, Math.min(255, Math.round(base + (inSquare ? 60 : 0) + 25 * r.normal())));
+    }
+    d[p + 3] = 255;
+  }
+  return mime === 'image/png' ? image.getBuffer('image/png') : image.getBuffer('image/jpeg', { quality: 85 });
+}
+
+async function writeFolder(root: string, perClass: number, seed: number): Promise<string[]> {
+  const r = new Rng(seed);
+  const files: string[] = [];
+  for (const [k, name] of CLASSES.entries()) {
+    mkdirSync(join(root, name), { recursive: true });
+    for (let i = 0; i < perClass; i++) {
+      const jpeg = i % 2 === 1;
+      const path = join(root, name, `${i}.${jpeg ? 'jpg' : 'png'}`);
+      writeFileSync(path, await sampleImage(r, k, jpeg ? 'image/jpeg' : 'image/png'));
+      files.push(path);
+    }
+  }
+  return files;
+}
+
+before(async () => {
+  if (skip) return;
+  dir = mkdtempSync(join(tmpdir(), 'lossgraph-web-'));
+  await writeFolder(join(dir, 'data'), 40, 1);
+  const config = { ...DEFAULT_CONFIG, data: `folder:${join(dir, 'data')}`, dataOptions: { imageSize: SIZE }, model: 'cnn:4,8', loss: 'ce', epochs: 2, batch: 16 };
+  await runTraining(config, join(dir, 'run'));
+  bundle = await exportBundle(join(dir, 'run'), join(dir, 'web'));
+  server = await serve(join(dir, 'web'), { port: 0 });
+  const { chromium } = await import('playwright-core');
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.server.close();
+});
+
+async function openPage(query = ''): Promise<{ page: Page; requests: string[]; loadMs: number }> {
+  const page = await browser!.newPage();
+  const requests: string[] = [];
+  page.on('request', (r) => requests.push(r.url()));
+  const t0 = Date.now();
+  await page.goto(`${server.url}${query}`);
+  await page.waitForFunction(() => (globalThis as { lossgraph?: unknown }).lossgraph !== undefined);
+  await page.evaluate(() => (globalThis as unknown as { lossgraph: { ready: Promise<void> } }).lossgraph.ready);
+  return { page, requests, loadMs: Date.now() - t0 };
+}
+
+/** classify / preprocess take bytes: sent as a number array and rebuilt as a Uint8Array in the page. */
+async function withBytes<T>(page: Page, method: 'classify' | 'preprocess', bytes: Uint8Array): Promise<T> {
+  return page.evaluate(async ([m, b]) => {
+    const app = (globalThis as unknown as { lossgraph: Record<string, (x: Uint8Array) => Promise<unknown>> }).lossgraph;
+    const out = await app[m]!(new Uint8Array(b));
+    return JSON.parse(JSON.stringify(out, (_k, v) => (v instanceof Float32Array ? Array.from(v) : v)));
+  }, [method, Array.from(bytes)] as const) as Promise<T>;
+}
+
+test('the page bundle holds no compiler module; the export lists every file with its sha256', { skip }, async (t) => {
+  const page = bundle.metafile.outputs[Object.keys(bundle.metafile.outputs).find((o) => o.endsWith('page.js'))!]!;
+  const inputs = Object.keys(page.inputs);
+  const compiler = inputs.filter((i) => /src\/(graph|autograd|losses|models|optim)\/|src\/artifacts\/build\.ts/.test(i));
+  assert.deepEqual(compiler, []);
+  assert.ok(inputs.some((i) => i.includes('src/runtime/session.ts')) && inputs.some((i) => i.includes('src/artifacts/contract.ts')));
+  const worker = bundle.metafile.outputs[Object.keys(bundle.metafile.outputs).find((o) => o.endsWith('worker.js'))!]!;
+  assert.ok(Object.keys(worker.inputs).some((i) => i.includes('src/autograd/grad.ts')), 'the worker carries the compiler for new heads');
+  t.diagnostic(`page.js ${(bundle.pageBytes / 1024).toFixed(0)} KiB, worker.js ${(bundle.workerBytes / 1024).toFixed(0)} KiB, bundle ${(bundle.bytes / 1e6).toFixed(1)} MB in ${bundle.files.length} files`);
+  const sums = readFileSync(join(dir, 'web', 'SHA256SUMS'), 'utf8').trim().split('\n');
+  assert.equal(sums.length, bundle.files.length - 1);
+  for (const f of ['index.html', 'page.js', 'worker.js', 'model/inference_model.onnx', 'model/meta.json', 'ort/ort.webgpu.min.mjs']) assert.ok(sums.some((l) => l.endsWith(`  ${f}`)), f);
+  const meta = JSON.parse(readFileSync(join(dir, 'web', 'model', 'meta.json'), 'utf8'));
+  assert.deepEqual(meta.classes, CLASSES);
+  assert.deepEqual([meta.preprocess.channels, meta.preprocess.height, meta.preprocess.width], SIZE);
+});
+
+test('the page classifies like the Node runtime, and every request stays on the origin', { skip }, async (t) => {
+  const { page, requests, loadMs } = await openPage();
+  const files = await writeFolder(join(dir, 'check'), 3, 9);
+  const inference = await Session.create(readFileSync(join(dir, 'web', 'model', FILES.inference)));
+  let firstMs = 0;
+  for (const [i, f] of files.entries()) {
+    const bytes = readFileSync(f);
+    const t0 = Date.now();
+    const web = await withBytes<{ classIndex: number; probabilities: number[]; ms: number }>(page, 'classify', bytes);
+    if (i === 0) firstMs = Date.now() - t0;
+    const x = await decodeImage(f, { width: SIZE[2], height: SIZE[1], channels: 3 });
+    const out = await inference.run({ input: inference.tensor('float32', x, [1, ...SIZE]) });
+    const probs = Array.from(out['probabilities']!.data as Float32Array);
+    assert.equal(web.classIndex, Number((out['class']!.data as BigInt64Array)[0]), f);
+    probs.forEach((p, k) => assert.ok(Math.abs(p - web.probabilities[k]!) < 1e-4, `${f}: class ${k}: ${web.probabilities[k]} vs ${p}`));
+  }
+  await inference.release();
+  const backend = await page.evaluate(() => (globalThis as unknown as { lossgraph: { backend: string; threads: number } }).lossgraph.backend);
+  const ms = await page.evaluate(() => Number(document.getElementById('timing')!.textContent!.match(/([\d.]+) ms/)![1]));
+  t.diagnostic(`backend ${backend}; page load ${loadMs} ms, then first prediction ${firstMs} ms; inference ${ms} ms`);
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, 'prediction.png'), fullPage: true });
+  const foreign = requests.filter((u) => !u.startsWith(server.url) && !u.startsWith('data:') && !u.startsWith('blob:'));
+  assert.deepEqual(foreign, [], 'no request leaves the origin');
+  assert.ok(requests.some((u) => u.endsWith('.wasm')));
+  // Not an image: the error is on the page.
+  await withBytes(page, 'classify', new TextEncoder().encode('not an image')).catch(() => undefined);
+  await page.evaluate(async () => {
+    const app = (globalThis as unknown as { lossgraph: { run(f: () => Promise<unknown>): Promise<unknown>; classify(b: Uint8Array): Promise<unknown> } }).lossgraph;
+    await app.run(() => app.classify(new TextEncoder().encode('not an image')));
+  });
+  const error = await page.evaluate(() => ({ hidden: document.getElementById('error')!.hidden, text: document.getElementById('error')!.textContent }));
+  assert.equal(error.hidden, false);
+  assert.match(error.text!, /not an image the page can read/);
+  await page.close();
+});
+
+test('the page\'s preprocessing gives the Node loader\'s input tensor exactly, for JPEG and PNG', { skip }, async () => {
+  const { page } = await openPage();
+  const r = new Rng(5);
+  const big = new Jimp({ width: 53, height: 37 });
+  for (let i = 0; i < big.bitmap.data.length; i++) big.bitmap.data[i] = i % 4 === 3 ? 255 : Math.floor(256 * r.next());
+  const cases: [string, Buffer][] = [
+    ['png', await big.getBuffer('image/png')],
+    ['jpeg', await big.getBuffer('image/jpeg', { quality: 90 })],
+    ['small png (upscaled)', await sampleImage(r, 1, 'image/png')],
+  ];
+  for (const [name, bytes] of cases) {
+    const web = await withBytes<number[]>(page, 'preprocess', bytes);
+    const node = await decodeImage(new Uint8Array(bytes), { width: SIZE[2], height: SIZE[1], channels: 3 });
+    assert.equal(web.length, node.length);
+    let worst = 0;
+    node.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - web[i]!))));
+    assert.equal(worst, 0, `${name}: largest difference ${worst}`);
+  }
+  await page.close();
+});
+
+test('fine-tuning in the page: the loss falls, Node follows the same trajectory, and lossgraph eval scores the downloaded checkpoint as the page did', { skip }, async (t) => {
+  const ftDir = join(dir, 'finetune');
+  const files = await writeFolder(ftDir, 4, 21);
+  const labelled = files.map((f) => ({ bytes: Array.from(readFileSync(f)), label: CLASSES.indexOf(f.split('/').at(-2)!) }));
+  const steps = 15;
+  const batch = 6;
+  const lr = 0.01;
+  const rates: Record<string, number> = {};
+  const stepMs: Record<string, number> = {};
+  let result: { losses: number[]; accuracy: number } | undefined;
+  let checkpoint: number[] = [];
+  for (const threads of ['1', 'all']) {
+    const { page } = await openPage(threads === '1' ? '?threads=1' : '');
+    await page.evaluate(() => (globalThis as unknown as { lossgraph: { startWorker(i: unknown): Promise<unknown> } }).lossgraph.startWorker({ mode: 'existing' }));
+    await page.evaluate(async (items) => {
+      const app = (globalThis as unknown as { lossgraph: { addImages(f: { bytes: Uint8Array; label: number }[]): Promise<number> } }).lossgraph;
+      await app.addImages(items.map((x) => ({ bytes: new Uint8Array(x.bytes), label: x.label })));
+    }, labelled);
+    const r = await page.evaluate(async (o) => (globalThis as unknown as { lossgraph: { finetune(o: unknown): Promise<{ losses: number[]; accuracy: number; stepsPerSecond: number; medianStepMs: number }> } }).lossgraph.finetune(o), { steps, batch, lr });
+    rates[threads] = r.stepsPerSecond;
+    stepMs[threads] = r.medianStepMs;
+    if (threads === 'all') {
+      await page.screenshot({ path: join(SHOTS, 'finetuning.png'), fullPage: true });
+      result = r;
+      const exported = await page.evaluate(async () => {
+        const e = await (globalThis as unknown as { lossgraph: { exportTrained(): Promise<{ checkpoint: Uint8Array; accuracy: number }> } }).lossgraph.exportTrained();
+        return { checkpoint: Array.from(e.checkpoint), accuracy: e.accuracy };
+      });
+      checkpoint = exported.checkpoint;
+      assert.equal(exported.accuracy, r.accuracy);
+    }
+    await page.close();
+  }
+  const { losses, accuracy } = result!;
+  assert.ok(losses.length === steps && losses.every(Number.isFinite));
+  const early = losses.slice(0, 3).reduce((a, b) => a + b) / 3;
+  const late = losses.slice(-3).reduce((a, b) => a + b) / 3;
+  assert.ok(late < early, `the loss did not fall: ${losses.map((l) => l.toFixed(3)).join(' ')}`);
+
+  // Node, from the same exported files, on the same batches.
+  const model = join(dir, 'web', 'model');
+  const manifest = parseManifest(readFileSync(join(model, FILES.manifest), 'utf8'), 'manifest');
+  const files2 = Object.fromEntries([FILES.training, FILES.eval, FILES.checkpoint].map((f) => [f, new Uint8Array(readFileSync(join(model, f)))]));
+  const node = await TrainingSession.fromBuilt({ manifest, files: files2 });
+  const images: Float32Array[] = [];
+  for (const f of files) images.push(await decodeImage(f, { width: SIZE[2], height: SIZE[1], channels: 3 }));
+  const all = new Float32Array(images.length * images[0]!.length);
+  images.forEach((x, i) => all.set(x, i * x.length));
+  const labels = Int32Array.from(labelled, (l) => l.label);
+  const nodeMs: number[] = [];
+  for (let s = 0; s < steps; s++) {
+    const t0 = performance.now();
+    const l = await node.runTrainStep(cyclicBatch(all, labels, s, batch), lr);
+    nodeMs.push(performance.now() - t0);
+    assert.ok(Math.abs(l - losses[s]!) <= 1e-4 * Math.max(1, Math.abs(l)), `step ${s + 1}: Node ${l}, page ${losses[s]}`);
+  }
+  await node.release();
+  const nodeMedian = nodeMs.sort((a, b) => a - b)[Math.floor(steps / 2)]!;
+  t.diagnostic(`fine-tuning (batch ${batch}, ${SIZE.join('x')}, cnn:4,8), median training step: page wasm 1 thread ${stepMs['1']!.toFixed(2)} ms, all threads ${stepMs.all!.toFixed(2)} ms, Node CPU ${nodeMedian.toFixed(2)} ms; page loop with per-step evaluation: ${rates['1']!.toFixed(1)} / ${rates.all!.toFixed(1)} steps/s`);
+
+  // The downloaded checkpoint loads in lossgraph eval and scores, on the same images, what the page reported.
+  const ckpt = join(dir, 'finetuned.safetensors');
+  writeFileSync(ckpt, new Uint8Array(checkpoint));
+  parseCheckpoint(new Uint8Array(checkpoint), ckpt, manifest);
+  const ev = spawnSync(process.execPath, [BIN, 'eval', '--run', join(dir, 'run'), '--checkpoint', ckpt, '--data', `folder:${ftDir}`, '--json'], { encoding: 'utf8' });
+  assert.equal(ev.status, 0, ev.stderr);
+  const scored = JSON.parse(ev.stdout.trim().split('\n').pop()!);
+  assert.equal(scored.examples, files.length);
+  assert.ok(Math.abs(scored.test.accuracy - accuracy) < 1e-9, `eval ${scored.test.accuracy} vs page ${accuracy}`);
+});
+
+test('new classes in the page: a 3-class head built in the browser from a typed loss spec trains', { skip }, async () => {
+  const { page } = await openPage();
+  const ready = await page.evaluate(() => (globalThis as unknown as { lossgraph: { startWorker(i: unknown): Promise<{ classes: string[]; loss: string; head: string }> } }).lossgraph.startWorker({ mode: 'new', classes: ['low', 'mid', 'high'], loss: 'ce + 0.3*gaussian_kl(sigma=1)' }));
+  assert.deepEqual(ready.classes, ['low', 'mid', 'high']);
+  assert.equal(ready.loss, 'ce + 0.3*gaussian_kl(sigma=1)');
+  const files = await writeFolder(join(dir, 'newhead'), 3, 33);
+  const items = files.map((f) => ({ bytes: Array.from(readFileSync(f)), label: CLASSES.indexOf(f.split('/').at(-2)!) }));
+  await page.evaluate(async (xs) => {
+    const app = (globalThis as unknown as { lossgraph: { addImages(f: { bytes: Uint8Array; label: number }[]): Promise<number> } }).lossgraph;
+    await app.addImages(xs.map((x) => ({ bytes: new Uint8Array(x.bytes), label: x.label })));
+  }, items);
+  const r = await page.evaluate(async () => (globalThis as unknown as { lossgraph: { finetune(o: unknown): Promise<{ losses: number[]; accuracy: number }> } }).lossgraph.finetune({ steps: 25, batch: 9, lr: 0.02 }));
+  assert.ok(r.losses.at(-1)! < r.losses[0]!, `losses ${r.losses.map((l) => l.toFixed(3)).join(' ')}`);
+  assert.ok(r.accuracy > 0.5, `accuracy on the labelled images ${r.accuracy}`);
+  const bad = await page.evaluate(async () => {
+    const app = (globalThis as unknown as { lossgraph: { run(f: () => Promise<unknown>): Promise<unknown>; startWorker(i: unknown): Promise<unknown> } }).lossgraph;
+    await app.run(() => app.startWorker({ mode: 'new', classes: ['a', 'b'], loss: 'ce + gaussian_kl(sigma=0)' }));
+    return document.getElementById('error')!.textContent;
+  });
+  assert.match(bad!, /'sigma' of 'gaussian_kl' is 0; it must be > 0/);
+  await page.close();
+});
+
+function get(url: string, path: string): Promise<{ status: number; headers: Record<string, string | string[] | undefined> }> {
+  const u = new URL(url);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode!, headers: res.headers }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('serve: types and isolation headers; traversal, encoded traversal, symlink escapes and dotfiles are refused', { skip }, async () => {
+  const web = join(dir, 'web');
+  writeFileSync(join(dir, 'secret.txt'), 'secret');
+  writeFileSync(join(web, '.hidden'), 'hidden');
+  symlinkSync(join(dir, 'secret.txt'), join(web, 'escape.txt'));
+  symlinkSync(dir, join(web, 'escape-dir'));
+  const wasm = await get(server.url, '/ort/ort-wasm-simd-threaded.asyncify.wasm');
+  assert.equal(wasm.status, 200);
+  assert.equal(wasm.headers['content-type'], 'application/wasm');
+  const mjs = await get(server.url, '/ort/ort.webgpu.min.mjs');
+  assert.match(String(mjs.headers['content-type']), /^text\/javascript/);
+  for (const h of [wasm, mjs]) {
+    assert.equal(h.headers['cross-origin-opener-policy'], 'same-origin');
+    assert.equal(h.headers['cross-origin-embedder-policy'], 'require-corp');
+  }
+  for (const path of ['/../secret.txt', '/model/../../secret.txt', '/%2e%2e/secret.txt', '/%2E%2E%2Fsecret.txt', '/%252e%252e%252fsecret.txt', '/..%5csecret.txt', '/model%5c..%5c..%5csecret.txt', '/escape.txt', '/escape-dir/secret.txt', '/.hidden', '/%2ehidden', '/model/%00']) {
+    const r = await get(server.url, path);
+    assert.ok(r.status === 403 || r.status === 404, `${path}: ${r.status}`);
+  }
+  assert.equal((await get(server.url, '/index.html')).status, 200);
+});
