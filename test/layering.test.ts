@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
-/** Position in the flow; files directly in src/ (errors, ranges, version) stand outside it and import nothing of it. */
+/** Position in the flow; files directly in src/ (errors, hyperparameters, version) stand outside it and import nothing of it. */
 const RANK: Record<string, number> = { onnx: 0, graph: 1, autograd: 2, losses: 2, models: 2, optim: 2, artifacts: 3, runtime: 4, data: 4, train: 5, web: 6, cli: 7 };
 const COMPILER = new Set(['onnx', 'graph', 'autograd', 'losses', 'models', 'optim']);
 /** Node-only modules: allowed Node built-ins, and never reached from the page. */

@@ -5,7 +5,7 @@
 // the driver and the web page depend on it alone.
 import { LossgraphError } from '../errors.ts';
 import { decodeModel, encodeModel } from '../onnx/proto.ts';
-import type { Range } from '../ranges.ts';
+import type { HyperparameterInfo, Unscheduled } from '../hyperparameters.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
 export type { NamedTensor };
@@ -76,23 +76,9 @@ export interface TensorInfo {
   shape: (number | string)[];
 }
 
-export interface ManifestHyperparameter {
-  name: string;
-  default: number;
-  /** Valid values; the runtime refuses to feed others. */
-  range?: Range;
-  /** The per-epoch schedule that may drive it ('sigma': --sigma-decay). */
-  schedule?: 'sigma';
-  /** 'temperature': a teacher's targets are softened by it. */
-  role?: 'temperature';
-}
-
-/** A schedulable loss argument no hyperparameter reaches alone (it is computed from parameters). */
-export interface Unscheduled {
-  schedule: 'sigma';
-  /** e.g. "'sigma' of 'gaussian_kl' (sigma=2*s)". */
-  where: string;
-}
+/** A loss hyperparameter as the manifest records it. */
+export type ManifestHyperparameter = HyperparameterInfo;
+export type { Unscheduled };
 
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;

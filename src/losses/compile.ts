@@ -12,7 +12,7 @@
 // the ranges recorded here.
 import { LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
-import { describeRange, inRange } from '../ranges.ts';
+import { describeRange, inRange, type HyperparameterInfo, type Unscheduled } from '../hyperparameters.ts';
 import { isLoss, knownLosses, lossDefinition } from './registry.ts';
 import { SpecError, hasTerm, parseSpec, termsOf, type Expr } from './spec.ts';
 import type { ArgSpec, ArgValue, Head, LossContext, LossDefinition, Need, Predictions, PredictContext, Range, TermContext } from './types.ts';
@@ -41,24 +41,11 @@ export interface LossSpec {
   ignoreIndex: number;
 }
 
-export interface Hyperparameter {
-  /** The graph input's name, e.g. 'gaussian_kl.sigma' or a named parameter 'w'. */
-  name: string;
-  default: number;
-  input: Value;
-  /** Valid values (from the arguments it feeds), checked whenever it is fed. */
-  range?: Range;
-  /** The per-epoch schedule that drives it, when every use of it is an argument of that schedule. */
-  schedule?: 'sigma';
-  /** 'temperature': a teacher's targets are softened by its value. */
-  role?: 'temperature';
-}
+export type { Unscheduled };
 
-/** A schedulable argument no graph input reaches on its own (it is computed from parameters). */
-export interface Unscheduled {
-  schedule: 'sigma';
-  /** e.g. "gaussian_kl's sigma = 2*s". */
-  where: string;
+/** A hyperparameter with the graph input it feeds. */
+export interface Hyperparameter extends HyperparameterInfo {
+  input: Value;
 }
 
 export interface CompiledLoss {

@@ -1,5 +1,5 @@
 import type { Graph, Value } from '../graph/graph.ts';
-import type { Range } from '../ranges.ts';
+import type { Range } from '../hyperparameters.ts';
 
 export type { Range };
 

@@ -9,7 +9,7 @@
 // gradient reset because one run already applies the update.
 import { FILES, TENSORS, checkpointBytes, parseCheckpoint, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
 import { LossgraphError } from '../errors.ts';
-import { describeRange, inRange } from '../ranges.ts';
+import { describeRange, inRange } from '../hyperparameters.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
 
 export interface TrainBatch {
