@@ -18,7 +18,6 @@ const near = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol * Mat
 
 // 1. sparse_lsr's target-logit gradient at confident logits.
 test('sparse_lsr: target gradient equals dense smoothing at every logit scale, float64 and float32', async () => {
-  const K = 4;
   for (const scale of [1, 14, 20, 40, 100, 1e3, 1e4]) {
     const x: LossProbeInput = { logits: [[scale, 0, 0, 0], [0, scale, -scale, 0]], labels: [0, 1] };
     const dense64 = await runLossProbe('label_smoothing(eps=0.1)', x);

@@ -11,7 +11,7 @@
 // bound parameters when the graph is built, fed values by the runtime against
 // the ranges recorded here.
 import { LossgraphError } from '../errors.ts';
-import type { Graph, Value } from '../graph/graph.ts';
+import type { Value } from '../graph/graph.ts';
 import { describeRange, inRange, type HyperparameterInfo, type Unscheduled } from '../hyperparameters.ts';
 import { isLoss, knownLosses, lossDefinition } from './registry.ts';
 import { SpecError, hasTerm, parseSpec, termsOf, type Expr } from './spec.ts';
