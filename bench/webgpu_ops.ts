@@ -1,0 +1,54 @@
+// Which ops of lossgraph's graphs onnxruntime-web's WebGPU provider cannot run
+// (they would fall back to the CPU), per model / loss and graph, measured in
+// headless Chromium with --enable-unsafe-webgpu (SwiftShader; no GPU needed).
+// Not part of npm test. Usage: node --import tsx bench/webgpu_ops.ts [MODEL|LOSS ...]
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { buildArtifacts } from '../src/artifacts/build.ts';
+import { parseCheckpoint, TENSORS } from '../src/artifacts/contract.ts';
+import { serve } from '../src/cli/serve.ts';
+
+const combos = process.argv.slice(2).length ? process.argv.slice(2) : ['mlp:8|ce', 'cnn:4,8|ce', 'mlp:8|ce + 0.5*gaussian_kl(sigma=1)', 'mlp:8|hierarchical', 'mlp:8|sparse_lsr', 'mlp:8|coral', 'mlp:8|corn'];
+const dir = mkdtempSync(join(tmpdir(), 'lossgraph-webgpu-'));
+const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+for (const f of ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm']) copyFileSync(join(dist, f), join(dir, f));
+copyFileSync(fileURLToPath(new URL('./webgpu/probe.html', import.meta.url)), join(dir, 'index.html'));
+const { server, url } = await serve(dir, { port: 0 });
+const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
+const page = await browser.newPage();
+let missing = new Set<string>();
+page.on('console', (m) => {
+  const hit = /kernel not found in registries for Op type: (\w+) node name: (\S+)/.exec(m.text());
+  if (hit) missing.add(`${hit[1]} (${hit[2]})`);
+});
+await page.goto(url);
+await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+console.log(`onnxruntime-web ${JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')).version}, Chromium ${browser.version()}`);
+for (const combo of combos) {
+  const [model, loss] = combo.split('|') as [string, string];
+  const built = buildArtifacts({ model, loss, classes: 5, input: [1, 8, 8], optimizer: 'adamw', seed: 0, hierarchy: { coarse: [0, 0, 1, 1, 2] } });
+  const ck = parseCheckpoint(built.files['checkpoint.safetensors']!, 'checkpoint', built.manifest);
+  const b = 4;
+  const all: Record<string, { type: string; data: number[]; dims: number[] }> = {
+    [TENSORS.input]: { type: 'float32', data: Array.from({ length: b * 64 }, (_, i) => (i % 7) / 7), dims: [b, 1, 8, 8] },
+    [TENSORS.labels]: { type: 'int64', data: [0, 1, 4, 2], dims: [b] },
+    [TENSORS.lr]: { type: 'float32', data: [0.01], dims: [] },
+    [TENSORS.step]: { type: 'int64', data: [1], dims: [] },
+    [TENSORS.seed]: { type: 'int64', data: [0], dims: [] },
+  };
+  for (const h of built.manifest.hyperparameters) all[h.name] = { type: 'float32', data: [h.default], dims: [] };
+  for (const c of built.manifest.carried) all[c.name] = { type: 'float32', data: Array.from(ck.tensors.get(c.name)!), dims: c.shape };
+  for (const kind of ['training', 'eval', 'inference'] as const) {
+    const g = built.manifest.graphs[kind];
+    const feeds = Object.fromEntries(g.inputs.map((i) => [i.name, all[i.name]!]));
+    missing = new Set();
+    const gpu = await page.evaluate(([bytes, f]) => (globalThis as unknown as { probe(b: number[], p: string, f: unknown): Promise<{ error?: string }> }).probe(bytes, 'webgpu', f), [Array.from(built.files[g.file]!), feeds] as const);
+    console.log(`${model} | ${loss} | ${kind}: ${gpu.error ? `CPU needed for ${[...missing].join(', ') || gpu.error}` : 'all on WebGPU'}`);
+  }
+}
+await browser.close();
+server.close();
