@@ -52,3 +52,46 @@ test('asking for CUDA without its provider library fails with one line saying ho
 test('a model the runtime cannot load fails with one line', async () => {
   await assert.rejects(Session.create(new Uint8Array([1, 2, 3, 4])), (e: Error) => e instanceof LossgraphError && !e.message.includes('\n'));
 });
+
+test('CUDA failures become one line naming the cause', async () => {
+  const { describeCudaFailure } = await import('../src/runtime/session.ts');
+  const { missingLibraries } = await import('../src/runtime/node.ts');
+  // onnxruntime's own words, as its CUDA provider reports each failure.
+  const cases: [string, RegExp][] = [
+    ['Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.12: cannot open shared object file: No such file or directory', /needs the CUDA 12 runtime, and libcublasLt\.so\.12 is missing/],
+    ['/onnxruntime_src/core/session/provider_bridge_ort.cc:1539 Failed to load library libonnxruntime_providers_cuda.so with error: libcudnn.so.9: cannot open shared object file: No such file or directory', /needs cuDNN 9, and libcudnn\.so\.9 is missing/],
+    ['Failed to load library /x/libonnxruntime_providers_shared.so with error: /x/libonnxruntime_providers_shared.so: cannot open shared object file: No such file or directory', /not installed: run `npm run install:cuda`/],
+    ['CUDA failure 100: no CUDA-capable device is detected ; GPU=0 ; hostname=h ; file=cuda_call.cc ; line=123 ; expr=cudaSetDevice(info_.device_id);', /no GPU is visible to the CUDA provider/],
+    ['[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running Conv node. Name:\'Conv_0\' Status Message: CUDA failure 2: out of memory ; GPU=0', /the GPU ran out of memory: use a smaller --batch or model/],
+    ['BFCArena::AllocateRawInternal Failed to allocate memory for requested buffer of size 8589934592', /ran out of memory/],
+    ['CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version', /driver is too old/],
+    ['something else\nwith a second line', /^the CUDA execution provider failed: something else$/],
+  ];
+  for (const [raw, expected] of cases) {
+    const line = describeCudaFailure(raw);
+    assert.ok(!line.includes('\n'), line);
+    assert.match(line, expected);
+  }
+  const ldd = '\tlinux-vdso.so.1 (0x00007ffd)\n\tlibcublasLt.so.12 => not found\n\tlibcudnn.so.9 => not found\n\tlibc.so.6 => /lib/x86_64-linux-gnu/libc.so.6 (0x00007f)\n';
+  assert.deepEqual(missingLibraries(ldd), ['libcublasLt.so.12', 'libcudnn.so.9']);
+});
+
+test('lossgraph doctor runs a graph on each provider and says why one is missing', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, ['bin/lossgraph.js', 'doctor', '--json'], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const report = JSON.parse(r.stdout.trim().split('\n').pop()!);
+  const byName = Object.fromEntries(report.providers.map((p: { provider: string }) => [p.provider.split(' ')[0], p]));
+  assert.equal(byName.cpu.ok, true);
+  assert.equal(byName.wasm.ok, true);
+  let cudaHere = true;
+  try {
+    assertCudaInstalled();
+  } catch {
+    cudaHere = false;
+  }
+  if (!cudaHere) {
+    assert.equal(byName.cuda.ok, false);
+    assert.equal(byName.cuda.detail, CUDA_INSTALL_HINT);
+  }
+});

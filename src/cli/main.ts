@@ -88,6 +88,12 @@ export async function main(argv: string[]): Promise<number> {
       evalCommand,
     )
     .command(
+      'doctor',
+      'check which execution providers work here (CPU, CUDA, wasm): each runs a tiny graph',
+      (y: Argv) => y.option('json', { type: 'boolean', default: false }),
+      async (a) => (await import('./doctor.ts')).doctorCommand(a as never),
+    )
+    .command(
       'export',
       'write a static web bundle of a trained run: a page that classifies and fine-tunes in the browser, offline',
       (y: Argv) => y

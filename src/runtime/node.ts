@@ -2,12 +2,13 @@
 // checkpoint, a TrainingSession opened from a folder) and finding the CUDA
 // provider's libraries. The only runtime module that touches the file system;
 // the rest of runtime/ also runs in a page.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { FILES, parseCheckpoint, parseManifest, type LoadedCheckpoint, type Manifest } from '../artifacts/contract.ts';
 import { LossgraphError } from '../errors.ts';
-import { CUDA_INSTALL_HINT, type ExecutionProvider, type SessionOptions } from './session.ts';
+import { CUDA_INSTALL_HINT, describeCudaFailure, type ExecutionProvider, type SessionOptions } from './session.ts';
 import { TrainingSession } from './training.ts';
 
 export function readManifest(dir: string): Manifest {
@@ -47,13 +48,29 @@ function ortNodeBinDir(): string {
   return join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
 }
 
-/** Fails with one line when the CUDA provider libraries are missing. */
+/** Libraries `ldd` reports as 'not found'. */
+export function missingLibraries(lddOutput: string): string[] {
+  return [...lddOutput.matchAll(/^\s*(\S+)\s*=>\s*not found/gm)].map((m) => m[1]!);
+}
+
+/**
+ * Fails with one line when the CUDA provider or a library it needs is missing.
+ * On Linux, `ldd` of the provider names missing CUDA and cuDNN libraries before
+ * onnxruntime tries (and fails) to load them.
+ */
 export function assertCudaInstalled(): void {
   if (process.platform !== 'linux' && process.platform !== 'win32') {
     throw new LossgraphError(`the CUDA execution provider is not available on ${process.platform}`);
   }
-  const lib = process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so';
-  if (!existsSync(join(ortNodeBinDir(), lib))) throw new LossgraphError(CUDA_INSTALL_HINT);
+  const lib = join(ortNodeBinDir(), process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
+  if (!existsSync(lib)) throw new LossgraphError(CUDA_INSTALL_HINT);
+  if (process.platform !== 'linux') return;
+  const ldd = spawnSync('ldd', [lib], { encoding: 'utf8' });
+  if (ldd.status !== 0 || !ldd.stdout) return;
+  const missing = missingLibraries(ldd.stdout);
+  if (missing.length) {
+    throw new LossgraphError(`${describeCudaFailure(`${missing[0]}: cannot open shared object file`)}${missing.length > 1 ? ` (also missing: ${missing.slice(1).join(', ')})` : ''}`);
+  }
 }
 
 /** Fails with one line when `ep` cannot be used here. */

@@ -40,6 +40,30 @@ export function ortModule(runtime: RuntimeName = 'node'): Promise<Ort> {
 export const CUDA_INSTALL_HINT =
   'the CUDA execution provider is not installed: run `npm run install:cuda` on a machine with internet access and CUDA 12 (see README, "CUDA")';
 
+/**
+ * One line for onnxruntime's report of a CUDA provider that failed to start or
+ * to run: which library is missing, no GPU, out of memory, an old driver. The
+ * raw report is a multi-line C++ status; users need the cause.
+ */
+export function describeCudaFailure(message: string): string {
+  const first = message.split('\n')[0]!.trim();
+  // The library named right before the loader's complaint is the one missing (the provider itself may be named earlier).
+  const lib = (/([\w.+-]+\.so(?:\.\d+)*): cannot open shared object file/.exec(message) ?? /([\w.+-]+\.dll)\D*(?:error 126|could not be found)/i.exec(message))?.[1];
+  if (lib) {
+    if (/onnxruntime_providers_(cuda|shared)/.test(lib)) return CUDA_INSTALL_HINT;
+    if (/cudnn/i.test(lib)) return `the CUDA provider needs cuDNN 9, and ${lib} is missing: install cuDNN 9 for CUDA 12 and put its lib folder on LD_LIBRARY_PATH (see README, "CUDA")`;
+    if (/cu(blas|blasLt|dart|fft|rand|sparse|solver)|nvrtc|nvJitLink/i.test(lib)) return `the CUDA provider needs the CUDA 12 runtime, and ${lib} is missing: install the CUDA 12 libraries and put them on LD_LIBRARY_PATH (see README, "CUDA")`;
+    return `the CUDA provider cannot load ${lib}: install it or put its folder on LD_LIBRARY_PATH`;
+  }
+  if (/AppendExecutionProvider_Cuda: Failed to load shared library/i.test(message)) {
+    return `could not load the CUDA execution provider or a library it needs (\`lossgraph doctor\` names which); ${CUDA_INSTALL_HINT}`;
+  }
+  if (/no CUDA-capable device|cudaErrorNoDevice|CUDA failure 100\b/i.test(message)) return 'no GPU is visible to the CUDA provider: check `nvidia-smi` and CUDA_VISIBLE_DEVICES';
+  if (/out of memory|cudaErrorMemoryAllocation|CUDA failure 2\b|Failed to allocate memory/i.test(message)) return 'the GPU ran out of memory: use a smaller --batch or model';
+  if (/driver version is insufficient|CUDA failure 35\b|cudaErrorInsufficientDriver/i.test(message)) return 'the NVIDIA driver is too old for the CUDA 12 runtime the provider needs: update the driver';
+  return `the CUDA execution provider failed: ${first}`;
+}
+
 export class Session {
   private constructor(
     private readonly ort: Ort,
@@ -68,9 +92,9 @@ export class Session {
         : await ort.InferenceSession.create(model, options);
       return new Session(ort, session, runtime, ep);
     } catch (e) {
-      const msg = String((e as Error).message ?? e).split('\n')[0];
-      if (ep === 'cuda') throw new LossgraphError(`could not start the CUDA execution provider (${msg}); ${CUDA_INSTALL_HINT}`);
-      throw new LossgraphError(`onnxruntime could not load the model: ${msg}`);
+      const full = String((e as Error).message ?? e);
+      if (ep === 'cuda') throw new LossgraphError(describeCudaFailure(full));
+      throw new LossgraphError(`onnxruntime could not load the model: ${full.split('\n')[0]}`);
     }
   }
 
@@ -89,7 +113,13 @@ export class Session {
 
   /** One run. Fetches all outputs unless `fetches` names some. */
   async run(feeds: Record<string, OrtTensor>, fetches?: readonly string[]): Promise<Record<string, OrtTensor>> {
-    return (await (fetches ? this.session.run(feeds, fetches) : this.session.run(feeds))) as Record<string, OrtTensor>;
+    try {
+      return (await (fetches ? this.session.run(feeds, fetches) : this.session.run(feeds))) as Record<string, OrtTensor>;
+    } catch (e) {
+      // A GPU that fails mid-run (out of memory, say) is the user's to fix: one line, not an internal error.
+      if (this.ep === 'cuda') throw new LossgraphError(describeCudaFailure(String((e as Error).message ?? e)));
+      throw e;
+    }
   }
 
   async release(): Promise<void> {
