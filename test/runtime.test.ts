@@ -95,3 +95,25 @@ test('lossgraph doctor runs a graph on each provider and says why one is missing
     assert.equal(byName.cuda.detail, CUDA_INSTALL_HINT);
   }
 });
+
+test('lossgraph train --ep cuda without the provider: one line, exit 2, nothing written', async (t) => {
+  let cudaHere = true;
+  try {
+    assertCudaInstalled();
+  } catch {
+    cudaHere = false;
+  }
+  if (cudaHere) {
+    t.skip('the CUDA provider is installed here');
+    return;
+  }
+  const { spawnSync } = await import('node:child_process');
+  const { existsSync, mkdtempSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const out = join(mkdtempSync(join(tmpdir(), 'lossgraph-cuda-')), 'run');
+  const r = spawnSync(process.execPath, ['bin/lossgraph.js', 'train', '--ep', 'cuda', '--epochs', '1', '--model', 'mlp:8', '--out', out], { encoding: 'utf8' });
+  assert.equal(r.status, 2);
+  assert.equal(r.stderr.trim(), `lossgraph: ${CUDA_INSTALL_HINT}`);
+  assert.equal(existsSync(out), false);
+});
