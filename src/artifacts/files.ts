@@ -1,8 +1,10 @@
 // Writing artifact folders on Node: every file goes to a temporary name in
-// the same folder first and is renamed into place, so a crash never leaves a
-// half-written file under the real name. The rest of artifacts/ is free of
-// Node built-ins so that a page can build and read artifacts too.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// the same folder, is flushed to disk (fsync), and is renamed into place, and
+// the folder itself is synced so the rename survives a power cut. A crash
+// therefore leaves either the old file or the new one under the real name,
+// never half of one. The rest of artifacts/ is free of Node built-ins so that
+// a page can build and read artifacts too.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { LossgraphError } from '../errors.ts';
 import { buildArtifacts } from './build.ts';
@@ -11,11 +13,17 @@ import { FILES, type ArtifactSpec } from './contract.ts';
 /** Writes `files` into `dir` atomically per file (temporary name, then rename). */
 export function writeFiles(dir: string, files: Record<string, Uint8Array>): string[] {
   mkdirSync(dir, { recursive: true });
-  return Object.entries(files).map(([name, bytes]) => {
+  const written = Object.entries(files).map(([name, bytes]) => {
     const path = join(dir, name);
     const tmp = `${path}.tmp`;
     try {
-      writeFileSync(tmp, bytes);
+      const fd = openSync(tmp, 'w');
+      try {
+        for (let at = 0; at < bytes.length; ) at += writeSync(fd, bytes, at, bytes.length - at);
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
       renameSync(tmp, path);
     } catch (e) {
       if (existsSync(tmp)) rmSync(tmp);
@@ -23,6 +31,21 @@ export function writeFiles(dir: string, files: Record<string, Uint8Array>): stri
     }
     return path;
   });
+  syncFolder(dir);
+  return written;
+}
+
+/** fsync of the folder, so the renames in it are durable (not possible on every platform; harmless to skip there). */
+function syncFolder(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, 'r');
+    fsyncSync(fd);
+  } catch {
+    // Windows cannot open a folder for fsync.
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 /** The TypeScript API of `lossgraph build`: writes the artifact folder and returns the file paths. */

@@ -152,7 +152,8 @@ export async function main(argv: string[]): Promise<number> {
   } catch (e) {
     if (e instanceof LossgraphError) {
       process.stderr.write(`lossgraph: ${e.message}\n`);
-      return 2;
+      // Ctrl-C: the shell's convention, 128 + SIGINT.
+      return e.name === 'Interrupted' ? 130 : 2;
     }
     process.stderr.write(`lossgraph: internal error: ${(e as Error).message}\n`);
     if (process.env.LOSSGRAPH_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);

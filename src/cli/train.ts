@@ -128,7 +128,19 @@ export async function trainCommand(a: RunArgs): Promise<void> {
     out = (a.out as string | undefined) ?? `artifacts/run-${config.seed}`;
   }
   const data = await loadData(config.data, config.dataOptions);
-  const result = await runTraining(config, out, { log, progress: !a.json }, { resume: !!a.resume, data });
+  // Ctrl-C stops after the current step with a checkpoint; a second one exits at once.
+  const interrupt = { requested: false };
+  const onSigint = () => {
+    if (interrupt.requested) process.exit(130);
+    interrupt.requested = true;
+  };
+  process.on('SIGINT', onSigint);
+  let result: Awaited<ReturnType<typeof runTraining>>;
+  try {
+    result = await runTraining(config, out, { log, progress: !a.json, interrupt }, { resume: !!a.resume, data });
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
   // Vega (the report's plots) loads only for commands that write reports.
   const { writeRunReport } = await import('../train/report.ts');
   const report = await writeRunReport(out, config, result, data.classNames);

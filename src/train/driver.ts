@@ -106,6 +106,20 @@ export interface RunHooks {
   log?: (line: string) => void;
   /** Show a progress bar with ETA on stderr (when it is a terminal). */
   progress?: boolean;
+  /** Set `requested` (from a SIGINT handler, say) to stop after the current step with a checkpoint. */
+  interrupt?: { requested: boolean };
+}
+
+/** Training stopped on request after a step, with a checkpoint from which --resume continues exactly. */
+export class Interrupted extends LossgraphError {
+  override name = 'Interrupted';
+}
+
+/** Where an interrupted epoch stood, kept in the checkpoint's metadata. */
+interface PartialEpoch {
+  epoch: number;
+  steps: number;
+  lossSum: number;
 }
 
 export const RUN_FILE = 'run.json';
@@ -304,6 +318,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   const augmented = config.augment.crop > 0 || config.augment.flip;
   let session: TrainingSession;
   let history: EpochRecord[] = [];
+  let partial: PartialEpoch | undefined;
   if (built) {
     writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
     writeJsonl(out, []);
@@ -311,6 +326,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   } else {
     const checkpoint = readCheckpoint(join(out, FILES.checkpoint), manifest);
     history = JSON.parse(checkpoint.metadata.history ?? '[]') as EpochRecord[];
+    partial = checkpoint.metadata.partial ? (JSON.parse(checkpoint.metadata.partial) as PartialEpoch) : undefined;
     session = await TrainingSession.open(manifest, join(out, FILES.training), join(out, FILES.eval), checkpoint, { ep: config.ep });
   }
   // The checkpoint on disk is always the last good one: it is written only after a finished, finite epoch.
@@ -324,18 +340,31 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     for (let epoch = history.length; epoch < config.epochs; epoch++) {
       const t0 = performance.now();
       const sigma = applySigmaSchedule(session, config, epoch);
-      let lossSum = 0;
+      // An epoch interrupted by Ctrl-C goes on from the step after the checkpoint.
+      const resumeAt = partial?.epoch === epoch ? partial : undefined;
+      partial = undefined;
+      let lossSum = resumeAt?.lossSum ?? 0;
       let lr = config.lr;
       let s = 0;
-      bar?.start(stepsPerEpoch, 0, { epoch: epoch + 1, loss: '-' });
+      bar?.start(stepsPerEpoch, resumeAt?.steps ?? 0, { epoch: epoch + 1, loss: '-' });
       // The order and the augmentation depend on (seed, epoch) only, so a resumed epoch repeats exactly.
       for (const batch of shuffledBatches(data, splits.train, config.batch, config.seed * 7919 + epoch, config.augment)) {
+        if (resumeAt && s < resumeAt.steps) {
+          s++; // drawn, so the augmentation stream stays in step, but already trained on
+          continue;
+        }
         lr = learningRate(config, epoch, epoch * stepsPerEpoch + s, stepsPerEpoch);
         const loss = await session.runTrainStep(teacher ? await teacher.attach(batch, augmented) : batch, lr);
         if (!Number.isFinite(loss)) throw stopped(`the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1}`);
         lossSum += loss;
         s++;
         bar?.update(s, { loss: (lossSum / s).toFixed(4) });
+        if (hooks.interrupt?.requested && s < stepsPerEpoch) {
+          bar?.stop();
+          const at: PartialEpoch = { epoch, steps: s, lossSum };
+          writeFiles(out, { [FILES.checkpoint]: session.checkpoint({ epoch: String(epoch), history: JSON.stringify(history), partial: JSON.stringify(at) }) });
+          throw new Interrupted(`interrupted at epoch ${epoch + 1}, step ${s} of ${stepsPerEpoch}; the checkpoint is saved: continue with lossgraph train --resume ${out}`);
+        }
       }
       bar?.stop();
       // The last step's update could itself have produced non-finite weights: never checkpoint those.
