@@ -89,7 +89,7 @@ test('a NaN loss stops the run with one line and keeps the last good checkpoint'
   assert.equal(r.code, 2, r.stdout);
   const lines = r.stderr.trim().split('\n');
   assert.equal(lines.length, 1, r.stderr);
-  assert.match(lines[0]!, /^lossgraph: the loss became (NaN|Infinity|-Infinity) at epoch 1, step \d+; training stopped\. No epoch had finished, so the checkpoint is the initial one; try a lower --lr$/);
+  assert.match(lines[0]!, /^lossgraph: the loss became (NaN|Infinity|-Infinity) at epoch 1, step \d+ \(ce = \S+\); training stopped\. No epoch had finished, so the checkpoint is the initial one; try a lower --lr$/);
   const ckpt = decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors')), 'ckpt');
   assert.equal(ckpt.metadata.step, '0');
   assert.ok(ckpt.tensors.every((t) => t.data.every(Number.isFinite)));

@@ -116,3 +116,28 @@ test('optimizer specs: defaults, options and errors', async () => {
   assert.throws(() => parseOptimizerSpec('adam'), /optimizer 'adam' is not known; use sgd or adamw/);
   assert.throws(() => parseOptimizerSpec('sgd:beta1=0.5'), /optimizer option 'beta1=0.5' is not valid for sgd \(options: momentum, nesterov, weight_decay\)/);
 });
+
+test('--clip-grad-norm: the update equals the unclipped one scaled by min(1, c / (norm + 1e-6)), PyTorch\'s rule', async () => {
+  const spec = { model: 'mlp:6', loss: 'ce + 0.5*label_smoothing', classes: 4, input: [1, 3, 3] as [number, number, number], optimizer: 'sgd:momentum=0', seed: 3 };
+  const r = new Rng(8);
+  const batch = { images: Float32Array.from({ length: 5 * 9 }, () => r.normal()), labels: BigInt64Array.from([0n, 1n, 3n, 2n, 1n]) };
+  const plain = await TrainingSession.fromBuilt(buildArtifacts(spec));
+  const before = plain.tensors().map((t) => Float32Array.from(t.data));
+  await plain.runTrainStep(batch, 1);
+  const g = plain.tensors().map((t, i) => Float64Array.from(t.data, (v, k) => before[i]![k]! - v)); // lr 1: the gradient
+  const norm = Math.sqrt(g.reduce((a, d) => a + d.reduce((b, v) => b + v * v, 0), 0));
+  for (const c of [norm / 3, 10 * norm]) {
+    const clipped = await TrainingSession.fromBuilt(buildArtifacts({ ...spec, clipGradNorm: c }));
+    await clipped.runTrainStep(batch, 1);
+    assert.ok(Math.abs(clipped.lastStep.gradNorm! - norm) < 1e-5 * norm, `grad norm ${clipped.lastStep.gradNorm} vs ${norm}`);
+    const scale = Math.min(1, c / (norm + 1e-6));
+    clipped.tensors().forEach((t, i) => t.data.forEach((v, k) => {
+      const expected = before[i]![k]! - scale * g[i]![k]!;
+      assert.ok(Math.abs(v - expected) < 1e-6 + 1e-5 * Math.abs(expected), `${t.name}[${k}]: ${v} vs ${expected} (scale ${scale})`);
+    }));
+    assert.deepEqual(Object.keys(clipped.lastStep.terms), ['ce', 'label_smoothing']);
+    await clipped.release();
+  }
+  await plain.release();
+  assert.throws(() => buildArtifacts({ ...spec, clipGradNorm: 0 }), /--clip-grad-norm must be a positive number, got 0/);
+});

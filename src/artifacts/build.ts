@@ -18,7 +18,7 @@ import { ModelBuilder, type GraphKind } from '../models/builder.ts';
 import { initParams } from '../models/params.ts';
 import { forwardModel, parseModelSpec, type HeadSpec } from '../models/zoo.ts';
 import { optimizerState, optimizerUpdate, parseOptimizerSpec } from '../optim/optimizers.ts';
-import { FILES, MANIFEST_FORMAT, TENSORS, checkpointBytes, updated, type ArtifactSpec, type Manifest, type ManifestHyperparameter, type NamedTensor, type TensorInfo, type Unscheduled } from './contract.ts';
+import { FILES, GRAD_NORM, MANIFEST_FORMAT, TENSORS, checkpointBytes, termOutput, updated, type ArtifactSpec, type Manifest, type ManifestHyperparameter, type NamedTensor, type TensorInfo, type Unscheduled } from './contract.ts';
 
 export { FILES, checkpointBytes, type ArtifactSpec, type Manifest };
 import { VERSION } from '../version.ts';
@@ -51,6 +51,9 @@ function validate(spec: ArtifactSpec): void {
     throw new LossgraphError(`--input must be CxHxW with positive integers, e.g. 1x28x28, got ${spec.input.join('x')}`);
   }
   if (!Number.isInteger(spec.seed)) throw new LossgraphError(`--seed must be an integer, got ${spec.seed}`);
+  if (spec.clipGradNorm !== undefined && !(spec.clipGradNorm > 0 && Number.isFinite(spec.clipGradNorm))) {
+    throw new LossgraphError(`--clip-grad-norm must be a positive number, got ${spec.clipGradNorm}`);
+  }
   checkWeights('class weights', '--class-weights', spec.classWeights, spec.classes, 'classes');
   checkWeights('importance weights', '--importance-weights', spec.importanceWeights, spec.classes - 1, 'thresholds (K-1)');
 }
@@ -60,6 +63,7 @@ interface Assembled {
   builder: ModelBuilder;
   hyperparameters: ManifestHyperparameter[];
   unscheduled: Unscheduled[];
+  terms: string[];
   optimizer: { name: string; shape: number[] }[];
 }
 
@@ -83,7 +87,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   if (kind === 'inference') {
     const m = new ModelBuilder(g, 'inference', values);
     outputPredictions(forwardModel(m, model, x, head), classTable(m));
-    return { graph: g, builder: m, hyperparameters: [], unscheduled: [], optimizer: [] };
+    return { graph: g, builder: m, hyperparameters: [], unscheduled: [], terms: [], optimizer: [] };
   }
 
   const labels = g.input(TENSORS.labels, 'int64', ['batch']);
@@ -98,9 +102,11 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   if (spec.hierarchy) ctx.hierarchy = spec.hierarchy;
   if (spec.classWeights) ctx.weights = g.constant('float32', [spec.classes], spec.classWeights);
   if (spec.importanceWeights) ctx.importance = g.constant('float32', [spec.classes - 1], spec.importanceWeights);
-  const { loss: lossValue, hyperparameters, unscheduled } = buildLoss(loss, ctx, { params: spec.lossParams });
+  const { loss: lossValue, hyperparameters, unscheduled, terms } = buildLoss(loss, ctx, { params: spec.lossParams });
   g.output(lossValue, TENSORS.loss);
   g.output(out, TENSORS.logits);
+  // A term that is the whole loss is already the 'loss' output; ONNX needs a distinct value per output name.
+  for (const t of terms) g.output(t.value === lossValue ? g.identity(t.value) : t.value, termOutput(t.label));
   const hypers = hyperparameters.map((h): ManifestHyperparameter => ({
     name: h.name,
     default: h.default,
@@ -110,11 +116,12 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   }));
   if (!training) {
     outputPredictions(out, ctx.embeddings);
-    return { graph: g, builder: m, hyperparameters: hypers, unscheduled, optimizer: [] };
+    return { graph: g, builder: m, hyperparameters: hypers, unscheduled, terms: terms.map((t) => t.label), optimizer: [] };
   }
 
   const paramValues = m.paramValues;
-  const grads = grad(g, lossValue, paramValues);
+  let grads = grad(g, lossValue, paramValues);
+  if (spec.clipGradNorm !== undefined) grads = clipByGlobalNorm(g, grads, spec.clipGradNorm);
   const optSpec = parseOptimizerSpec(spec.optimizer);
   const optState = optimizerState(optSpec, m.params);
   const optInputs = optState.map((s) => g.input(s.name, 'float32', s.shape));
@@ -122,7 +129,20 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   next.params.forEach((v, i) => g.output(v, updated(m.params[i]!.name)));
   for (const s of m.state) g.output(m.stateUpdates.get(s.name)!, updated(s.name));
   next.state.forEach((v, i) => g.output(v, updated(optState[i]!.name)));
-  return { graph: g, builder: m, hyperparameters: hypers, unscheduled, optimizer: optState };
+  return { graph: g, builder: m, hyperparameters: hypers, unscheduled, terms: terms.map((t) => t.label), optimizer: optState };
+}
+
+/**
+ * Gradients scaled so their global L2 norm is at most `maxNorm`, PyTorch's
+ * clip_grad_norm_: scale = min(1, maxNorm / (norm + 1e-6)). The norm itself is
+ * a graph output (GRAD_NORM), so a non-finite gradient is seen at its step.
+ */
+function clipByGlobalNorm(g: Graph, grads: Value[], maxNorm: number): Value[] {
+  const squares = grads.map((d) => g.reduceSum(g.mul(d, d), undefined, false));
+  const norm = g.sqrt(squares.length === 1 ? squares[0]! : g.sum(squares));
+  g.output(norm, GRAD_NORM);
+  const scale = g.min(g.div(g.scalar(maxNorm, 'float32'), g.add(norm, 1e-6)), 1);
+  return grads.map((d) => g.mul(d, scale));
 }
 
 function infos(vs: readonly Value[]): TensorInfo[] {
@@ -160,6 +180,7 @@ export function buildArtifacts(spec: ArtifactSpec): BuiltArtifacts {
       inference: { file: FILES.inference, inputs: infos(inference.graph.inputs), outputs: infos(inference.graph.outputs) },
     },
     hyperparameters: training.hyperparameters,
+    terms: training.terms,
     ...(training.unscheduled.length ? { unscheduled: training.unscheduled } : {}),
     carried,
     checkpoint: FILES.checkpoint,

@@ -45,6 +45,12 @@ export const TENSORS = {
 
 export const updated = (name: string): string => `${name}.updated`;
 
+/** The output holding one loss term's own value, e.g. 'loss/gaussian_kl'. */
+export const termOutput = (label: string): string => `loss/${label}`;
+
+/** The training graph's output of the global gradient norm (before clipping), when clipping is on. */
+export const GRAD_NORM = 'grad_norm';
+
 export interface ArtifactSpec {
   /** e.g. 'mlp:512' or 'cnn:32,64,128'. */
   model: string;
@@ -68,6 +74,8 @@ export interface ArtifactSpec {
   targets?: boolean;
   /** Embedding size for `minmax` (default 32). */
   embeddingDim?: number;
+  /** Clip the global gradient norm to this value before the update (PyTorch's clip_grad_norm_). */
+  clipGradNorm?: number;
 }
 
 export interface TensorInfo {
@@ -89,6 +97,8 @@ export interface Manifest {
   ordinal: boolean;
   graphs: Record<'training' | 'eval' | 'inference', { file: string; inputs: TensorInfo[]; outputs: TensorInfo[] }>;
   hyperparameters: ManifestHyperparameter[];
+  /** Labels of the loss terms; the training and eval graphs output each as `termOutput(label)`. */
+  terms?: string[];
   /** Schedulable arguments no hyperparameter reaches alone: a schedule asked for them is refused. */
   unscheduled?: Unscheduled[];
   /** Trainable parameters, then state (running statistics), then optimizer state: what the checkpoint holds. */

@@ -52,6 +52,8 @@ export interface CompiledLoss {
   loss: Value;
   hyperparameters: Hyperparameter[];
   unscheduled: Unscheduled[];
+  /** Each term's own value (before its weight), labelled 'ce', 'gaussian_kl', 'gaussian_kl#2', ...: what a NaN guard reports. */
+  terms: { label: string; value: Value }[];
 }
 
 const HEAD_WORDS: Record<Head, string> = {
@@ -318,6 +320,7 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
   type Evaluated = { c: number } | { v: Value };
   const asValue = (x: Evaluated): Value => ('v' in x ? x.v : g.scalar(x.c, dt));
   const seen = new Map<string, number>();
+  const terms: CompiledLoss['terms'] = [];
   const tctx = termContext(ctx, s.ignoreIndex);
 
   const evaluate = (e: Expr): Evaluated => {
@@ -365,7 +368,9 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
             args[name] = asValue(evaluate(r.expr!));
           }
         }
-        return { v: g.scope(label, () => def.build(tctx, args)) };
+        const value = g.scope(label, () => def.build(tctx, args));
+        terms.push({ label, value });
+        return { v: value };
       }
     }
   };
@@ -380,7 +385,7 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
       h.schedule = undefined;
     }
   }
-  return { loss: loss.v, hyperparameters: hypers, unscheduled };
+  return { loss: loss.v, hyperparameters: hypers, unscheduled, terms };
 }
 
 /**

@@ -7,7 +7,7 @@
 // Method names follow ONNX Runtime's TrainingSession where they fit
 // (runTrainStep, runEvalStep); there is no separate optimizer step or
 // gradient reset because one run already applies the update.
-import { FILES, TENSORS, checkpointBytes, parseCheckpoint, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
+import { FILES, GRAD_NORM, TENSORS, checkpointBytes, parseCheckpoint, termOutput, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
 import { LossgraphError } from '../errors.ts';
 import { describeRange, inRange } from '../hyperparameters.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
@@ -44,6 +44,8 @@ export interface ArtifactFiles {
 export class TrainingSession {
   /** Steps taken so far (the next step is number step + 1). */
   step: number;
+  /** The last training step's loss terms (each before its weight) and global gradient norm (when clipping), for diagnostics. */
+  lastStep: { terms: Record<string, number>; gradNorm?: number } = { terms: {} };
   private carried = new Map<string, OrtTensor>();
   private readonly hyper = new Map<string, OrtTensor>();
   private readonly trainFetches: string[];
@@ -58,7 +60,8 @@ export class TrainingSession {
     this.step = checkpoint.step;
     for (const c of manifest.carried) this.carried.set(c.name, train.tensor('float32', checkpoint.tensors.get(c.name)!, c.shape));
     for (const h of manifest.hyperparameters) this.setHyperparameter(h.name, h.default);
-    this.trainFetches = [TENSORS.loss, ...manifest.carried.map((c) => updated(c.name))];
+    const extra = [...(manifest.terms ?? []).map(termOutput), ...(manifest.spec.clipGradNorm !== undefined ? [GRAD_NORM] : [])];
+    this.trainFetches = [TENSORS.loss, ...extra.filter((n) => train.outputNames.includes(n)), ...manifest.carried.map((c) => updated(c.name))];
     this.batchShape = manifest.spec.input;
   }
 
@@ -111,6 +114,11 @@ export class TrainingSession {
     const out = await s.run(feeds, this.trainFetches);
     for (const name of this.carried.keys()) this.carried.set(name, out[updated(name)]!);
     this.step++;
+    const scalar = (name: string) => (out[name] ? (out[name]!.data as Float32Array)[0]! : undefined);
+    this.lastStep = {
+      terms: Object.fromEntries((this.manifest.terms ?? []).flatMap((t) => (out[termOutput(t)] ? [[t, scalar(termOutput(t))!]] : []))),
+      gradNorm: scalar(GRAD_NORM),
+    };
     return (out[TENSORS.loss]!.data as Float32Array)[0]!;
   }
 

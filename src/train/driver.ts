@@ -43,6 +43,8 @@ export interface RunConfig {
   /** Pixels of random-crop padding (0: off) and random horizontal flips. */
   augment: Augment;
   ep: ExecutionProvider;
+  /** Clip the global gradient norm to this before each update (PyTorch's clip_grad_norm_); inside the graph. */
+  clipGradNorm?: number;
   /** Class weights for ce-style terms: one per class, or 'balanced' (n / (K n_k) over the training split). */
   classWeights?: number[] | 'balanced';
   /** Importance weights of the K-1 ordinal thresholds (coral, corn). */
@@ -295,6 +297,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     classWeights: config.classWeights === 'balanced' ? balancedClassWeights(data, splits.train) : config.classWeights,
     importanceWeights: config.importanceWeights,
     targets: data.targets !== undefined,
+    clipGradNorm: config.clipGradNorm,
   });
   const manifest = built?.manifest ?? readManifest(out);
   const spec = parseLossSpec(config.loss);
@@ -355,7 +358,10 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
         }
         lr = learningRate(config, epoch, epoch * stepsPerEpoch + s, stepsPerEpoch);
         const loss = await session.runTrainStep(teacher ? await teacher.attach(batch, augmented) : batch, lr);
-        if (!Number.isFinite(loss)) throw stopped(`the loss became ${loss} at epoch ${epoch + 1}, step ${s + 1}`);
+        const { terms, gradNorm } = session.lastStep;
+        const where = `at epoch ${epoch + 1}, step ${s + 1}${Object.keys(terms).length ? ` (${Object.entries(terms).map(([t, v]) => `${t} = ${v}`).join(', ')})` : ''}`;
+        if (!Number.isFinite(loss)) throw stopped(`the loss became ${loss} ${where}`);
+        if (gradNorm !== undefined && !Number.isFinite(gradNorm)) throw stopped(`the gradient norm became ${gradNorm} ${where}`);
         lossSum += loss;
         s++;
         bar?.update(s, { loss: (lossSum / s).toFixed(4) });
