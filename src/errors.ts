@@ -1,7 +1,35 @@
 /**
  * An error meant for the person running lossgraph: its message is one line that
- * says what is wrong and where. The CLI prints it without a stack trace.
+ * says what is wrong and where. The CLI prints it without a stack trace and
+ * exits with code 2. `code` is stable, for programs that call the API: it says
+ * what kind of input was wrong, the message says what exactly.
  */
 export class LossgraphError extends Error {
   override name = 'LossgraphError';
+  readonly code: string = 'LOSSGRAPH_INPUT';
+}
+
+/** A data set that cannot be read: a file, a name, a cell, a label. */
+export class DataError extends LossgraphError {
+  override readonly code = 'LOSSGRAPH_DATA';
+}
+
+/** An artifact folder, manifest, checkpoint or output path that cannot be used. */
+export class ArtifactError extends LossgraphError {
+  override readonly code = 'LOSSGRAPH_ARTIFACT';
+}
+
+/** A command-line option or configuration value out of range or malformed. */
+export class ArgumentError extends LossgraphError {
+  override readonly code = 'LOSSGRAPH_ARGUMENT';
+}
+
+/** An execution provider that cannot run here (CUDA missing, out of GPU memory, a model ONNX Runtime rejects). */
+export class ProviderError extends LossgraphError {
+  override readonly code = 'LOSSGRAPH_PROVIDER';
+}
+
+/** A graph built wrongly through the API: shapes, dtypes, an op without a gradient rule. */
+export class GraphError extends LossgraphError {
+  override readonly code = 'LOSSGRAPH_GRAPH';
 }

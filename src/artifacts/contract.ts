@@ -3,7 +3,7 @@
 // checkpoint's bytes, and baking trained weights into the inference model.
 // It imports no part of the compiler and no Node built-in, so the runtime,
 // the driver and the web page depend on it alone.
-import { LossgraphError } from '../errors.ts';
+import { ArtifactError } from '../errors.ts';
 import { decodeModel, encodeModel } from '../onnx/proto.ts';
 import type { HyperparameterInfo, Unscheduled } from '../hyperparameters.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
@@ -112,9 +112,9 @@ export function parseManifest(text: string, where: string): Manifest {
   try {
     m = JSON.parse(text) as Manifest;
   } catch {
-    throw new LossgraphError(`${where}: not a lossgraph manifest (not JSON)`);
+    throw new ArtifactError(`${where}: not a lossgraph manifest (not JSON)`);
   }
-  if (typeof m !== 'object' || m === null || m.format !== MANIFEST_FORMAT) throw new LossgraphError(`${where}: not a lossgraph manifest`);
+  if (typeof m !== 'object' || m === null || m.format !== MANIFEST_FORMAT) throw new ArtifactError(`${where}: not a lossgraph manifest`);
   return m;
 }
 
@@ -146,7 +146,7 @@ export function parseCheckpoint(bytes: Uint8Array, path: string, manifest: Manif
   const wanted = `model '${manifest.spec.model}', loss '${manifest.spec.loss}', ${manifest.spec.classes} classes, input ${manifest.spec.input.join('x')}`;
   const byName = new Map(file.tensors.map((t) => [t.name, t]));
   const mismatch = (detail: string): never => {
-    throw new LossgraphError(`${path} was saved for ${saved}, not for these artifacts (${wanted}): ${detail}`);
+    throw new ArtifactError(`${path} was saved for ${saved}, not for these artifacts (${wanted}): ${detail}`);
   };
   if (meta.format !== CHECKPOINT_FORMAT) mismatch('it is not a lossgraph checkpoint');
   for (const c of manifest.carried) {
@@ -174,7 +174,7 @@ export function bakeInference(model: Uint8Array, tensors: readonly NamedTensor[]
     const t = byName.get(init.name ?? '');
     if (!t) continue;
     const expected = (init.dims ?? []).reduce((a: number, d) => a * Number(d), 1);
-    if (t.data.length !== expected) throw new LossgraphError(`cannot bake '${t.name}': ${t.data.length} values for an initializer of ${expected}`);
+    if (t.data.length !== expected) throw new ArtifactError(`cannot bake '${t.name}': ${t.data.length} values for an initializer of ${expected}`);
     init.rawData = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).slice();
   }
   return encodeModel(proto);

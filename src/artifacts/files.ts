@@ -6,7 +6,7 @@
 // a page can build and read artifacts too.
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { LossgraphError } from '../errors.ts';
+import { ArtifactError } from '../errors.ts';
 import { buildArtifacts } from './build.ts';
 import { FILES, type ArtifactSpec } from './contract.ts';
 
@@ -27,7 +27,7 @@ export function writeFiles(dir: string, files: Record<string, Uint8Array>): stri
       renameSync(tmp, path);
     } catch (e) {
       if (existsSync(tmp)) rmSync(tmp);
-      throw new LossgraphError(`cannot write ${path}: ${(e as Error).message}`);
+      throw new ArtifactError(`cannot write ${path}: ${(e as Error).message}`);
     }
     return path;
   });

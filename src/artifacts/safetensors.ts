@@ -3,7 +3,7 @@
 // range, then the raw little-endian data. No maintained npm package covers
 // it, and the format is small and fully specified, so it lives here. Plain
 // Uint8Array / TextEncoder, no Buffer: the page reads and writes checkpoints too.
-import { LossgraphError } from '../errors.ts';
+import { ArtifactError } from '../errors.ts';
 
 export interface NamedTensor {
   name: string;
@@ -43,7 +43,7 @@ export function encodeSafetensors(tensors: readonly NamedTensor[], metadata: Rec
 
 export function decodeSafetensors(bytes: Uint8Array, where: string): SafetensorsFile {
   const bad = (why: string): never => {
-    throw new LossgraphError(`${where}: not a valid safetensors checkpoint (${why})`);
+    throw new ArtifactError(`${where}: not a valid safetensors checkpoint (${why})`);
   };
   if (bytes.length < 8) bad('file too short');
   const n = Number(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength).getBigUint64(0, true));

@@ -1,6 +1,6 @@
 // Reverse-mode autodiff over a Graph: appends the backward pass to the same
 // graph, using ordinary ONNX ops only.
-import { LossgraphError } from '../errors.ts';
+import { GraphError } from '../errors.ts';
 import { isFloat } from '../onnx/dtype.ts';
 import type { Graph, Node, Value } from '../graph/graph.ts';
 import { shapeToString } from '../graph/shape.ts';
@@ -18,7 +18,7 @@ export interface GradOptions {
  */
 export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOptions = {}): Value[] {
   for (const w of wrt) {
-    if (!isFloat(w.dtype)) throw new LossgraphError(`grad: cannot differentiate with respect to ${w} (not a float tensor)`);
+    if (!isFloat(w.dtype)) throw new GraphError(`grad: cannot differentiate with respect to ${w} (not a float tensor)`);
   }
   return g.scope('grad', () => {
     const path = nodesBetween(g, wrt, y);
@@ -34,7 +34,7 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
       if (dy.every((d) => d === undefined)) continue;
       const rule = gradientRule(node.opType);
       if (!rule) {
-        throw new LossgraphError(`no gradient rule for op ${node.opType} (node '${node.name}'); it cannot appear between the parameters and the loss`);
+        throw new GraphError(`no gradient rule for op ${node.opType} (node '${node.name}'); it cannot appear between the parameters and the loss`);
       }
       const needs = node.inputs.map((v) => v !== null && onPath.has(v) && isFloat(v.dtype));
       const dx = rule({ g, node, x: node.inputs, y: node.outputs, dy, needs });
@@ -92,7 +92,7 @@ export function unbroadcast(g: Graph, d: Value, x: Value, node: Node): Value {
   const xs = x.shape;
   if (gs.length === xs.length && gs.every((dim, i) => dim === xs[i])) return d;
   if (gs.length < xs.length) {
-    throw new LossgraphError(`gradient of ${x} at node '${node.name}' has the smaller shape ${shapeToString(gs)}`);
+    throw new GraphError(`gradient of ${x} at node '${node.name}' has the smaller shape ${shapeToString(gs)}`);
   }
   const lead = gs.length - xs.length;
   const axes: number[] = [];
@@ -100,7 +100,7 @@ export function unbroadcast(g: Graph, d: Value, x: Value, node: Node): Value {
     if (i < lead) axes.push(i);
     else if (xs[i - lead] === 1 && gs[i] !== 1) axes.push(i);
     else if (xs[i - lead] !== gs[i] && typeof xs[i - lead] === 'number' && typeof gs[i] === 'number') {
-      throw new LossgraphError(`gradient ${shapeToString(gs)} does not broadcast onto ${x} at node '${node.name}'`);
+      throw new GraphError(`gradient ${shapeToString(gs)} does not broadcast onto ${x} at node '${node.name}'`);
     }
   }
   if (axes.length === 0) return d; // the shapes differ only in the names of symbolic dims

@@ -6,7 +6,7 @@ import type { TopLevelSpec } from 'vega-lite';
 import { writeFiles } from '../artifacts/files.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { runTraining, type RunConfig } from '../train/driver.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
@@ -118,7 +118,7 @@ export function parseCompareEntry(text: string): { loss: string; sigmaDecay?: nu
   const out: { loss: string; sigmaDecay?: number; sigmaMin?: number } = { loss: loss! };
   for (const o of opts) {
     const m = /^(sigma_decay|sigma_min)=([0-9.eE+-]+)$/.exec(o);
-    if (!m || !Number.isFinite(Number(m[2]))) throw new LossgraphError(`--losses '${text}': '${o}' is not sigma_decay=G or sigma_min=S`);
+    if (!m || !Number.isFinite(Number(m[2]))) throw new ArgumentError(`--losses '${text}': '${o}' is not sigma_decay=G or sigma_min=S`);
     if (m[1] === 'sigma_decay') out.sigmaDecay = Number(m[2]);
     else out.sigmaMin = Number(m[2]);
   }
@@ -130,7 +130,7 @@ export function parseRange(text: string): { name: string; values: number[] } {
   const m = /^([A-Za-z_][A-Za-z0-9_.]*)=([^:]+):([^:]+):([^:]+)$/.exec(text);
   const [start, end, step] = m ? [Number(m[2]), Number(m[3]), Number(m[4])] : [NaN, NaN, NaN];
   if (!m || ![start, end, step].every(Number.isFinite) || step <= 0 || end < start) {
-    throw new LossgraphError(`--param ${text}: a sweep needs NAME=START:END:STEP with STEP > 0, e.g. w=0:1:0.1`);
+    throw new ArgumentError(`--param ${text}: a sweep needs NAME=START:END:STEP with STEP > 0, e.g. w=0:1:0.1`);
   }
   const n = Math.floor((end - start) / step + 1e-9) + 1;
   return { name: m[1]!, values: Array.from({ length: n }, (_, i) => Number((start + i * step).toFixed(10))) };
@@ -138,7 +138,7 @@ export function parseRange(text: string): { name: string; values: number[] } {
 
 function seedsOf(a: RunArgs): number {
   const n = a.seeds as number;
-  if (!Number.isInteger(n) || n < 1) throw new LossgraphError(`--seeds must be a positive integer, got ${n}`);
+  if (!Number.isInteger(n) || n < 1) throw new ArgumentError(`--seeds must be a positive integer, got ${n}`);
   return n;
 }
 
@@ -159,7 +159,7 @@ export async function compareCommand(a: RunArgs): Promise<void> {
     if (!parseLossSpec(e.loss).needs.has('targets')) config.teacher = undefined;
     return { label: text, config };
   });
-  if (entries.length === 0) throw new LossgraphError('--losses needs at least one loss spec');
+  if (entries.length === 0) throw new ArgumentError('--losses needs at least one loss spec');
   const data = await loadData(a.data as string, entries[0]!.config.dataOptions);
   log(`data: ${data.source} (${data.count} examples, ${data.classNames.length} classes)`);
   finish(a, await runGrid('compare', entries, seedsOf(a), data, (a.out as string | undefined) ?? 'artifacts/compare', log));
@@ -169,7 +169,7 @@ export async function sweepCommand(a: RunArgs): Promise<void> {
   const log = a.json ? () => {} : (s: string) => console.log(s);
   const all = a.param as string[];
   const ranges = all.filter((p) => p.includes(':')).map(parseRange);
-  if (ranges.length !== 1) throw new LossgraphError('sweep needs exactly one --param NAME=START:END:STEP');
+  if (ranges.length !== 1) throw new ArgumentError('sweep needs exactly one --param NAME=START:END:STEP');
   const range = ranges[0]!;
   const fixed = parseParams(all.filter((p) => !p.includes(':')));
   const entries = range.values.map((v) => ({ label: String(v), config: configFrom(a, a.loss as string, 0, { ...fixed, [range.name]: v }) }));

@@ -13,7 +13,7 @@ import { Jimp } from 'jimp';
 import { FILES } from '../artifacts/contract.ts';
 import { splitDataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
-import { LossgraphError } from '../errors.ts';
+import { ArtifactError } from '../errors.ts';
 import { readCheckpoint, readManifest } from '../runtime/node.ts';
 import { readRunConfig } from '../train/driver.ts';
 import type { BundleMeta } from '../../web/protocol.ts';
@@ -68,7 +68,7 @@ async function bundle(outdir: string): Promise<esbuild.Metafile> {
     return r.metafile;
   } catch (e) {
     const first = (e as { errors?: esbuild.Message[] }).errors?.[0];
-    throw new LossgraphError(`bundling the page failed: ${first ? `${first.text} (${first.location?.file}:${first.location?.line})` : String((e as Error).message).split('\n')[0]}`);
+    throw new ArtifactError(`bundling the page failed: ${first ? `${first.text} (${first.location?.file}:${first.location?.line})` : String((e as Error).message).split('\n')[0]}`);
   }
 }
 
@@ -88,15 +88,15 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
   const manifest = readManifest(run);
   readCheckpoint(join(run, FILES.checkpoint), manifest);
   for (const f of [FILES.inference, FILES.training, FILES.eval]) {
-    if (!existsSync(join(run, f))) throw new LossgraphError(`${run}: no ${f}; is the run finished?`);
+    if (!existsSync(join(run, f))) throw new ArtifactError(`${run}: no ${f}; is the run finished?`);
   }
   if (existsSync(out) && !opts.force && !existsSync(join(out, 'SHA256SUMS'))) {
-    throw new LossgraphError(`${out} exists and is not a lossgraph export; choose another --out (or --force to replace it)`);
+    throw new ArtifactError(`${out} exists and is not a lossgraph export; choose another --out (or --force to replace it)`);
   }
   const data = await loadData(config.data, config.dataOptions);
   const [c, h, w] = manifest.spec.input;
-  if (c !== 1 && c !== 3) throw new LossgraphError(`${run}: the page classifies images of 1 or 3 channels; this model takes ${c}`);
-  if (data.task && data.task !== 'classification') throw new LossgraphError(`${run}: the page shows single-label classifiers; this run is ${data.task}`);
+  if (c !== 1 && c !== 3) throw new ArtifactError(`${run}: the page classifies images of 1 or 3 channels; this model takes ${c}`);
+  if (data.task && data.task !== 'classification') throw new ArtifactError(`${run}: the page shows single-label classifiers; this run is ${data.task}`);
 
   // Everything goes into a temporary folder beside the target, renamed into place at the end.
   const tmp = `${out}.tmp-${process.pid}`;

@@ -1,7 +1,7 @@
 // The lossgraph command line.
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError, LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/files.ts';
@@ -48,14 +48,14 @@ export async function main(argv: string[]): Promise<number> {
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON object with the paths' }),
       async (args) => {
         const dims = /^(\d+)x(\d+)x(\d+)$/.exec(args.input);
-        if (!dims) throw new LossgraphError(`--input ${args.input}: expected CxHxW, e.g. 1x28x28`);
+        if (!dims) throw new ArgumentError(`--input ${args.input}: expected CxHxW, e.g. 1x28x28`);
         let hierarchy: Record<string, number[]> | undefined;
         if (args.groups !== undefined) {
           try {
             const parsed = JSON.parse(args.groups) as unknown;
             hierarchy = Array.isArray(parsed) ? { coarse: parsed as number[] } : (parsed as Record<string, number[]>);
           } catch {
-            throw new LossgraphError(`--groups is not valid JSON: ${args.groups}`);
+            throw new ArgumentError(`--groups is not valid JSON: ${args.groups}`);
           }
         }
         const paths = build({
@@ -142,7 +142,7 @@ export async function main(argv: string[]): Promise<number> {
       async (a) => (await import('./compare.ts')).sweepCommand(a as never),
     )
     .fail((msg, err) => {
-      throw err ?? new LossgraphError(msg);
+      throw err ?? new ArgumentError(msg);
     })
     .help()
     .version(false);
@@ -165,10 +165,10 @@ export async function main(argv: string[]): Promise<number> {
 export function parseParams(pairs: readonly string[]): Record<string, number> {
   const out: Record<string, number> = {};
   for (const p of pairs) {
-    if (/^[^=]*\./.test(p)) throw new LossgraphError(`--param ${p}: parameter names cannot contain '.' (set a term's argument inside the spec, e.g. gaussian_kl(sigma=2))`);
+    if (/^[^=]*\./.test(p)) throw new ArgumentError(`--param ${p}: parameter names cannot contain '.' (set a term's argument inside the spec, e.g. gaussian_kl(sigma=2))`);
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(p);
     const v = m ? Number(m[2]) : NaN;
-    if (!m || !Number.isFinite(v)) throw new LossgraphError(`--param ${p}: expected NAME=NUMBER, e.g. --param w=0.7`);
+    if (!m || !Number.isFinite(v)) throw new ArgumentError(`--param ${p}: expected NAME=NUMBER, e.g. --param w=0.7`);
     out[m[1]!] = v;
   }
   return out;

@@ -8,7 +8,7 @@ import { existsSync, realpathSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join, resolve, sep } from 'node:path';
 import sirv from 'sirv';
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError } from '../errors.ts';
 
 export const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -55,10 +55,10 @@ export interface ServeOptions {
 
 /** Starts serving `dir`; resolves once listening, with the URL. */
 export async function serve(dir: string, o: ServeOptions = {}): Promise<{ server: Server; url: string }> {
-  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new LossgraphError(`${dir}: no such folder (write one with lossgraph export)`);
-  if (!existsSync(join(dir, 'index.html'))) throw new LossgraphError(`${dir}: no index.html; is this a lossgraph export folder?`);
+  if (!existsSync(dir) || !statSync(dir).isDirectory()) throw new ArgumentError(`${dir}: no such folder (write one with lossgraph export)`);
+  if (!existsSync(join(dir, 'index.html'))) throw new ArgumentError(`${dir}: no index.html; is this a lossgraph export folder?`);
   const port = o.port ?? 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new LossgraphError(`--port ${port}: expected 0..65535`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new ArgumentError(`--port ${port}: expected 0..65535`);
   const root = realpathSync(resolve(dir));
   const files = sirv(root, {
     // Look files up per request, so a re-export is served without a restart.
@@ -82,7 +82,7 @@ export async function serve(dir: string, o: ServeOptions = {}): Promise<{ server
     });
   });
   await new Promise<void>((ok, fail) => {
-    server.once('error', (e: NodeJS.ErrnoException) => fail(new LossgraphError(e.code === 'EADDRINUSE' ? `port ${port} is in use; pick another with --port` : `cannot listen on ${o.host ?? '127.0.0.1'}:${port}: ${e.message}`)));
+    server.once('error', (e: NodeJS.ErrnoException) => fail(new ArgumentError(e.code === 'EADDRINUSE' ? `port ${port} is in use; pick another with --port` : `cannot listen on ${o.host ?? '127.0.0.1'}:${port}: ${e.message}`)));
     server.listen(port, o.host ?? '127.0.0.1', () => ok());
   });
   const addr = server.address();

@@ -2,7 +2,7 @@
 import type { Argv } from 'yargs';
 import { DATA_FORMS, loadData } from '../data/index.ts';
 import { splitDataset } from '../data/dataset.ts';
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError } from '../errors.ts';
 import { loadTrainingSession } from '../runtime/node.ts';
 import { DEFAULT_CONFIG, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
@@ -11,12 +11,12 @@ export { metricsSummary };
 
 export function parseSize(text: string, flag: string): [number, number, number] {
   const m = /^(\d+)x(\d+)x(\d+)$/.exec(text);
-  if (!m) throw new LossgraphError(`${flag} ${text}: expected CxHxW, e.g. 3x64x64`);
+  if (!m) throw new ArgumentError(`${flag} ${text}: expected CxHxW, e.g. 3x64x64`);
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
 function positive(name: string, v: number, integer = true): number {
-  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new LossgraphError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new ArgumentError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
   return v;
 }
 
@@ -66,7 +66,7 @@ export type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsy
 export function numberList(text: string, flag: string): number[] {
   const values = text.split(',').map((x) => x.trim());
   const bad = values.find((x) => x === '' || !Number.isFinite(Number(x)));
-  if (bad !== undefined) throw new LossgraphError(`${flag} ${text}: '${bad}' is not a number (expected a comma list such as 1,2.5,0.5)`);
+  if (bad !== undefined) throw new ArgumentError(`${flag} ${text}: '${bad}' is not a number (expected a comma list such as 1,2.5,0.5)`);
   return values.map(Number);
 }
 
@@ -77,7 +77,7 @@ function columnList(text: string | undefined): string[] | undefined {
 /** A RunConfig from command-line arguments. */
 export function configFrom(a: RunArgs, loss: string, seed: number, params: Record<string, number>): RunConfig {
   const augment = String(a.augment ?? '').split(',').filter(Boolean);
-  for (const x of augment) if (x !== 'crop' && x !== 'flip') throw new LossgraphError(`--augment ${x}: use crop and/or flip`);
+  for (const x of augment) if (x !== 'crop' && x !== 'flip') throw new ArgumentError(`--augment ${x}: use crop and/or flip`);
   return {
     data: a.data,
     dataOptions: {
@@ -165,10 +165,10 @@ export async function evalCommand(a: { run: string; data?: string; checkpoint?: 
   applySigmaSchedule(session, config, config.epochs - 1);
   const indices = a.data ? Int32Array.from({ length: data.count }, (_, i) => i) : splitDataset(data, config.seed).test;
   if (data.shape.join('x') !== session.manifest.spec.input.join('x')) {
-    throw new LossgraphError(`--data ${a.data} has examples of ${data.shape.join('x')}, the run was trained on ${session.manifest.spec.input.join('x')}`);
+    throw new ArgumentError(`--data ${a.data} has examples of ${data.shape.join('x')}, the run was trained on ${session.manifest.spec.input.join('x')}`);
   }
   if (data.classNames.length !== session.manifest.spec.classes) {
-    throw new LossgraphError(`--data ${a.data} has ${data.classNames.length} classes, the run was trained on ${session.manifest.spec.classes}`);
+    throw new ArgumentError(`--data ${a.data} has ${data.classNames.length} classes, the run was trained on ${session.manifest.spec.classes}`);
   }
   const teacher = config.teacher ? await TeacherTargets.create(config.teacher, session.manifest, data, config.ep) : undefined;
   const m = await evaluate(session, data, indices, 256, teacher);

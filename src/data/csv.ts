@@ -4,7 +4,7 @@
 // over the whole file) and shaped [1, 1, F] so the same models and graphs apply.
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
-import { LossgraphError } from '../errors.ts';
+import { DataError } from '../errors.ts';
 import type { Dataset } from './dataset.ts';
 
 export interface CsvOptions {
@@ -21,18 +21,18 @@ export function readCsv(path: string): { header: string[]; rows: string[][] } {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new LossgraphError(`${path}: no such file`);
+    throw new DataError(`${path}: no such file`);
   }
   let rows: string[][];
   try {
     rows = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
   } catch (e) {
-    throw new LossgraphError(`${path}: not valid CSV (${String((e as Error).message).split('\n')[0]})`);
+    throw new DataError(`${path}: not valid CSV (${String((e as Error).message).split('\n')[0]})`);
   }
-  if (rows.length < 2) throw new LossgraphError(`${path}: needs a header row and at least one data row`);
+  if (rows.length < 2) throw new DataError(`${path}: needs a header row and at least one data row`);
   const header = rows[0]!;
   rows.slice(1).forEach((row, r) => {
-    if (row.length !== header.length) throw new LossgraphError(`${path}:${r + 2}: ${row.length} fields, the header has ${header.length}`);
+    if (row.length !== header.length) throw new DataError(`${path}:${r + 2}: ${row.length} fields, the header has ${header.length}`);
   });
   return { header, rows: rows.slice(1) };
 }
@@ -42,7 +42,7 @@ export function selectColumns(path: string, header: string[], names: readonly st
   const out: number[] = [];
   for (const n of names) {
     const found = n.endsWith('*') ? header.flatMap((h, i) => (h.startsWith(n.slice(0, -1)) ? [i] : [])) : header.indexOf(n) >= 0 ? [header.indexOf(n)] : [];
-    if (found.length === 0) throw new LossgraphError(`${path}: ${flag} ${n} matches no column (columns: ${header.join(', ')})`);
+    if (found.length === 0) throw new DataError(`${path}: ${flag} ${n} matches no column (columns: ${header.join(', ')})`);
     for (const i of found) if (!out.includes(i)) out.push(i);
   }
   return out;
@@ -51,7 +51,7 @@ export function selectColumns(path: string, header: string[], names: readonly st
 /** A finite number from a cell, or one line naming the file, line and column. */
 export function numberCell(path: string, line: number, column: string, cell: string): number {
   const v = Number(cell);
-  if (cell === '' || !Number.isFinite(v)) throw new LossgraphError(`${path}:${line}: column '${column}' holds '${cell}', not a finite number`);
+  if (cell === '' || !Number.isFinite(v)) throw new DataError(`${path}:${line}: column '${column}' holds '${cell}', not a finite number`);
   return v;
 }
 
@@ -64,7 +64,7 @@ export function multiHot(path: string, header: string[], rows: string[][], colum
     first[r] = -1;
     columns.forEach((c, j) => {
       const cell = row[c]!;
-      if (cell !== '0' && cell !== '1') throw new LossgraphError(`${path}:${r + lineOffset}: label column '${header[c]}' holds '${cell}'; multi-label columns hold 0 or 1`);
+      if (cell !== '0' && cell !== '1') throw new DataError(`${path}:${r + lineOffset}: label column '${header[c]}' holds '${cell}'; multi-label columns hold 0 or 1`);
       targets[r * k + j] = cell === '1' ? 1 : 0;
       if (cell === '1' && first[r] === -1) first[r] = j;
     });
@@ -77,18 +77,18 @@ export function loadCsv(path: string, o: CsvOptions | string = {}): Dataset {
   const opts: CsvOptions = typeof o === 'string' ? { labelColumn: o } : o;
   const { header, rows } = readCsv(path);
   if ([opts.labelColumn, opts.labelColumns, opts.targetColumns].filter((x) => x !== undefined).length > 1) {
-    throw new LossgraphError('--label-column, --label-columns and --target-columns exclude each other: name one kind of output');
+    throw new DataError('--label-column, --label-columns and --target-columns exclude each other: name one kind of output');
   }
   let outputs: number[];
   if (opts.labelColumns) outputs = selectColumns(path, header, opts.labelColumns, '--label-columns');
   else if (opts.targetColumns) outputs = selectColumns(path, header, opts.targetColumns, '--target-columns');
   else {
     const at = opts.labelColumn !== undefined ? header.indexOf(opts.labelColumn) : header.includes('label') ? header.indexOf('label') : header.length - 1;
-    if (at < 0) throw new LossgraphError(`${path}: no column '${opts.labelColumn}' (columns: ${header.join(', ')})`);
+    if (at < 0) throw new DataError(`${path}: no column '${opts.labelColumn}' (columns: ${header.join(', ')})`);
     outputs = [at];
   }
   const featureColumns = header.flatMap((_, i) => (outputs.includes(i) ? [] : [i]));
-  if (featureColumns.length === 0) throw new LossgraphError(`${path}: needs at least one feature column besides the outputs`);
+  if (featureColumns.length === 0) throw new DataError(`${path}: needs at least one feature column besides the outputs`);
   const f = featureColumns.length;
   const features = new Float32Array(rows.length * f);
   rows.forEach((row, r) => featureColumns.forEach((c, j) => (features[r * f + j] = numberCell(path, r + 2, header[c]!, row[c]!))));
@@ -96,7 +96,7 @@ export function loadCsv(path: string, o: CsvOptions | string = {}): Dataset {
   const base = { source: `csv:${path}`, images: features, count: rows.length, shape: [1, 1, f] as [number, number, number], skipped: 0 };
 
   if (opts.labelColumns) {
-    if (outputs.length < 2) throw new LossgraphError(`${path}: --label-columns names ${outputs.length} column; multi-label data needs at least 2`);
+    if (outputs.length < 2) throw new DataError(`${path}: --label-columns names ${outputs.length} column; multi-label data needs at least 2`);
     const { targets, first } = multiHot(path, header, rows, outputs);
     return { ...base, labels: first, targets, task: 'multilabel', classNames: outputs.map((c) => header[c]!) };
   }

@@ -1,6 +1,6 @@
 // A labelled image data set held in memory, decoded once: every loader
 // produces one, and the driver batches from it.
-import { LossgraphError } from '../errors.ts';
+import { DataError } from '../errors.ts';
 import { Rng } from '../models/random.ts';
 
 export interface Dataset {
@@ -52,7 +52,7 @@ export function splitDataset(d: Dataset, seed: number): Splits {
       test: Int32Array.from({ length: d.count - d.testFrom }, (_, i) => d.testFrom! + i),
     };
   }
-  if (d.count < 10) throw new LossgraphError(`${d.source}: ${d.count} examples are too few to split into train, validation and test`);
+  if (d.count < 10) throw new DataError(`${d.source}: ${d.count} examples are too few to split into train, validation and test`);
   const order = rng.permutation(d.count);
   const nTest = Math.max(1, Math.round(d.count * 0.1));
   const nVal = Math.max(1, Math.round(d.count * 0.1));

@@ -1,5 +1,5 @@
 // Fashion-MNIST and other MNIST-style IDX data sets.
-import { LossgraphError } from '../errors.ts';
+import { DataError } from '../errors.ts';
 import type { Dataset } from './dataset.ts';
 import { readIdxSplit } from './idx.ts';
 
@@ -16,7 +16,7 @@ export const FASHION_MNIST_COARSE = { names: ['tops', 'footwear', 'trouser', 'dr
 export function loadIdxDataset(dir: string, kind: 'fashion-mnist' | 'idx'): Dataset {
   const train = readIdxSplit(dir, 'train');
   const test = readIdxSplit(dir, 't10k');
-  if (train.rows !== test.rows || train.cols !== test.cols) throw new LossgraphError(`${dir}: train and t10k images differ in size`);
+  if (train.rows !== test.rows || train.cols !== test.cols) throw new DataError(`${dir}: train and t10k images differ in size`);
   const count = train.count + test.count;
   const images = new Float32Array(count * train.rows * train.cols);
   images.set(train.images);
@@ -26,7 +26,7 @@ export function loadIdxDataset(dir: string, kind: 'fashion-mnist' | 'idx'): Data
   labels.set(test.labels, train.count);
   const classes = Math.max(...labels) + 1;
   const fashion = kind === 'fashion-mnist';
-  if (fashion && classes > 10) throw new LossgraphError(`${dir}: labels go up to ${classes - 1}, Fashion-MNIST has 10 classes`);
+  if (fashion && classes > 10) throw new DataError(`${dir}: labels go up to ${classes - 1}, Fashion-MNIST has 10 classes`);
   return {
     source: `${kind}:${dir}`,
     images,

@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
-import { LossgraphError } from '../errors.ts';
+import { DataError } from '../errors.ts';
 
 export interface IdxArray {
   dims: number[];
@@ -12,15 +12,15 @@ export interface IdxArray {
 
 /** Parses IDX bytes with unsigned-byte elements (type code 0x08), the only kind the MNIST sets use. */
 export function parseIdx(bytes: Uint8Array, where: string): IdxArray {
-  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new LossgraphError(`${where}: not an IDX file (bad magic number)`);
-  if (bytes[2] !== 0x08) throw new LossgraphError(`${where}: IDX element type 0x${bytes[2]!.toString(16)} is not supported (only unsigned bytes)`);
+  if (bytes.length < 4 || bytes[0] !== 0 || bytes[1] !== 0) throw new DataError(`${where}: not an IDX file (bad magic number)`);
+  if (bytes[2] !== 0x08) throw new DataError(`${where}: IDX element type 0x${bytes[2]!.toString(16)} is not supported (only unsigned bytes)`);
   const rank = bytes[3]!;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (bytes.length < 4 + 4 * rank) throw new LossgraphError(`${where}: truncated IDX header`);
+  if (bytes.length < 4 + 4 * rank) throw new DataError(`${where}: truncated IDX header`);
   const dims = Array.from({ length: rank }, (_, i) => view.getUint32(4 + 4 * i, false));
   const n = dims.reduce((a, b) => a * b, 1);
   const start = 4 + 4 * rank;
-  if (bytes.length - start !== n) throw new LossgraphError(`${where}: IDX header promises ${n} values, file holds ${bytes.length - start}`);
+  if (bytes.length - start !== n) throw new DataError(`${where}: IDX header promises ${n} values, file holds ${bytes.length - start}`);
   return { dims, data: bytes.subarray(start) };
 }
 
@@ -36,13 +36,13 @@ export function encodeIdx(dims: number[], data: Uint8Array): Uint8Array {
 }
 
 export function readIdx(path: string): IdxArray {
-  if (!existsSync(path)) throw new LossgraphError(`${path}: no such file`);
+  if (!existsSync(path)) throw new DataError(`${path}: no such file`);
   let bytes: Uint8Array = readFileSync(path);
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       bytes = gunzipSync(bytes);
     } catch {
-      throw new LossgraphError(`${path}: corrupt gzip data`);
+      throw new DataError(`${path}: corrupt gzip data`);
     }
   }
   return parseIdx(bytes, path);
@@ -64,9 +64,9 @@ export function readIdxSplit(dir: string, prefix: string): ImageSplit {
   const lblPath = find(`${prefix}-labels-idx1-ubyte`);
   const img = readIdx(imgPath);
   const lbl = readIdx(lblPath);
-  if (img.dims.length !== 3) throw new LossgraphError(`${imgPath}: expected N x rows x cols images, got dims [${img.dims}]`);
+  if (img.dims.length !== 3) throw new DataError(`${imgPath}: expected N x rows x cols images, got dims [${img.dims}]`);
   if (lbl.dims.length !== 1 || lbl.dims[0] !== img.dims[0]) {
-    throw new LossgraphError(`${lblPath}: ${lbl.dims[0]} labels for ${img.dims[0]} images`);
+    throw new DataError(`${lblPath}: ${lbl.dims[0]} labels for ${img.dims[0]} images`);
   }
   const images = new Float32Array(img.data.length);
   for (let i = 0; i < images.length; i++) images[i] = img.data[i]! / 255;

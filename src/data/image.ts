@@ -3,7 +3,7 @@
 // pixels.ts, which the web page shares). Loaders decode each file once into
 // their cache, so this is not on the training path.
 import { Jimp } from 'jimp';
-import { LossgraphError } from '../errors.ts';
+import { DataError } from '../errors.ts';
 import { pixelsToTensor, type TensorSize } from './pixels.ts';
 
 export type ImageSize = TensorSize;
@@ -16,7 +16,7 @@ export async function decodeImage(source: string | Uint8Array | ArrayBuffer, siz
     image = await Jimp.read(bytes ? (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer) : (source as string));
   } catch (e) {
     const reason = String((e as Error).message ?? e).split('\n')[0];
-    throw new LossgraphError(`${where}: cannot decode image (${reason})`);
+    throw new DataError(`${where}: cannot decode image (${reason})`);
   }
   return pixelsToTensor(image.bitmap, size);
 }

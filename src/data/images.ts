@@ -7,7 +7,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { multiHot, readCsv, selectColumns } from './csv.ts';
-import { LossgraphError } from '../errors.ts';
+import { DataError } from '../errors.ts';
 import type { Dataset } from './dataset.ts';
 import { stackImages } from './dataset.ts';
 import { decodeImage } from './image.ts';
@@ -28,7 +28,7 @@ function listImages(dir: string): string[] {
   try {
     names = readdirSync(dir);
   } catch {
-    throw new LossgraphError(`${dir}: no such folder`);
+    throw new DataError(`${dir}: no such folder`);
   }
   return names.filter((n) => IMAGE_FILE.test(n)).sort().map((n) => join(dir, n));
 }
@@ -41,7 +41,7 @@ interface Labelled {
 /** Decodes every file; a bad one fails the load with one line, or is skipped and counted. */
 async function decodeAll(items: readonly Labelled[], o: ImageLoadOptions): Promise<{ images: Float32Array; labels: Int32Array; skipped: number }> {
   const [c, h, w] = o.size;
-  if (c !== 1 && c !== 3) throw new LossgraphError(`image size ${o.size.join('x')}: channels must be 1 or 3`);
+  if (c !== 1 && c !== 3) throw new DataError(`image size ${o.size.join('x')}: channels must be 1 or 3`);
   const kept: Float32Array[] = [];
   const labels: number[] = [];
   let skipped = 0;
@@ -50,7 +50,7 @@ async function decodeAll(items: readonly Labelled[], o: ImageLoadOptions): Promi
       kept.push(await decodeImage(item.path, { width: w, height: h, channels: c }));
       labels.push(item.label);
     } catch (e) {
-      if (!o.skipBad) throw new LossgraphError(`${(e as Error).message} (use --skip-bad to skip such files)`);
+      if (!o.skipBad) throw new DataError(`${(e as Error).message} (use --skip-bad to skip such files)`);
       skipped++;
     }
     o.progress?.(i + 1, items.length);
@@ -69,9 +69,9 @@ function namedImages(dir: string, pattern: RegExp, expected: string, o: ImageLoa
     const match = pattern.exec(basename(path));
     if (match) files.push({ path, match });
     else if (o.skipBad) skipped++;
-    else throw new LossgraphError(`${path}: not ${expected} (use --skip-bad to skip such files)`);
+    else throw new DataError(`${path}: not ${expected} (use --skip-bad to skip such files)`);
   }
-  if (files.length === 0) throw new LossgraphError(`${dir}: no images named like ${expected.replace(/^an? /, '')} found`);
+  if (files.length === 0) throw new DataError(`${dir}: no images named like ${expected.replace(/^an? /, '')} found`);
   return { files, skipped };
 }
 
@@ -85,13 +85,13 @@ export async function loadFolder(dir: string, o: ImageLoadOptions): Promise<Data
   try {
     entries = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory()).sort();
   } catch {
-    throw new LossgraphError(`${dir}: no such folder`);
+    throw new DataError(`${dir}: no such folder`);
   }
-  if (entries.length < 2) throw new LossgraphError(`${dir}: expected one sub-folder per class, found ${entries.length}`);
+  if (entries.length < 2) throw new DataError(`${dir}: expected one sub-folder per class, found ${entries.length}`);
   const items: Labelled[] = [];
   entries.forEach((cls, label) => {
     const files = listImages(join(dir, cls));
-    if (files.length === 0) throw new LossgraphError(`${join(dir, cls)}: class folder holds no images`);
+    if (files.length === 0) throw new DataError(`${join(dir, cls)}: class folder holds no images`);
     for (const path of files) items.push({ path, label });
   });
   return imageDataset(`folder:${dir}`, await decodeAll(items, o), 0, o.size, { classNames: entries });
@@ -109,7 +109,7 @@ const UTK_NAME = /^(\d{1,3})_([01])_(?:(\d)_)?(\d+)\.jpg(?:\.chip\.jpg)?$/i;
 
 export async function loadUtkface(dir: string, o: ImageLoadOptions & { bins?: AgeBins }): Promise<Dataset> {
   const bins = o.bins ?? { width: 1, cap: 100 };
-  if (!(bins.width >= 1 && bins.cap >= bins.width)) throw new LossgraphError(`age bins: width ${bins.width}, cap ${bins.cap} do not make classes`);
+  if (!(bins.width >= 1 && bins.cap >= bins.width)) throw new DataError(`age bins: width ${bins.width}, cap ${bins.cap} do not make classes`);
   const classes = Math.floor(bins.cap / bins.width) + 1;
   const { files, skipped } = namedImages(dir, UTK_NAME, 'a UTKFace file name (age_gender_race_date.jpg)', o);
   const items = files.map((f) => ({ path: f.path, label: Math.floor(Math.min(Number(f.match[1]), bins.cap) / bins.width) }));
@@ -139,10 +139,10 @@ export async function loadPets(dir: string, o: ImageLoadOptions): Promise<Datase
 export async function loadImageCsv(csv: string, o: ImageLoadOptions & { labelColumns?: string[] }): Promise<Dataset> {
   const { header, rows } = readCsv(csv);
   const fileAt = header.indexOf('file');
-  if (fileAt < 0) throw new LossgraphError(`${csv}: no 'file' column (columns: ${header.join(', ')}); images:CSV needs file names and 0/1 label columns`);
+  if (fileAt < 0) throw new DataError(`${csv}: no 'file' column (columns: ${header.join(', ')}); images:CSV needs file names and 0/1 label columns`);
   const columns = o.labelColumns ? selectColumns(csv, header, o.labelColumns, '--label-columns') : header.flatMap((_, i) => (i === fileAt ? [] : [i]));
-  if (columns.includes(fileAt)) throw new LossgraphError(`${csv}: the 'file' column cannot be a label column`);
-  if (columns.length < 2) throw new LossgraphError(`${csv}: ${columns.length} label column; multi-label data needs at least 2`);
+  if (columns.includes(fileAt)) throw new DataError(`${csv}: the 'file' column cannot be a label column`);
+  if (columns.length < 2) throw new DataError(`${csv}: ${columns.length} label column; multi-label data needs at least 2`);
   const { targets, first } = multiHot(csv, header, rows, columns);
   const root = dirname(resolve(csv));
   const items = rows.map((row, r) => ({ path: join(root, row[fileAt]!), label: r }));

@@ -1,5 +1,5 @@
 // `--data` forms: embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, images:CSV, csv:FILE.
-import { LossgraphError } from '../errors.ts';
+import { DataError } from '../errors.ts';
 import { loadCsv } from './csv.ts';
 import type { Dataset } from './dataset.ts';
 import { loadEmbedded } from './embedded.ts';
@@ -27,7 +27,7 @@ export async function loadData(spec: string, o: DataOptions = {}): Promise<Datas
   const kind = at < 0 ? spec : spec.slice(0, at);
   const arg = at < 0 ? undefined : spec.slice(at + 1);
   const need = () => {
-    if (!arg) throw new LossgraphError(`--data ${kind} needs a path: ${kind}:PATH`);
+    if (!arg) throw new DataError(`--data ${kind} needs a path: ${kind}:PATH`);
     return arg;
   };
   const images = { size: o.imageSize ?? ([3, 32, 32] as [number, number, number]), skipBad: o.skipBad, progress: o.progress };
@@ -50,6 +50,6 @@ export async function loadData(spec: string, o: DataOptions = {}): Promise<Datas
     case 'csv':
       return loadCsv(need(), { labelColumn: o.labelColumn, labelColumns: o.labelColumns, targetColumns: o.targetColumns });
     default:
-      throw new LossgraphError(`--data ${spec} is not understood; use one of: ${DATA_FORMS}`);
+      throw new DataError(`--data ${spec} is not understood; use one of: ${DATA_FORMS}`);
   }
 }

@@ -1,7 +1,7 @@
 // Convolution expressed through other standard ops. The Conv gradient rules
 // use these forms (they measured faster than the alternatives on CPU), and the
 // float64 lowering uses them because ONNX Runtime has no double Conv kernel.
-import { LossgraphError } from '../errors.ts';
+import { GraphError } from '../errors.ts';
 import { windowAttrs, type Graph, type Value } from './graph.ts';
 import { windowOut } from './shape.ts';
 
@@ -19,7 +19,7 @@ export function fullWindow(kernel: number[], o: { strides?: number[]; pads?: num
 
 export function staticSpatial(x: Value, what: string): number[] {
   return x.shape.slice(2).map((d) => {
-    if (typeof d !== 'number') throw new LossgraphError(`${what}: spatial dimensions of ${x} must be static`);
+    if (typeof d !== 'number') throw new GraphError(`${what}: spatial dimensions of ${x} must be static`);
     return d;
   });
 }

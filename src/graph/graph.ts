@@ -3,7 +3,7 @@
 //
 // Names are deterministic (a per-prefix counter inside the current scope), so
 // building the same graph twice serialises to identical bytes.
-import { LossgraphError } from '../errors.ts';
+import { GraphError } from '../errors.ts';
 import { isFloat, typedArray, type AnyTypedArray, type DType } from '../onnx/dtype.ts';
 import { encodeModel, onnx, tensorProto, type ModelProto, type TensorProto } from '../onnx/proto.ts';
 import {
@@ -140,7 +140,7 @@ export class Graph {
   /** A fresh deterministic name `scope/base_N`, or `base` itself when `exact`. */
   private freshName(base: string, exact = false): string {
     if (exact) {
-      if (this.names.has(base)) throw new LossgraphError(`graph '${this.name}': the name '${base}' is already used`);
+      if (this.names.has(base)) throw new GraphError(`graph '${this.name}': the name '${base}' is already used`);
       this.names.add(base);
       return base;
     }
@@ -168,7 +168,7 @@ export class Graph {
     if (name !== undefined && name !== v.name) {
       out = this.emit('Identity', [v], {}, [{ dtype: v.dtype, shape: v.shape }], name)[0]!;
     }
-    if (this.outputs.includes(out)) throw new LossgraphError(`graph '${this.name}': '${out.name}' is already an output`);
+    if (this.outputs.includes(out)) throw new GraphError(`graph '${this.name}': '${out.name}' is already an output`);
     this.outputs.push(out);
     return out;
   }
@@ -176,7 +176,7 @@ export class Graph {
   /** A named tensor stored in the model (weights baked into an inference graph, lookup tables). */
   initializer(name: string, dtype: DType, shape: readonly number[], data: ArrayLike<number | bigint | boolean>): Value {
     const n = shape.reduce((a, b) => a * b, 1);
-    if (data.length !== n) throw new LossgraphError(`initializer '${name}': ${data.length} values for shape ${shapeToString(shape)}`);
+    if (data.length !== n) throw new GraphError(`initializer '${name}': ${data.length} values for shape ${shapeToString(shape)}`);
     const v = new Value(this, this.freshName(name, true), dtype, shape);
     this.initializers.push({ value: v, data: typedArray(dtype, data) });
     return v;
@@ -192,7 +192,7 @@ export class Graph {
     const hit = key && this.constCache.get(key);
     if (hit) return hit;
     const n = shape.reduce((a, b) => a * b, 1);
-    if (arr.length !== n) throw new LossgraphError(`constant: ${arr.length} values for shape ${shapeToString(shape)}`);
+    if (arr.length !== n) throw new GraphError(`constant: ${arr.length} values for shape ${shapeToString(shape)}`);
     const v = new Value(this, this.freshName('const'), dtype, shape);
     if ((dtype === 'int64' || dtype === 'int32') && arr.length <= 64) {
       v.known = Array.from(arr as ArrayLike<number | bigint>, (x) => Number(x));
@@ -227,7 +227,7 @@ export class Graph {
     outputName?: string,
   ): Value[] {
     for (const v of inputs) {
-      if (v && v.graph !== this) throw new LossgraphError(`${opType}: input '${v.name}' belongs to another graph`);
+      if (v && v.graph !== this) throw new GraphError(`${opType}: input '${v.name}' belongs to another graph`);
     }
     const name = this.freshName(opType);
     const outputs = outs.map((o, i) => {
@@ -246,7 +246,7 @@ export class Graph {
   }
 
   private binary(opType: string, a: Value, b: Value, outDtype?: DType): Value {
-    if (a.dtype !== b.dtype) throw new LossgraphError(`${opType}: dtypes differ (${a} vs ${b})`);
+    if (a.dtype !== b.dtype) throw new GraphError(`${opType}: dtypes differ (${a} vs ${b})`);
     const shape = broadcastShapes([a.shape, b.shape], opType);
     return this.emit(opType, [a, b], {}, [{ dtype: outDtype ?? a.dtype, shape }])[0]!;
   }
@@ -289,7 +289,7 @@ export class Graph {
 
   /** Elementwise sum of any number of values (broadcasting), one node. */
   sum(xs: readonly Value[]): Value {
-    if (xs.length === 0) throw new LossgraphError('Sum: needs at least one input');
+    if (xs.length === 0) throw new GraphError('Sum: needs at least one input');
     if (xs.length === 1) return xs[0]!;
     const shape = broadcastShapes(xs.map((x) => x.shape), 'Sum');
     return this.emit('Sum', xs, {}, [{ dtype: xs[0]!.dtype, shape }])[0]!;
@@ -297,11 +297,11 @@ export class Graph {
 
   where(cond: Value, a: Value | number, b: Value | number): Value {
     const like = a instanceof Value ? a : (b as Value);
-    if (!(like instanceof Value)) throw new LossgraphError('Where: one branch must be a Value');
+    if (!(like instanceof Value)) throw new GraphError('Where: one branch must be a Value');
     const av = this.lift(a, like);
     const bv = this.lift(b, like);
-    if (cond.dtype !== 'bool') throw new LossgraphError(`Where: condition must be bool, got ${cond}`);
-    if (av.dtype !== bv.dtype) throw new LossgraphError(`Where: branch dtypes differ (${av} vs ${bv})`);
+    if (cond.dtype !== 'bool') throw new GraphError(`Where: condition must be bool, got ${cond}`);
+    if (av.dtype !== bv.dtype) throw new GraphError(`Where: branch dtypes differ (${av} vs ${bv})`);
     const shape = broadcastShapes([cond.shape, av.shape, bv.shape], 'Where');
     return this.emit('Where', [cond, av, bv], {}, [{ dtype: av.dtype, shape }])[0]!;
   }
@@ -360,12 +360,12 @@ export class Graph {
   // ------------------------------------------------------------ linear algebra
 
   matMul(a: Value, b: Value): Value {
-    if (a.dtype !== b.dtype) throw new LossgraphError(`MatMul: dtypes differ (${a} vs ${b})`);
-    if (a.rank < 2 || b.rank < 2) throw new LossgraphError(`MatMul: operands must have rank >= 2 (${a}, ${b})`);
+    if (a.dtype !== b.dtype) throw new GraphError(`MatMul: dtypes differ (${a} vs ${b})`);
+    if (a.rank < 2 || b.rank < 2) throw new GraphError(`MatMul: operands must have rank >= 2 (${a}, ${b})`);
     const [m, k1] = a.shape.slice(-2);
     const [k2, n] = b.shape.slice(-2);
     if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) {
-      throw new LossgraphError(`MatMul: inner dimensions differ (${a} vs ${b})`);
+      throw new GraphError(`MatMul: inner dimensions differ (${a} vs ${b})`);
     }
     const batch = broadcastShapes([a.shape.slice(0, -2), b.shape.slice(0, -2)], 'MatMul');
     return this.emit('MatMul', [a, b], {}, [{ dtype: a.dtype, shape: [...batch, m!, n!] }])[0]!;
@@ -373,13 +373,13 @@ export class Graph {
 
   /** alpha * op(A) op(B) + beta * C, with op the optional transpose. */
   gemm(a: Value, b: Value, c?: Value, o: { alpha?: number; beta?: number; transA?: boolean; transB?: boolean } = {}): Value {
-    if (a.rank !== 2 || b.rank !== 2) throw new LossgraphError(`Gemm: operands must be matrices (${a}, ${b})`);
+    if (a.rank !== 2 || b.rank !== 2) throw new GraphError(`Gemm: operands must be matrices (${a}, ${b})`);
     const m = o.transA ? a.shape[1]! : a.shape[0]!;
     const k1 = o.transA ? a.shape[0]! : a.shape[1]!;
     const k2 = o.transB ? b.shape[1]! : b.shape[0]!;
     const n = o.transB ? b.shape[0]! : b.shape[1]!;
     if (typeof k1 === 'number' && typeof k2 === 'number' && k1 !== k2) {
-      throw new LossgraphError(`Gemm: inner dimensions differ (${a} vs ${b})`);
+      throw new GraphError(`Gemm: inner dimensions differ (${a} vs ${b})`);
     }
     if (c) broadcastShapes([[m, n], c.shape], 'Gemm');
     const attrs: Record<string, Attr> = {};
@@ -400,7 +400,7 @@ export class Graph {
 
   gatherElements(data: Value, indices: Value, axis = 0): Value {
     const a = normAxis(axis, data.rank, 'GatherElements');
-    if (indices.rank !== data.rank) throw new LossgraphError(`GatherElements: indices ${indices} must have the rank of data ${data}`);
+    if (indices.rank !== data.rank) throw new GraphError(`GatherElements: indices ${indices} must have the rank of data ${data}`);
     return this.emit('GatherElements', [data, indices], { axis: attr.int(a) }, [{ dtype: data.dtype, shape: indices.shape }])[0]!;
   }
 
@@ -426,7 +426,7 @@ export class Graph {
   /** Reshape to `shape` (0 copies the input dim, -1 is inferred), given as numbers or as an int64 Value. */
   reshape(x: Value, shape: IntsLike): Value {
     const s = this.intsValue(shape);
-    if (s.rank !== 1 || typeof s.shape[0] !== 'number') throw new LossgraphError(`Reshape: shape must be a 1-D tensor of static length, got ${s}`);
+    if (s.rank !== 1 || typeof s.shape[0] !== 'number') throw new GraphError(`Reshape: shape must be a 1-D tensor of static length, got ${s}`);
     const requested = s.known ?? Array.from({ length: s.shape[0] }, (_, i) => `${s.name}_${i}`);
     const out = reshapeShape(x.shape, requested, false, 'Reshape');
     return this.emit('Reshape', [x, s], {}, [{ dtype: x.dtype, shape: out }])[0]!;
@@ -441,14 +441,14 @@ export class Graph {
 
   transpose(x: Value, perm?: readonly number[]): Value {
     const p = perm ?? x.shape.map((_, i) => x.rank - 1 - i);
-    if (p.length !== x.rank) throw new LossgraphError(`Transpose: perm [${p}] does not fit ${x}`);
+    if (p.length !== x.rank) throw new GraphError(`Transpose: perm [${p}] does not fit ${x}`);
     return this.emit('Transpose', [x], { perm: attr.ints(p) }, [{ dtype: x.dtype, shape: p.map((i) => x.shape[i]!) }])[0]!;
   }
 
   squeeze(x: Value, axes: readonly number[]): Value {
     const norm = axes.map((a) => normAxis(a, x.rank, 'Squeeze'));
     for (const a of norm) {
-      if (typeof x.shape[a] === 'number' && x.shape[a] !== 1) throw new LossgraphError(`Squeeze: axis ${a} of ${x} is not 1`);
+      if (typeof x.shape[a] === 'number' && x.shape[a] !== 1) throw new GraphError(`Squeeze: axis ${a} of ${x} is not 1`);
     }
     const shape = x.shape.filter((_, i) => !norm.includes(i));
     const out = this.emit('Squeeze', [x, this.ints(norm)], {}, [{ dtype: x.dtype, shape }])[0]!;
@@ -468,12 +468,12 @@ export class Graph {
   }
 
   concat(xs: readonly Value[], axis: number): Value {
-    if (xs.length === 0) throw new LossgraphError('Concat: needs at least one input');
+    if (xs.length === 0) throw new GraphError('Concat: needs at least one input');
     const first = xs[0]!;
     const a = normAxis(axis, first.rank, 'Concat');
     let len: Dim = 0;
     for (const x of xs) {
-      if (x.rank !== first.rank || x.dtype !== first.dtype) throw new LossgraphError(`Concat: ${x} does not match ${first}`);
+      if (x.rank !== first.rank || x.dtype !== first.dtype) throw new GraphError(`Concat: ${x} does not match ${first}`);
       const d = x.shape[a]!;
       len = typeof len === 'number' && typeof d === 'number' ? len + d : `${len}+${d}`;
     }
@@ -536,7 +536,7 @@ export class Graph {
 
   /** Constant-mode padding; `pads` is [begin_0.., end_0..] over all axes. */
   pad(x: Value, pads: readonly number[], value = 0): Value {
-    if (pads.length !== 2 * x.rank) throw new LossgraphError(`Pad: ${pads.length} pads for ${x}`);
+    if (pads.length !== 2 * x.rank) throw new GraphError(`Pad: ${pads.length} pads for ${x}`);
     const shape = x.shape.map((d, i) => {
       const add = pads[i]! + pads[i + x.rank]!;
       return add === 0 ? d : typeof d === 'number' ? d + add : `${d}+${add}`;
@@ -550,13 +550,13 @@ export class Graph {
 
   conv(x: Value, w: Value, b?: Value, o: ConvOptions = {}): Value {
     const sp = x.rank - 2;
-    if (sp < 1 || w.rank !== x.rank) throw new LossgraphError(`Conv: input ${x} and kernel ${w} do not fit`);
+    if (sp < 1 || w.rank !== x.rank) throw new GraphError(`Conv: input ${x} and kernel ${w} do not fit`);
     const group = o.group ?? 1;
     const a = windowAttrs(sp, o);
     const cin = x.shape[1]!;
     const wc = w.shape[1]!;
     if (typeof cin === 'number' && typeof wc === 'number' && cin !== wc * group) {
-      throw new LossgraphError(`Conv: input has ${cin} channels, kernel ${w} expects ${Number(wc) * group}`);
+      throw new GraphError(`Conv: input has ${cin} channels, kernel ${w} expects ${Number(wc) * group}`);
     }
     const kernel = w.shape.slice(2).map(Number);
     const spatial = kernel.map((k, i) => windowOut(x.shape[2 + i]!, k, a.strides[i]!, a.pads[i]!, a.pads[i + sp]!, a.dilations[i]!, false, 'Conv'));
@@ -572,14 +572,14 @@ export class Graph {
 
   convTranspose(x: Value, w: Value, b?: Value, o: ConvTransposeOptions = {}): Value {
     const sp = x.rank - 2;
-    if (sp < 1 || w.rank !== x.rank) throw new LossgraphError(`ConvTranspose: input ${x} and kernel ${w} do not fit`);
+    if (sp < 1 || w.rank !== x.rank) throw new GraphError(`ConvTranspose: input ${x} and kernel ${w} do not fit`);
     const group = o.group ?? 1;
     const a = windowAttrs(sp, o);
     const outPad = o.outputPadding ?? Array(sp).fill(0);
     const kernel = w.shape.slice(2).map(Number);
     const spatial = kernel.map((k, i) => {
       const len = x.shape[2 + i]!;
-      if (typeof len !== 'number') throw new LossgraphError('ConvTranspose: spatial dimensions must be static');
+      if (typeof len !== 'number') throw new GraphError('ConvTranspose: spatial dimensions must be static');
       return a.strides[i]! * (len - 1) + outPad[i]! + (k - 1) * a.dilations[i]! + 1 - a.pads[i]! - a.pads[i + sp]!;
     });
     const attrs: Record<string, Attr> = {
@@ -596,7 +596,7 @@ export class Graph {
 
   private poolShape(opType: string, x: Value, o: PoolOptions): { attrs: Record<string, Attr>; shape: Dim[] } {
     const sp = x.rank - 2;
-    if (o.kernelShape.length !== sp) throw new LossgraphError(`${opType}: kernel [${o.kernelShape}] does not fit ${x}`);
+    if (o.kernelShape.length !== sp) throw new GraphError(`${opType}: kernel [${o.kernelShape}] does not fit ${x}`);
     const a = windowAttrs(sp, o);
     const spatial = o.kernelShape.map((k, i) =>
       windowOut(x.shape[2 + i]!, k, a.strides[i]!, a.pads[i]!, a.pads[i + sp]!, a.dilations[i]!, !!o.ceilMode, opType),
@@ -643,7 +643,7 @@ export class Graph {
     const out: Node[] = [];
     while (pending.length) {
       const i = pending.findIndex((n) => n.inputs.every((v) => v === null || ready.has(v)));
-      if (i < 0) throw new LossgraphError(`graph '${this.name}': a node consumes a value no node computes (${pending[0]!.name})`);
+      if (i < 0) throw new GraphError(`graph '${this.name}': a node consumes a value no node computes (${pending[0]!.name})`);
       const [n] = pending.splice(i, 1);
       out.push(n!);
       for (const v of n!.outputs) ready.add(v);
@@ -654,7 +654,7 @@ export class Graph {
   /** Removes `node`; used by rewrites that compute its outputs another way. */
   removeNode(node: Node): void {
     const i = this.nodes.indexOf(node);
-    if (i < 0) throw new LossgraphError(`graph '${this.name}': no node ${node.name}`);
+    if (i < 0) throw new GraphError(`graph '${this.name}': no node ${node.name}`);
     this.nodes.splice(i, 1);
   }
 
@@ -687,7 +687,7 @@ export class Graph {
 
   /** The serialised ModelProto. Same graph, same bytes. */
   toBytes(opts: { docString?: string } = {}): Uint8Array {
-    if (this.outputs.length === 0) throw new LossgraphError(`graph '${this.name}' has no outputs`);
+    if (this.outputs.length === 0) throw new GraphError(`graph '${this.name}' has no outputs`);
     return encodeModel(this.toModel(opts));
   }
 
@@ -716,7 +716,7 @@ export function sliceRange(dim: Dim, start: number, end: number, step: number): 
     if (step === 1 && start >= 0 && end >= 0 && end < 2 ** 62) return { start, count: Math.max(end - start, 0) };
     return undefined;
   }
-  if (step === 0) throw new LossgraphError('Slice: step must not be 0');
+  if (step === 0) throw new GraphError('Slice: step must not be 0');
   const clampS = (v: number, lo: number, hi: number) => Math.min(Math.max(v, lo), hi);
   let s = start < 0 ? start + dim : start;
   let e = end < 0 ? end + dim : end;

@@ -1,6 +1,6 @@
 // Static shape arithmetic. A dimension is a number, or a string naming a
 // symbolic size (the batch, usually) that is fixed only when the graph runs.
-import { LossgraphError } from '../errors.ts';
+import { GraphError } from '../errors.ts';
 
 export type Dim = number | string;
 export type Shape = readonly Dim[];
@@ -15,7 +15,7 @@ export function isStatic(s: Shape): s is readonly number[] {
 
 export function normAxis(axis: number, rank: number, what: string): number {
   const a = axis < 0 ? axis + rank : axis;
-  if (a < 0 || a >= rank) throw new LossgraphError(`${what}: axis ${axis} is out of range for rank ${rank}`);
+  if (a < 0 || a >= rank) throw new GraphError(`${what}: axis ${axis} is out of range for rank ${rank}`);
   return a;
 }
 
@@ -33,7 +33,7 @@ export function broadcastShapes(shapes: Shape[], what: string): Dim[] {
       if (d === 1) d = e;
       else if (typeof d === 'string' && typeof e === 'number') d = e;
       else if (typeof d === 'number' && typeof e === 'string') continue;
-      else throw new LossgraphError(`${what}: shapes ${shapes.map(shapeToString).join(' and ')} do not broadcast`);
+      else throw new GraphError(`${what}: shapes ${shapes.map(shapeToString).join(' and ')} do not broadcast`);
     }
     out.push(d);
   }
@@ -42,9 +42,9 @@ export function broadcastShapes(shapes: Shape[], what: string): Dim[] {
 
 /** Output length of a sliding window (Conv, pooling) along one axis. */
 export function windowOut(len: Dim, k: number, stride: number, padBegin: number, padEnd: number, dilation: number, ceil: boolean, what: string): number {
-  if (typeof len !== 'number') throw new LossgraphError(`${what}: spatial dimensions must be static, got '${len}'`);
+  if (typeof len !== 'number') throw new GraphError(`${what}: spatial dimensions must be static, got '${len}'`);
   const span = len + padBegin + padEnd - dilation * (k - 1) - 1;
-  if (span < 0) throw new LossgraphError(`${what}: the window (kernel ${k}, dilation ${dilation}) is larger than the padded input (${len})`);
+  if (span < 0) throw new GraphError(`${what}: the window (kernel ${k}, dilation ${dilation}) is larger than the padded input (${len})`);
   let out = (ceil ? Math.ceil(span / stride) : Math.floor(span / stride)) + 1;
   // With ceil_mode the last window must start inside the input or its left padding.
   if (ceil && (out - 1) * stride >= len + padBegin) out -= 1;
@@ -59,7 +59,7 @@ export function reshapeShape(input: Shape, requested: readonly Dim[], allowZero:
   const out: Dim[] = requested.map((d, i) => (d === 0 && !allowZero ? input[i]! : d));
   const inferAt = out.indexOf(-1);
   if (inferAt < 0) return out;
-  if (out.indexOf(-1, inferAt + 1) >= 0) throw new LossgraphError(`${what}: at most one -1 in a reshape`);
+  if (out.indexOf(-1, inferAt + 1) >= 0) throw new GraphError(`${what}: at most one -1 in a reshape`);
   let inNum = 1;
   const inSym: string[] = [];
   for (const d of input) typeof d === 'number' ? (inNum *= d) : inSym.push(d);
@@ -74,7 +74,7 @@ export function reshapeShape(input: Shape, requested: readonly Dim[], allowZero:
     }
   }
   if (outNum === 0 || inNum % outNum !== 0) {
-    if (inSym.length === 0) throw new LossgraphError(`${what}: cannot reshape ${shapeToString(input)} to ${shapeToString(requested)}`);
+    if (inSym.length === 0) throw new GraphError(`${what}: cannot reshape ${shapeToString(input)} to ${shapeToString(requested)}`);
     return withFresh(out, inferAt, what);
   }
   const ratio = inNum / outNum;

@@ -1,7 +1,7 @@
 // Reference models, sized from a short spec: `mlp:512` or `mlp:512,256`
 // (hidden widths), `cnn:32,64,128` (filters of each conv block). The head
 // follows the loss: K logits, K-1 ordinal thresholds, or an embedding.
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError } from '../errors.ts';
 import type { Value } from '../graph/graph.ts';
 import type { ModelBuilder } from './builder.ts';
 
@@ -32,19 +32,19 @@ const DEFAULT_DROPOUT = { mlp: 0, cnn: 0.2 };
  */
 export function parseModelSpec(text: string): ModelSpec {
   const m = /^(mlp|cnn):(\d+(?:,\d+)*)((?:;[a-z]+=[a-z0-9.]+)*)$/.exec(text.trim());
-  if (!m) throw new LossgraphError(`model '${text}' is not understood; use mlp:WIDTHS or cnn:FILTERS, e.g. mlp:512 or cnn:32,64,128`);
+  if (!m) throw new ArgumentError(`model '${text}' is not understood; use mlp:WIDTHS or cnn:FILTERS, e.g. mlp:512 or cnn:32,64,128`);
   const kind = m[1] as 'mlp' | 'cnn';
   const widths = m[2]!.split(',').map(Number);
-  if (widths.some((w) => w < 1 || w > 65536)) throw new LossgraphError(`model '${text}': widths must be between 1 and 65536`);
+  if (widths.some((w) => w < 1 || w > 65536)) throw new ArgumentError(`model '${text}': widths must be between 1 and 65536`);
   const spec: ModelSpec = { kind, widths, dropout: DEFAULT_DROPOUT[kind], pool: 'max', features: 'dense' };
   for (const opt of m[3]!.split(';').filter(Boolean)) {
     const [key, value] = opt.split('=') as [string, string];
     if (key === 'dropout') {
       spec.dropout = Number(value);
-      if (!(spec.dropout >= 0 && spec.dropout < 1)) throw new LossgraphError(`model '${text}': dropout must be in [0, 1)`);
+      if (!(spec.dropout >= 0 && spec.dropout < 1)) throw new ArgumentError(`model '${text}': dropout must be in [0, 1)`);
     } else if (key === 'pool' && kind === 'cnn' && (value === 'max' || value === 'avg')) spec.pool = value;
     else if (key === 'head' && kind === 'cnn' && (value === 'dense' || value === 'gap')) spec.features = value;
-    else throw new LossgraphError(`model '${text}': option '${opt}' is not known (dropout=R; for cnn also pool=max|avg, head=dense|gap)`);
+    else throw new ArgumentError(`model '${text}': option '${opt}' is not known (dropout=R; for cnn also pool=max|avg, head=dense|gap)`);
   }
   return spec;
 }

@@ -1,7 +1,7 @@
 // Optimizers as ONNX update subgraphs. The learning rate and the step number
 // are graph inputs; each optimizer's state tensors are carried like
 // parameters (input `X`, output `X.updated`).
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
 
 export type OptimizerSpec =
@@ -17,7 +17,7 @@ export const DEFAULT_OPTIMIZERS: Record<OptimizerSpec['kind'], OptimizerSpec> = 
 export function parseOptimizerSpec(text: string): OptimizerSpec {
   const [name, rest] = text.trim().split(':', 2) as [string, string | undefined];
   const base = DEFAULT_OPTIMIZERS[name as OptimizerSpec['kind']];
-  if (!base) throw new LossgraphError(`optimizer '${name}' is not known; use sgd or adamw`);
+  if (!base) throw new ArgumentError(`optimizer '${name}' is not known; use sgd or adamw`);
   const out: Record<string, number | boolean | string> = { ...base };
   const keys: Record<string, string> = { momentum: 'momentum', nesterov: 'nesterov', weight_decay: 'weightDecay', beta1: 'beta1', beta2: 'beta2', eps: 'eps' };
   for (const part of rest ? rest.split(',') : []) {
@@ -25,7 +25,7 @@ export function parseOptimizerSpec(text: string): OptimizerSpec {
     const key = keys[k ?? ''];
     const num = Number(v);
     if (!key || !(key in base) || v === undefined || !Number.isFinite(num)) {
-      throw new LossgraphError(`optimizer option '${part}' is not valid for ${name} (options: ${Object.keys(keys).filter((x) => keys[x]! in base).join(', ')})`);
+      throw new ArgumentError(`optimizer option '${part}' is not valid for ${name} (options: ${Object.keys(keys).filter((x) => keys[x]! in base).join(', ')})`);
     }
     out[key] = key === 'nesterov' ? num !== 0 : num;
   }
@@ -78,7 +78,7 @@ export function optimizerUpdate(g: Graph, spec: OptimizerSpec, u: UpdateInputs):
       });
       return { params, state };
     }
-    if (spec.kind !== 'adamw') throw new LossgraphError('unknown optimizer');
+    if (spec.kind !== 'adamw') throw new ArgumentError('unknown optimizer');
     const one = g.scalar(1);
     const correction1 = g.sub(one, g.pow(g.scalar(spec.beta1), u.step));
     const correction2 = g.sub(one, g.pow(g.scalar(spec.beta2), u.step));

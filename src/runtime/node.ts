@@ -7,7 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { FILES, parseCheckpoint, parseManifest, type LoadedCheckpoint, type Manifest } from '../artifacts/contract.ts';
-import { LossgraphError } from '../errors.ts';
+import { ArtifactError, ProviderError } from '../errors.ts';
 import { CUDA_INSTALL_HINT, describeCudaFailure, type ExecutionProvider, type SessionOptions } from './session.ts';
 import { TrainingSession } from './training.ts';
 
@@ -17,7 +17,7 @@ export function readManifest(dir: string): Manifest {
   try {
     text = readFileSync(path, 'utf8');
   } catch {
-    throw new LossgraphError(`${dir}: no ${FILES.manifest} (build the artifacts with lossgraph build)`);
+    throw new ArtifactError(`${dir}: no ${FILES.manifest} (build the artifacts with lossgraph build)`);
   }
   return parseManifest(text, path);
 }
@@ -28,7 +28,7 @@ export function readCheckpoint(path: string, manifest: Manifest): LoadedCheckpoi
   try {
     bytes = readFileSync(path);
   } catch {
-    throw new LossgraphError(`${path}: cannot read the checkpoint`);
+    throw new ArtifactError(`${path}: cannot read the checkpoint`);
   }
   return parseCheckpoint(bytes, path, manifest);
 }
@@ -60,16 +60,16 @@ export function missingLibraries(lddOutput: string): string[] {
  */
 export function assertCudaInstalled(): void {
   if (process.platform !== 'linux' && process.platform !== 'win32') {
-    throw new LossgraphError(`the CUDA execution provider is not available on ${process.platform}`);
+    throw new ProviderError(`the CUDA execution provider is not available on ${process.platform}`);
   }
   const lib = join(ortNodeBinDir(), process.platform === 'win32' ? 'onnxruntime_providers_cuda.dll' : 'libonnxruntime_providers_cuda.so');
-  if (!existsSync(lib)) throw new LossgraphError(CUDA_INSTALL_HINT);
+  if (!existsSync(lib)) throw new ProviderError(CUDA_INSTALL_HINT);
   if (process.platform !== 'linux') return;
   const ldd = spawnSync('ldd', [lib], { encoding: 'utf8' });
   if (ldd.status !== 0 || !ldd.stdout) return;
   const missing = missingLibraries(ldd.stdout);
   if (missing.length) {
-    throw new LossgraphError(`${describeCudaFailure(`${missing[0]}: cannot open shared object file`)}${missing.length > 1 ? ` (also missing: ${missing.slice(1).join(', ')})` : ''}`);
+    throw new ProviderError(`${describeCudaFailure(`${missing[0]}: cannot open shared object file`)}${missing.length > 1 ? ` (also missing: ${missing.slice(1).join(', ')})` : ''}`);
   }
 }
 

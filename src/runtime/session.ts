@@ -4,7 +4,7 @@
 // Node built-ins here: a page bundles this module with onnxruntime-web
 // (`SessionOptions.ort`); Node-only checks live in node.ts.
 import type * as ortTypes from 'onnxruntime-common';
-import { LossgraphError } from '../errors.ts';
+import { ProviderError } from '../errors.ts';
 import type { AnyTypedArray, DType } from '../onnx/dtype.ts';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
@@ -75,7 +75,7 @@ export class Session {
   static async create(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
     const runtime = opts.runtime ?? 'node';
     const ep = opts.ep ?? 'cpu';
-    if (runtime === 'web' && ep !== 'cpu') throw new LossgraphError(`execution provider '${ep}' is not available in onnxruntime-web here; use cpu (wasm)`);
+    if (runtime === 'web' && ep !== 'cpu') throw new ProviderError(`execution provider '${ep}' is not available in onnxruntime-web here; use cpu (wasm)`);
     const ort = (opts.ort as Ort | undefined) ?? (await ortModule(runtime));
     if (runtime === 'web' && !opts.ort) {
       const env = ort.env as unknown as { wasm: { numThreads: number } };
@@ -93,8 +93,8 @@ export class Session {
       return new Session(ort, session, runtime, ep);
     } catch (e) {
       const full = String((e as Error).message ?? e);
-      if (ep === 'cuda') throw new LossgraphError(describeCudaFailure(full));
-      throw new LossgraphError(`onnxruntime could not load the model: ${full.split('\n')[0]}`);
+      if (ep === 'cuda') throw new ProviderError(describeCudaFailure(full));
+      throw new ProviderError(`onnxruntime could not load the model: ${full.split('\n')[0]}`);
     }
   }
 
@@ -117,7 +117,7 @@ export class Session {
       return (await (fetches ? this.session.run(feeds, fetches) : this.session.run(feeds))) as Record<string, OrtTensor>;
     } catch (e) {
       // A GPU that fails mid-run (out of memory, say) is the user's to fix: one line, not an internal error.
-      if (this.ep === 'cuda') throw new LossgraphError(describeCudaFailure(String((e as Error).message ?? e)));
+      if (this.ep === 'cuda') throw new ProviderError(describeCudaFailure(String((e as Error).message ?? e)));
       throw e;
     }
   }

@@ -8,7 +8,7 @@
 // (runTrainStep, runEvalStep); there is no separate optimizer step or
 // gradient reset because one run already applies the update.
 import { FILES, GRAD_NORM, TENSORS, checkpointBytes, parseCheckpoint, termOutput, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError, ArtifactError } from '../errors.ts';
 import { describeRange, inRange } from '../hyperparameters.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
 
@@ -81,10 +81,10 @@ export class TrainingSession {
   setHyperparameter(name: string, value: number): void {
     const h = this.manifest.hyperparameters.find((x) => x.name === name);
     if (!h) {
-      throw new LossgraphError(`no hyperparameter '${name}'; this loss has: ${this.manifest.hyperparameters.map((x) => x.name).join(', ') || 'none'}`);
+      throw new ArgumentError(`no hyperparameter '${name}'; this loss has: ${this.manifest.hyperparameters.map((x) => x.name).join(', ') || 'none'}`);
     }
     if (!inRange(value, h.range)) {
-      throw new LossgraphError(`hyperparameter '${name}' cannot be ${value}; it must be ${h.range ? describeRange(h.range) : 'a finite number'}`);
+      throw new ArgumentError(`hyperparameter '${name}' cannot be ${value}; it must be ${h.range ? describeRange(h.range) : 'a finite number'}`);
     }
     this.hyper.set(name, this.train.tensor('float32', new Float32Array([value]), []));
   }
@@ -96,7 +96,7 @@ export class TrainingSession {
       [TENSORS.labels]: s.tensor('int64', b.labels, [n]),
     };
     if (s.inputNames.includes(TENSORS.targets)) {
-      if (!b.targets) throw new LossgraphError(`loss '${this.manifest.spec.loss}' needs targets with every batch`);
+      if (!b.targets) throw new ArtifactError(`loss '${this.manifest.spec.loss}' needs targets with every batch`);
       feeds[TENSORS.targets] = s.tensor('float32', b.targets, [n, this.manifest.spec.classes]);
     }
     for (const [name, t] of this.hyper) feeds[name] = t;

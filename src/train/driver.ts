@@ -115,6 +115,12 @@ export interface RunHooks {
 /** Training stopped on request after a step, with a checkpoint from which --resume continues exactly. */
 export class Interrupted extends LossgraphError {
   override name = 'Interrupted';
+  override readonly code = 'LOSSGRAPH_INTERRUPTED';
+}
+
+/** Training stopped by a numerical guard (a non-finite loss, gradient or weight); the last good checkpoint is kept. */
+export class TrainingStopped extends LossgraphError {
+  override readonly code = 'LOSSGRAPH_STOPPED';
 }
 
 /** Where an interrupted epoch stood, kept in the checkpoint's metadata. */
@@ -333,7 +339,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     session = await TrainingSession.open(manifest, join(out, FILES.training), join(out, FILES.eval), checkpoint, { ep: config.ep });
   }
   // The checkpoint on disk is always the last good one: it is written only after a finished, finite epoch.
-  const stopped = (what: string) => new LossgraphError(
+  const stopped = (what: string) => new TrainingStopped(
     `${what}; training stopped. ${history.length ? `The last good checkpoint (epoch ${history.length}) is ${join(out, FILES.checkpoint)}` : 'No epoch had finished, so the checkpoint is the initial one'}; try a lower --lr`,
   );
   const bar = hooks.progress && process.stderr.isTTY
