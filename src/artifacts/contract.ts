@@ -6,6 +6,7 @@
 import { ArtifactError } from '../errors.ts';
 import { decodeModel, encodeModel } from '../onnx/proto.ts';
 import type { HyperparameterInfo, Unscheduled } from '../hyperparameters.ts';
+import { VERSION } from '../version.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
 export type { NamedTensor };
@@ -106,6 +107,14 @@ export interface Manifest {
   checkpoint: string;
 }
 
+/** Whether version `a` is newer than `b` (major.minor.patch; a pre-release tag is ignored). */
+function newerVersion(a: string, b: string): boolean {
+  const parse = (v: string) => v.split('-')[0]!.split('.').map((x) => Number(x) || 0);
+  const [x, y] = [parse(a), parse(b)];
+  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  return false;
+}
+
 /** A manifest from its JSON text; `where` names it in errors. */
 export function parseManifest(text: string, where: string): Manifest {
   let m: Manifest;
@@ -115,12 +124,33 @@ export function parseManifest(text: string, where: string): Manifest {
     throw new ArtifactError(`${where}: not a lossgraph manifest (not JSON)`);
   }
   if (typeof m !== 'object' || m === null || m.format !== MANIFEST_FORMAT) throw new ArtifactError(`${where}: not a lossgraph manifest`);
+  if (typeof m.lossgraph === 'string' && newerVersion(m.lossgraph, VERSION)) {
+    throw new ArtifactError(`${where} was written by lossgraph ${m.lossgraph}, newer than this lossgraph ${VERSION}; upgrade lossgraph to use it`);
+  }
   return m;
 }
 
-/** A checkpoint for `manifest`'s artifacts: carried tensors plus what resuming needs. */
+/** CRC-32 (IEEE) table, built once. */
+const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
+  let c = n;
+  for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+  return c >>> 0;
+});
+
+/** CRC-32 of the tensors' bytes in order: catches flipped bits that the safetensors header cannot. */
+export function tensorsCrc32(tensors: readonly NamedTensor[]): string {
+  let c = 0xffffffff;
+  for (const t of tensors) {
+    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+    for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  }
+  return ((c ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0');
+}
+
+/** A checkpoint for `manifest`'s artifacts: carried tensors plus what resuming needs, and a checksum of the tensors. */
 export function checkpointBytes(manifest: Manifest, tensors: readonly NamedTensor[], step: number, extra: Record<string, string> = {}): Uint8Array {
   return encodeSafetensors(tensors, {
+    crc32: tensorsCrc32(tensors),
     format: CHECKPOINT_FORMAT,
     model: manifest.spec.model,
     loss: manifest.spec.loss,
@@ -158,6 +188,9 @@ export function parseCheckpoint(bytes: Uint8Array, path: string, manifest: Manif
   if (extra) mismatch(`it holds a tensor '${extra.name}' these artifacts do not have`);
   const step = Number(meta.step ?? '0');
   if (!Number.isInteger(step) || step < 0) mismatch(`its step '${meta.step}' is not a count`);
+  if (meta.crc32 !== undefined && meta.crc32 !== tensorsCrc32(file.tensors)) {
+    throw new ArtifactError(`${path} is damaged: its tensors do not match the checksum saved with them (crc32 ${meta.crc32}); use an earlier checkpoint`);
+  }
   return { tensors: new Map(file.tensors.map((t) => [t.name, t.data])), step, metadata: meta };
 }
 

@@ -1,6 +1,7 @@
 // `lossgraph compare` (several losses x seeds) and `lossgraph sweep` (one
 // loss over a parameter range x seeds): test metrics as mean +- 95%
 // confidence interval, differences from the first row paired by seed.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFiles } from '../artifacts/files.ts';
@@ -67,7 +68,9 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
     for (let s = 0; s < seeds; s++) {
       const t0 = performance.now();
       const config = { ...e.config, seed: s };
-      const r = await runTraining(config, join(out, `${i}`, `seed-${s}`), {}, { data });
+      // The grid owns its --out: a re-run replaces its runs.
+      mkdirSync(join(out, `${i}`), { recursive: true });
+      const r = await runTraining(config, join(out, `${i}`, `seed-${s}`), {}, { data, force: true });
       await writeRunReport(r.out, config, r, data.classNames);
       runs.push({ ...r.test, bestValidationAccuracy: r.best.accuracy });
       log(`${e.label}, seed ${s}: test accuracy ${(100 * r.test.accuracy).toFixed(2)}%${r.test.mae !== undefined ? `, MAE ${r.test.mae.toFixed(3)}` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);

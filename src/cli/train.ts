@@ -57,7 +57,8 @@ export function trainOptions<T>(y: Argv<T>) {
     .option('loss', { type: 'string', default: 'ce', describe: "loss spec, e.g. 'ce + 0.5*gaussian_kl(sigma=2)'" })
     .option('seed', { type: 'number', default: 0 })
     .option('out', { type: 'string', describe: 'output folder (default artifacts/run-SEED)' })
-    .option('resume', { type: 'string', describe: 'continue the run in this folder (its settings are reused)' });
+    .option('resume', { type: 'string', describe: 'continue the run in this folder (its settings are reused)' })
+    .option('force', { type: 'boolean', default: false, describe: 'replace a run already in --out' });
 }
 
 export type RunArgs = Awaited<ReturnType<ReturnType<typeof runOptions>['parseAsync']>> & Record<string, unknown>;
@@ -139,7 +140,7 @@ export async function trainCommand(a: RunArgs): Promise<void> {
   process.on('SIGINT', onSigint);
   let result: Awaited<ReturnType<typeof runTraining>>;
   try {
-    result = await runTraining(config, out, { log, progress: !a.json, interrupt }, { resume: !!a.resume, data });
+    result = await runTraining(config, out, { log, progress: !a.json, interrupt }, { resume: !!a.resume, data, force: a.force as boolean });
   } finally {
     process.off('SIGINT', onSigint);
   }

@@ -108,6 +108,12 @@ export function loadCsv(path: string, o: CsvOptions | string = {}): Dataset {
   }
   // Integer labels keep their numbering; anything else is mapped in sorted order.
   const rawLabels = rows.map((row) => row[outputs[0]!]!);
+  if (rawLabels.every((l) => /^-?\d+$/.test(l))) {
+    const bad = rawLabels.findIndex((l) => l.startsWith('-'));
+    if (bad >= 0) throw new DataError(`${path}:${bad + 2}: label '${rawLabels[bad]}' in column '${header[outputs[0]!]}' is negative; class labels are 0, 1, 2, ... (or names)`);
+  }
+  const empty = rawLabels.findIndex((l) => l === '');
+  if (empty >= 0) throw new DataError(`${path}:${empty + 2}: the label column '${header[outputs[0]!]}' is empty`);
   const numeric = rawLabels.every((l) => /^\d+$/.test(l));
   const classNames = numeric
     ? Array.from({ length: Math.max(...rawLabels.map(Number)) + 1 }, (_, i) => String(i))

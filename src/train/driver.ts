@@ -2,8 +2,8 @@
 // learning-rate and sigma schedules (fed as inputs, never rebuilt), evaluation
 // every epoch, metrics.jsonl, an atomic checkpoint every epoch, resume, and a
 // NaN guard that keeps the last good checkpoint.
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { buildArtifacts } from '../artifacts/build.ts';
 import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
@@ -11,7 +11,7 @@ import { writeFiles } from '../artifacts/files.ts';
 import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadData, type DataOptions } from '../data/index.ts';
-import { LossgraphError } from '../errors.ts';
+import { ArtifactError, LossgraphError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { sigmaAtEpoch } from '../losses/gaussian_kl.ts';
 import { assertProvider, loadTrainingSession, readCheckpoint, readManifest } from '../runtime/node.ts';
@@ -281,9 +281,10 @@ function writeJsonl(out: string, history: readonly EpochRecord[]): void {
  * `resume` is set (the data order, dropout masks and schedules repeat, so the
  * result is the same as an uninterrupted run).
  */
-export async function runTraining(config: RunConfig, out: string, hooks: RunHooks = {}, opts: { resume?: boolean; data?: Dataset } = {}): Promise<RunResult> {
+export async function runTraining(config: RunConfig, out: string, hooks: RunHooks = {}, opts: { resume?: boolean; data?: Dataset; force?: boolean } = {}): Promise<RunResult> {
   const log = hooks.log ?? (() => {});
   assertProvider(config.ep);
+  if (!opts.resume) checkOutFolder(out, opts.force ?? false);
   const data = opts.data ?? (await loadData(config.data, config.dataOptions));
   if (data.skipped) log(`skipped ${data.skipped} bad file(s) in ${data.source}`);
   const splits = splitDataset(data, config.seed);
@@ -399,6 +400,27 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     bar?.stop();
     await session.release();
     await teacher?.release();
+  }
+}
+
+/**
+ * A new run's --out: its parent must exist and be a folder (a typo is not
+ * silently created), and it must not hold another run unless `force`.
+ */
+export function checkOutFolder(out: string, force: boolean): void {
+  const parent = dirname(resolve(out));
+  if (!existsSync(parent)) throw new ArtifactError(`--out ${out}: the folder ${parent} does not exist; create it first`);
+  if (!statSync(parent).isDirectory()) throw new ArtifactError(`--out ${out}: ${parent} is a file, not a folder`);
+  if (existsSync(out) && !statSync(out).isDirectory()) throw new ArtifactError(`--out ${out} is a file, not a folder`);
+  if (!force && existsSync(join(out, RUN_FILE))) {
+    let what = '';
+    try {
+      const c = JSON.parse(readFileSync(join(out, RUN_FILE), 'utf8')) as RunConfig;
+      what = ` (model ${c.model}, loss '${c.loss}', seed ${c.seed})`;
+    } catch {
+      // a damaged run.json still marks a run folder
+    }
+    throw new ArtifactError(`--out ${out} already holds a run${what}; continue it with --resume ${out}, choose another folder, or replace it with --force`);
   }
 }
 
