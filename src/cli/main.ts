@@ -8,10 +8,18 @@ import { build } from '../artifacts/files.ts';
 import { evalCommand, numberList, runOptions, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
 
+/** Options that may be given several times, collecting every value. */
+const REPEATABLE = new Set(['_', 'param', 'losses']);
+
 /** Runs the CLI and returns the exit code: 0 ok, 2 bad input or usage, 1 internal error. */
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('lossgraph')
+    // A repeated option takes its last value (as most CLIs do), never an array that a number
+    // option cannot be; the options meant to repeat (--param, --losses) keep every value.
+    .middleware((argv) => {
+      for (const [k, v] of Object.entries(argv)) if (Array.isArray(v) && !REPEATABLE.has(k)) (argv as Record<string, unknown>)[k] = v.at(-1);
+    }, true)
     .strict()
     .demandCommand(1, 'name a command (lossgraph --help lists them)')
     .command(

@@ -36,7 +36,10 @@ interface Token {
   col: number;
 }
 
-export class SpecError extends LossgraphError {}
+/** A loss spec that does not parse or does not make sense. */
+export class SpecError extends LossgraphError {
+  override readonly code = 'LOSSGRAPH_SPEC';
+}
 
 function fail(spec: string, col: number, what: string): never {
   throw new SpecError(`loss spec '${spec}': ${what} at column ${col}`);
