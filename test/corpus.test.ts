@@ -188,3 +188,11 @@ test('the API throws LossgraphError with a stable code', async () => {
   await expectCode(() => parseCheckpoint(new Uint8Array(10), 'x.safetensors', built.manifest), 'LOSSGRAPH_ARTIFACT');
   chmodSync(root, 0o755);
 });
+
+test('a clean run prints only lossgraph\'s own output: no project .npmrc for npm to warn about', () => {
+  assert.equal(existsSync(fileURLToPath(new URL('../.npmrc', import.meta.url))), false);
+  const r = spawnSync(process.execPath, [BIN, '--help'], { encoding: 'utf8' });
+  assert.equal(r.status, 0);
+  assert.equal(r.stderr, '');
+  assert.match(r.stdout, /^lossgraph <command>/);
+});
