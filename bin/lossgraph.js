@@ -1,8 +1,17 @@
 #!/usr/bin/env node
-// lossgraph is written in TypeScript and runs through tsx, so the sources are
-// the program: no build step between a change and the CLI.
-import { register } from 'tsx/esm/api';
+// The lossgraph command. An installed package runs its compiled JavaScript
+// (dist/, made by `npm run build` at pack time); a checkout of the repository,
+// which has no dist/, runs the TypeScript sources through tsx (a devDependency),
+// so a change needs no build step.
+import { existsSync } from 'node:fs';
 
-register();
-const { main } = await import('../src/cli/main.ts');
+const compiled = new URL('../dist/cli/main.js', import.meta.url);
+let main;
+if (existsSync(compiled)) {
+  ({ main } = await import(compiled.href));
+} else {
+  const { register } = await import('tsx/esm/api');
+  register();
+  ({ main } = await import('../src/cli/main.ts'));
+}
 process.exitCode = await main(process.argv.slice(2));

@@ -7,7 +7,7 @@ import { FILES, TENSORS } from '../src/artifacts/contract.ts';
 import { pixelsToTensor } from '../src/data/pixels.ts';
 import { decodePixels } from './decode.ts';
 import { Session } from '../src/runtime/session.ts';
-import type { BundleMeta, FromWorker, ToWorker } from './protocol.ts';
+import type { BundleMeta, FromWorker, ToWorker } from '../src/artifacts/web_bundle.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);

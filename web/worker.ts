@@ -9,7 +9,7 @@ import { FILES, bakeInference, checkpointBytes, parseCheckpoint, parseManifest, 
 import { LossgraphError } from '../src/errors.ts';
 import { cyclicBatch } from '../src/data/batches.ts';
 import { TrainingSession, type TrainBatch } from '../src/runtime/training.ts';
-import type { FromWorker, ToWorker } from './protocol.ts';
+import type { FromWorker, ToWorker } from '../src/artifacts/web_bundle.ts';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 

@@ -16,7 +16,7 @@ import { loadData } from '../data/index.ts';
 import { ArtifactError } from '../errors.ts';
 import { readCheckpoint, readManifest } from '../runtime/node.ts';
 import { readRunConfig } from '../train/driver.ts';
-import type { BundleMeta } from '../../web/protocol.ts';
+import type { BundleMeta } from '../artifacts/web_bundle.ts';
 
 const WEB_SOURCES = fileURLToPath(new URL('../../web/', import.meta.url));
 /** onnxruntime-web's WebGPU build (it runs the wasm backend too) and the wasm files it loads at run time. */

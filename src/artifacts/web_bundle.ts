@@ -1,5 +1,6 @@
-// Messages between the page and the fine-tuning worker, and what both read
-// from the exported bundle's meta.json.
+// The exported web bundle's contract: meta.json (what the page reads besides
+// the models), and the messages between the page and its fine-tuning worker.
+// Types only; lossgraph export writes it, web/ reads it.
 
 /** meta.json: what the page needs besides the models. */
 export interface BundleMeta {

@@ -1,0 +1,88 @@
+/** meta.json: what the page needs besides the models. */
+export interface BundleMeta {
+    classes: string[];
+    /** Ordinal data: the value each class stands for, and its unit (years for UTKFace). */
+    ordinal?: {
+        unit: string;
+        values: number[];
+    };
+    /** Named coarse levels: fine class -> group index, with the groups' names. */
+    hierarchy?: Record<string, {
+        groups: number[];
+        names: string[];
+    }>;
+    /** How an image becomes the model's input: exactly what the Node loader does. */
+    preprocess: {
+        channels: 1 | 3;
+        height: number;
+        width: number;
+        resize: string;
+        scale: string;
+        grayscale: string;
+    };
+    samples: {
+        file: string;
+        label: string;
+    }[];
+    run: {
+        model: string;
+        loss: string;
+        data: string;
+        testAccuracy?: number;
+    };
+}
+export type ToWorker = ({
+    type: 'init';
+    mode: 'existing';
+} & Common) | ({
+    type: 'init';
+    mode: 'new';
+    classes: string[];
+    loss: string;
+} & Common) | {
+    type: 'train';
+    images: Float32Array;
+    labels: Int32Array;
+    steps: number;
+    batch: number;
+    lr: number;
+} | {
+    type: 'stop';
+} | {
+    type: 'export';
+};
+interface Common {
+    /** Absolute URL of the bundle's model/ folder. */
+    modelBase: string;
+    /** Absolute URL of the folder holding onnxruntime-web's .mjs/.wasm files. */
+    wasmBase: string;
+    threads: number;
+}
+export type FromWorker = {
+    type: 'ready';
+    classes: string[];
+    head: string;
+    loss: string;
+    parameters: number;
+} | {
+    type: 'step';
+    step: number;
+    loss: number;
+    accuracy: number;
+    evalLoss: number;
+    ms: number;
+} | {
+    type: 'done';
+    steps: number;
+    stopped: boolean;
+    stepsPerSecond: number;
+} | {
+    type: 'exported';
+    checkpoint: Uint8Array;
+    inference: Uint8Array;
+    accuracy: number;
+} | {
+    type: 'error';
+    message: string;
+};
+export {};
