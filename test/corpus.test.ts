@@ -75,7 +75,6 @@ interface Case {
 }
 
 const train = (...a: string[]) => ['train', '--epochs', '1', '--model', 'mlp:4', '--out', join(root, 'never-written'), ...a];
-const okCsv = () => csv('ok.csv', 'x,y,label\n1,2,0\n2,3,1\n3,4,0\n4,5,1\n5,6,0\n6,7,1\n7,8,0\n8,9,1\n9,1,0\n1,9,1\n2,2,0\n3,3,1\n');
 const probe = '{"logits":[[1,2,3]],"labels":[2]}';
 let run = ''; // a finished run, made in the first test
 let otherRun = '';

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { Jimp } from 'jimp';
 import { FILES } from '../artifacts/contract.ts';
-import { splitDataset } from '../data/dataset.ts';
+import { readExample, splitDataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
 import { ArtifactError } from '../errors.ts';
 import { readCheckpoint, readManifest } from '../runtime/node.ts';
@@ -111,7 +111,9 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
     const size = c * h * w;
     for (const i of Array.from(test).slice(0, SAMPLES)) {
       const file = `samples/${samples.length}.png`;
-      writeFileSync(join(tmp, file), await examplePng(data.images.subarray(i * size, (i + 1) * size), manifest.spec.input));
+      const x = new Float32Array(size);
+      readExample(data, i, x);
+      writeFileSync(join(tmp, file), await examplePng(x, manifest.spec.input));
       samples.push({ file, label: data.classNames[data.labels[i]!]! });
     }
     const meta: BundleMeta = {

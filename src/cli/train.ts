@@ -1,5 +1,6 @@
 // `lossgraph train` and `lossgraph eval`.
 import type { Argv } from 'yargs';
+import { defaultCacheDir } from '../data/cache.ts';
 import { DATA_FORMS, loadData } from '../data/index.ts';
 import { splitDataset } from '../data/dataset.ts';
 import { ArgumentError } from '../errors.ts';
@@ -47,6 +48,9 @@ export function runOptions<T>(y: Argv<T>) {
     .option('label-column', { type: 'string', describe: "CSV: the label column (default 'label', else the last)" })
     .option('label-columns', { type: 'string', describe: "CSV and images:CSV: several 0/1 label columns (multi-label), comma list or a prefix 'tag_*'" })
     .option('target-columns', { type: 'string', describe: "CSV: real-valued target columns (regression, for mse(input=raw) or l1(input=raw)), comma list or a prefix 'y_*'" })
+    .option('cache-dir', { type: 'string', describe: 'folder of the decoded-image cache (default $LOSSGRAPH_CACHE_DIR, else ~/.cache/lossgraph)' })
+    .option('cache', { type: 'boolean', default: true, describe: 'keep decoded images on disk so the next run need not decode (--no-cache: decode every time)' })
+    .option('max-memory', { type: 'number', describe: 'MiB of decoded images to hold in memory; a larger image data set streams its batches from the disk cache' })
     .option('skip-bad', { type: 'boolean', default: false, describe: 'skip unreadable or badly named files, and report how many' })
     .option('augment', { type: 'string', default: '', describe: 'comma list: crop (random 4-pixel shifts), flip (horizontal)' })
     .option('json', { type: 'boolean', default: false, describe: 'no progress output; the last stdout line is one JSON object' });
@@ -87,6 +91,8 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
       ageBins: { width: a['age-bin-width'], cap: a['age-cap'] },
       labelColumn: a['label-column'],
       labelColumns: columnList(a['label-columns']),
+      cacheDir: a.cache === false ? undefined : (a['cache-dir'] ?? defaultCacheDir()),
+      maxMemoryMiB: a['max-memory'] === undefined ? undefined : positive('max-memory', a['max-memory'], false),
       targetColumns: columnList(a['target-columns']),
     },
     model: a.model,

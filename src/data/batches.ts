@@ -2,7 +2,7 @@
 // optional random-crop and flip augmentation, in orders fixed by seeds.
 import type { TrainBatch } from '../runtime/training.ts';
 import { Rng } from '../models/random.ts';
-import type { Dataset } from './dataset.ts';
+import { readExample, type Dataset } from './dataset.ts';
 
 export interface Augment {
   /** Pixels of random shift (crop of the zero-padded image); 0 disables it. */
@@ -19,8 +19,13 @@ export function gatherExamples(d: Dataset, indices: ArrayLike<number>, augment?:
   const labels = new BigInt64Array(indices.length);
   const k = d.classNames.length;
   const targets = d.targets ? new Float32Array(indices.length * k) : undefined;
+  const scratch = d.reader ? new Float32Array(size) : undefined;
   for (let i = 0; i < indices.length; i++) {
-    const src = d.images.subarray(indices[i]! * size, (indices[i]! + 1) * size);
+    let src: Float32Array;
+    if (scratch) {
+      readExample(d, indices[i]!, scratch);
+      src = scratch;
+    } else src = d.images.subarray(indices[i]! * size, (indices[i]! + 1) * size);
     labels[i] = BigInt(d.labels[indices[i]!]!);
     targets?.set(d.targets!.subarray(indices[i]! * k, (indices[i]! + 1) * k), i * k);
     if (!augment || !rng || (augment.crop === 0 && !augment.flip)) {

@@ -1,13 +1,19 @@
-// A labelled image data set held in memory, decoded once: every loader
-// produces one, and the driver batches from it.
+// A labelled image data set, decoded once: every loader produces one, and the
+// driver batches from it. Its examples are in memory, or, above the memory
+// limit, read from the disk cache as batches need them.
 import { DataError } from '../errors.ts';
 import { Rng } from '../models/random.ts';
+import type { ExampleReader } from './cache.ts';
 
 export interface Dataset {
   /** What was loaded, for reports: e.g. 'fashion-mnist:/usr/share/datasets/fashion-mnist'. */
   source: string;
-  /** N x C x H x W, row-major, values in [0, 1] (or standardised features for CSV). */
+  /** N x C x H x W, row-major, values in [0, 1] (or standardised features for CSV); empty when `reader` serves them. */
   images: Float32Array;
+  /** Reads examples from the disk cache, for data sets larger than --max-memory. */
+  reader?: ExampleReader;
+  /** The decoded images came from the disk cache (nothing was decoded). */
+  cached?: boolean;
   labels: Int32Array;
   count: number;
   shape: [number, number, number];
@@ -68,4 +74,13 @@ export function stackImages(items: readonly Float32Array[], size: number): Float
   const out = new Float32Array(items.length * size);
   items.forEach((x, i) => out.set(x, i * size));
   return out;
+}
+
+/** Example `i` of `d` into `into` (C*H*W floats), from memory or from the disk cache. */
+export function readExample(d: Dataset, i: number, into: Float32Array): void {
+  if (d.reader) d.reader.read(i, into);
+  else {
+    const size = into.length;
+    into.set(d.images.subarray(i * size, (i + 1) * size));
+  }
 }

@@ -9,7 +9,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { multiHot, readCsv, selectColumns } from './csv.ts';
 import { DataError } from '../errors.ts';
 import type { Dataset } from './dataset.ts';
-import { stackImages } from './dataset.ts';
+import { cachedDecode, type ExampleReader } from './cache.ts';
 import { decodeImage } from './image.ts';
 
 export interface ImageLoadOptions {
@@ -19,6 +19,10 @@ export interface ImageLoadOptions {
   skipBad?: boolean;
   /** Called with (done, total) while decoding. */
   progress?: (done: number, total: number) => void;
+  /** Folder of the decoded-image cache; undefined: no cache. */
+  cacheDir?: string;
+  /** Above this many bytes of decoded images, batches stream from the cache file. */
+  maxMemoryBytes?: number;
 }
 
 const IMAGE_FILE = /\.(jpe?g|png|bmp|gif|tiff?)$/i;
@@ -38,24 +42,36 @@ interface Labelled {
   label: number;
 }
 
-/** Decodes every file; a bad one fails the load with one line, or is skipped and counted. */
-async function decodeAll(items: readonly Labelled[], o: ImageLoadOptions): Promise<{ images: Float32Array; labels: Int32Array; skipped: number }> {
+/** What the image loaders hand imageDataset: decoded examples, from memory or the disk cache. */
+interface Decoded {
+  images: Float32Array;
+  reader?: ExampleReader;
+  labels: Int32Array;
+  /** Per example: the index of its item in the decoded list (images:CSV maps them to rows). */
+  kept: Int32Array;
+  skipped: number;
+  cached: boolean;
+}
+
+/**
+ * Decodes every file (or reads them from the disk cache); a bad one fails the
+ * load with one line, or is skipped and counted.
+ */
+async function decodeAll(items: readonly Labelled[], o: ImageLoadOptions): Promise<Decoded> {
   const [c, h, w] = o.size;
   if (c !== 1 && c !== 3) throw new DataError(`image size ${o.size.join('x')}: channels must be 1 or 3`);
-  const kept: Float32Array[] = [];
-  const labels: number[] = [];
-  let skipped = 0;
-  for (const [i, item] of items.entries()) {
+  const recipe = { size: o.size, skipBad: !!o.skipBad, decoder: 'jimp + pixels.ts/1' };
+  const r = await cachedDecode(items, c * h * w, recipe, { dir: o.cacheDir, maxMemoryBytes: o.maxMemoryBytes }, async (item, i) => {
     try {
-      kept.push(await decodeImage(item.path, { width: w, height: h, channels: c }));
-      labels.push(item.label);
+      return await decodeImage(item.path, { width: w, height: h, channels: c });
     } catch (e) {
       if (!o.skipBad) throw new DataError(`${(e as Error).message} (use --skip-bad to skip such files)`);
-      skipped++;
+      return undefined;
+    } finally {
+      o.progress?.(i + 1, items.length);
     }
-    o.progress?.(i + 1, items.length);
-  }
-  return { images: stackImages(kept, c * h * w), labels: Int32Array.from(labels), skipped };
+  });
+  return { images: r.images, reader: r.reader, labels: Int32Array.from(r.kept, (i) => items[i]!.label), kept: r.kept, skipped: r.skipped, cached: r.hit };
 }
 
 /**
@@ -76,8 +92,18 @@ function namedImages(dir: string, pattern: RegExp, expected: string, o: ImageLoa
 }
 
 /** A Dataset from decoded images; `skipped` adds the files skipped before decoding. */
-function imageDataset(source: string, decoded: { images: Float32Array; labels: Int32Array; skipped: number }, skipped: number, size: [number, number, number], rest: Pick<Dataset, 'classNames' | 'hierarchy' | 'ordinal'>): Dataset {
-  return { source, images: decoded.images, labels: decoded.labels, count: decoded.labels.length, shape: size, skipped: skipped + decoded.skipped, ...rest };
+function imageDataset(source: string, decoded: Decoded, skipped: number, size: [number, number, number], rest: Pick<Dataset, 'classNames' | 'hierarchy' | 'ordinal'>): Dataset {
+  return {
+    source,
+    images: decoded.images,
+    ...(decoded.reader ? { reader: decoded.reader } : {}),
+    cached: decoded.cached,
+    labels: decoded.labels,
+    count: decoded.labels.length,
+    shape: size,
+    skipped: skipped + decoded.skipped,
+    ...rest,
+  };
 }
 
 export async function loadFolder(dir: string, o: ImageLoadOptions): Promise<Dataset> {
@@ -145,15 +171,14 @@ export async function loadImageCsv(csv: string, o: ImageLoadOptions & { labelCol
   if (columns.length < 2) throw new DataError(`${csv}: ${columns.length} label column; multi-label data needs at least 2`);
   const { targets, first } = multiHot(csv, header, rows, columns);
   const root = dirname(resolve(csv));
-  const items = rows.map((row, r) => ({ path: join(root, row[fileAt]!), label: r }));
-  // decodeAll keeps the row index as the label, so skipped files drop their targets too.
+  const items = rows.map((row, r) => ({ path: join(root, row[fileAt]!), label: first[r]! }));
   const decoded = await decodeAll(items, o);
   const k = columns.length;
-  const kept = Array.from(decoded.labels);
-  const keptTargets = new Float32Array(kept.length * k);
-  kept.forEach((r, i) => keptTargets.set(targets.subarray(r * k, (r + 1) * k), i * k));
+  // A skipped file drops its row's targets too.
+  const keptTargets = new Float32Array(decoded.kept.length * k);
+  decoded.kept.forEach((r, i) => keptTargets.set(targets.subarray(r * k, (r + 1) * k), i * k));
   return {
-    ...imageDataset(`images:${csv}`, { ...decoded, labels: Int32Array.from(kept, (r) => first[r]!) }, 0, o.size, { classNames: columns.map((c) => header[c]!) }),
+    ...imageDataset(`images:${csv}`, decoded, 0, o.size, { classNames: columns.map((c) => header[c]!) }),
     targets: keptTargets,
     task: 'multilabel',
   };

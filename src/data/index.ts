@@ -17,6 +17,10 @@ export interface DataOptions {
   labelColumns?: string[];
   /** CSV: real-valued target columns (regression). */
   targetColumns?: string[];
+  /** Folder of the decoded-image cache (image loaders); undefined: decode every time. */
+  cacheDir?: string;
+  /** Above this many MiB of decoded images, batches stream from the cache file instead of memory. */
+  maxMemoryMiB?: number;
   progress?: (done: number, total: number) => void;
 }
 
@@ -30,7 +34,13 @@ export async function loadData(spec: string, o: DataOptions = {}): Promise<Datas
     if (!arg) throw new DataError(`--data ${kind} needs a path: ${kind}:PATH`);
     return arg;
   };
-  const images = { size: o.imageSize ?? ([3, 32, 32] as [number, number, number]), skipBad: o.skipBad, progress: o.progress };
+  const images = {
+    size: o.imageSize ?? ([3, 32, 32] as [number, number, number]),
+    skipBad: o.skipBad,
+    progress: o.progress,
+    cacheDir: o.cacheDir,
+    maxMemoryBytes: o.maxMemoryMiB === undefined ? undefined : o.maxMemoryMiB * 2 ** 20,
+  };
   switch (kind) {
     case 'embedded':
       return loadEmbedded();
