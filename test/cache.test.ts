@@ -81,3 +81,20 @@ test('a run on data larger than --max-memory completes with the same metrics as 
   assert.equal(noCache.status, 2);
   assert.match(noCache.stderr, /keep the disk cache on \(no --no-cache\) to stream them from disk/);
 });
+
+test('grayscale images for an RGB model and RGB images for a grayscale model are converted, the same way everywhere', async () => {
+  const { decodeImage } = await import('../src/data/image.ts');
+  const dir = join(root, 'channels');
+  mkdirSync(dir, { recursive: true });
+  const rgb = new Jimp({ width: 4, height: 4, color: 0x804020ff });
+  const gray = new Jimp({ width: 4, height: 4, color: 0x777777ff });
+  writeFileSync(join(dir, 'rgb.png'), await rgb.getBuffer('image/png'));
+  writeFileSync(join(dir, 'gray.png'), await gray.getBuffer('image/png'));
+  // Gray into 3 channels: R = G = B.
+  const g3 = await decodeImage(join(dir, 'gray.png'), { width: 4, height: 4, channels: 3 });
+  assert.ok(g3.every((v) => Math.abs(v - 0x77 / 255) < 1e-7));
+  // RGB into 1 channel: BT.601 luma.
+  const r1 = await decodeImage(join(dir, 'rgb.png'), { width: 4, height: 4, channels: 1 });
+  const luma = (0.299 * 0x80 + 0.587 * 0x40 + 0.114 * 0x20) / 255;
+  assert.ok(r1.every((v) => Math.abs(v - luma) < 1e-6), `${r1[0]} vs ${luma}`);
+});
