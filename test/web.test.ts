@@ -192,7 +192,7 @@ test('fine-tuning in the page: the loss falls, Node follows the same trajectory,
   let result: { losses: number[]; accuracy: number } | undefined;
   let checkpoint: number[] = [];
   for (const threads of ['1', 'all']) {
-    const { page } = await openPage(threads === '1' ? '?threads=1' : '');
+    const { page, requests } = await openPage(threads === '1' ? '?threads=1' : '');
     await page.evaluate(() => (globalThis as unknown as { lossgraph: { startWorker(i: unknown): Promise<unknown> } }).lossgraph.startWorker({ mode: 'existing' }));
     await page.evaluate(async (items) => {
       const app = (globalThis as unknown as { lossgraph: { addImages(f: { bytes: Uint8Array; label: number }[]): Promise<number> } }).lossgraph;
@@ -211,6 +211,9 @@ test('fine-tuning in the page: the loss falls, Node follows the same trajectory,
       checkpoint = exported.checkpoint;
       assert.equal(exported.accuracy, r.accuracy);
     }
+    // The worker's fetches (models, checkpoint, onnxruntime-web's files) stay on the origin too.
+    assert.deepEqual(requests.filter((u) => !u.startsWith(server.url) && !/^(data|blob):/.test(u)), []);
+    assert.ok(requests.some((u) => u.endsWith('worker.js')), 'the worker was loaded');
     await page.close();
   }
   const { losses, accuracy } = result!;
