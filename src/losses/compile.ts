@@ -323,11 +323,13 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
   const terms: CompiledLoss['terms'] = [];
   const tctx = termContext(ctx, s.ignoreIndex);
 
+  // What a parameter met by `evaluate` is used as: a term's weight, or arithmetic inside an argument.
+  let usedAs = 'weight';
   const evaluate = (e: Expr): Evaluated => {
     switch (e.kind) {
       case 'number': return { c: e.value };
       case 'param':
-        use(e.name, 'weight');
+        use(e.name, usedAs);
         return { v: param(e.name, e.col) };
       case 'neg': {
         const a = evaluate(e.arg);
@@ -363,9 +365,10 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
           } else {
             const value = numeric(s.text, r.expr!, bound);
             if (!inRange(value, r.spec.range)) fail(s.text, r.col, `${where} is ${value} with the bound parameters; it must be ${describeRange(r.spec.range!)}`);
-            for (const p of paramsIn(r.expr!)) use(p, 'argument');
             if (r.spec.schedule) unscheduled.push({ schedule: r.spec.schedule, where: `${where} (${s.text.slice(r.col - 1).split(/[,)]/)[0]!.trim()})` });
+            usedAs = 'argument';
             args[name] = asValue(evaluate(r.expr!));
+            usedAs = 'weight';
           }
         }
         const value = g.scope(label, () => def.build(tctx, args));
