@@ -202,7 +202,6 @@ test('fine-tuning in the page: the loss falls, Node follows the same trajectory,
     rates[threads] = r.stepsPerSecond;
     stepMs[threads] = r.medianStepMs;
     if (threads === 'all') {
-      await page.screenshot({ path: join(SHOTS, 'finetuning.png'), fullPage: true });
       result = r;
       const exported = await page.evaluate(async () => {
         const e = await (globalThis as unknown as { lossgraph: { exportTrained(): Promise<{ checkpoint: Uint8Array; accuracy: number }> } }).lossgraph.exportTrained();
@@ -252,6 +251,28 @@ test('fine-tuning in the page: the loss falls, Node follows the same trajectory,
   const scored = JSON.parse(ev.stdout.trim().split('\n').pop()!);
   assert.equal(scored.examples, files.length);
   assert.ok(Math.abs(scored.test.accuracy - accuracy) < 1e-9, `eval ${scored.test.accuracy} vs page ${accuracy}`);
+});
+
+test('fine-tuning can be watched and stopped: a screenshot mid-run, then the Stop button', { skip }, async () => {
+  const { page } = await openPage();
+  await page.evaluate(() => (globalThis as unknown as { lossgraph: { startWorker(i: unknown): Promise<unknown> } }).lossgraph.startWorker({ mode: 'existing' }));
+  const files = await writeFolder(join(dir, 'watch'), 3, 41);
+  const items = files.map((f) => ({ bytes: Array.from(readFileSync(f)), label: CLASSES.indexOf(f.split('/').at(-2)!) }));
+  await page.evaluate(async (xs) => {
+    const app = (globalThis as unknown as { lossgraph: { addImages(f: { bytes: Uint8Array; label: number }[]): Promise<number> } }).lossgraph;
+    await app.addImages(xs.map((x) => ({ bytes: new Uint8Array(x.bytes), label: x.label })));
+    (globalThis as unknown as { run: Promise<unknown> }).run = (globalThis as unknown as { lossgraph: { finetune(o: unknown): Promise<unknown> } }).lossgraph.finetune({ steps: 100000, batch: 6, lr: 0.005 });
+  }, items);
+  await page.waitForFunction(() => /^step (\d+)/.test(document.getElementById('ft-status')!.textContent ?? '') && Number(/^step (\d+)/.exec(document.getElementById('ft-status')!.textContent!)![1]) >= 20);
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: join(SHOTS, 'finetuning.png'), fullPage: true });
+  await page.click('#stop');
+  const r = await page.evaluate(() => (globalThis as unknown as { run: Promise<{ stopped: boolean; losses: number[] }> }).run);
+  assert.equal(r.stopped, true);
+  assert.ok(r.losses.length >= 20 && r.losses.length < 100000, `${r.losses.length} steps`);
+  assert.equal(await page.isDisabled('#stop'), true);
+  assert.equal(await page.isEnabled('#download-checkpoint'), true);
+  await page.close();
 });
 
 test('new classes in the page: a 3-class head built in the browser from a typed loss spec trains', { skip }, async () => {
