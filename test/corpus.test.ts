@@ -92,6 +92,7 @@ const cases: Case[] = [
   // UTKFace
   { name: 'a UTKFace name without an age', args: async () => { const d = join(root, 'utk1'); mkdirSync(d, { recursive: true }); writeFileSync(join(d, '_0_1_2017.jpg'), await jpeg()); return train('--data', `utkface:${d}`); }, says: /_0_1_2017\.jpg: not a UTKFace file name/ },
   { name: 'a UTKFace name with a negative age', args: async () => { const d = join(root, 'utk2'); mkdirSync(d, { recursive: true }); writeFileSync(join(d, '-5_0_1_2017.jpg'), await jpeg()); return train('--data', `utkface:${d}`); }, says: /-5_0_1_2017\.jpg: not a UTKFace file name/ },
+  { name: 'a UTKFace age no person reaches', args: async () => { const d = join(root, 'utk3'); mkdirSync(d, { recursive: true }); writeFileSync(join(d, '999_0_1_2017.jpg'), await jpeg()); return train('--data', `utkface:${d}`); }, says: /999_0_1_2017\.jpg: age 999 is not a plausible age .*--skip-bad/ },
   // IDX
   { name: 'a truncated IDX file', args: async () => train('--data', `idx:${await idxDir('idx-trunc', idxFile([4, 2, 2], Array(10).fill(1)), idxFile([4], [0, 1, 0, 1]))}`), says: /IDX header promises 16 values, file holds 10/ },
   { name: 'an IDX header that disagrees with the file size', args: async () => train('--data', `idx:${await idxDir('idx-size', idxFile([4, 2, 2], Array(20).fill(1)), idxFile([4], [0, 1, 0, 1]))}`), says: /IDX header promises 16 values, file holds 20/ },

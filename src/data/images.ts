@@ -130,6 +130,9 @@ export interface AgeBins {
   cap: number;
 }
 
+/** Ages above this in a UTKFace name are typos, not people (the data set's oldest is 116). */
+const MAX_AGE = 150;
+
 /** UTKFace names: age_gender_race_date.jpg, some with .chip.jpg, a few without the race field. */
 const UTK_NAME = /^(\d{1,3})_([01])_(?:(\d)_)?(\d+)\.jpg(?:\.chip\.jpg)?$/i;
 
@@ -138,8 +141,16 @@ export async function loadUtkface(dir: string, o: ImageLoadOptions & { bins?: Ag
   if (!(bins.width >= 1 && bins.cap >= bins.width)) throw new DataError(`age bins: width ${bins.width}, cap ${bins.cap} do not make classes`);
   const classes = Math.floor(bins.cap / bins.width) + 1;
   const { files, skipped } = namedImages(dir, UTK_NAME, 'a UTKFace file name (age_gender_race_date.jpg)', o);
-  const items = files.map((f) => ({ path: f.path, label: Math.floor(Math.min(Number(f.match[1]), bins.cap) / bins.width) }));
-  return imageDataset(`utkface:${dir}`, await decodeAll(items, o), skipped, o.size, {
+  // Ages at or above the cap share the last class (a chosen binning); an age no person reaches is a bad name.
+  let implausible = 0;
+  const plausible = files.filter((f) => {
+    if (Number(f.match[1]) <= MAX_AGE) return true;
+    if (!o.skipBad) throw new DataError(`${f.path}: age ${f.match[1]} is not a plausible age (UTKFace ages run 1-116; above ${MAX_AGE} is refused) (use --skip-bad to skip such files)`);
+    implausible++;
+    return false;
+  });
+  const items = plausible.map((f) => ({ path: f.path, label: Math.floor(Math.min(Number(f.match[1]), bins.cap) / bins.width) }));
+  return imageDataset(`utkface:${dir}`, await decodeAll(items, o), skipped + implausible, o.size, {
     classNames: Array.from({ length: classes }, (_, k) => (bins.width === 1 ? `${k}` : `${k * bins.width}-${k * bins.width + bins.width - 1}`) + (k === classes - 1 ? '+' : '')),
     ordinal: { unit: 'years', values: Array.from({ length: classes }, (_, k) => k * bins.width + (bins.width - 1) / 2) },
   });
