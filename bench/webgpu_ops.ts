@@ -1,7 +1,7 @@
 // Which ops of lossgraph's graphs onnxruntime-web's WebGPU provider cannot run
 // (they would fall back to the CPU), per model / loss and graph, measured in
 // headless Chromium with --enable-unsafe-webgpu (SwiftShader; no GPU needed).
-// Not part of npm test. Usage: node --import tsx bench/webgpu_ops.ts [MODEL|LOSS ...]
+// Not part of npm test. Usage: node --import tsx bench/webgpu_ops.ts [--target webgpu] [MODEL|LOSS ...]
 import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -12,7 +12,10 @@ import { buildArtifacts } from '../src/artifacts/build.ts';
 import { parseCheckpoint, TENSORS } from '../src/artifacts/contract.ts';
 import { serve } from '../src/cli/serve.ts';
 
-const combos = process.argv.slice(2).length ? process.argv.slice(2) : ['mlp:8|ce', 'cnn:4,8|ce', 'mlp:8|ce + 0.5*gaussian_kl(sigma=1)', 'mlp:8|hierarchical', 'mlp:8|sparse_lsr', 'mlp:8|coral', 'mlp:8|corn'];
+const argv = process.argv.slice(2);
+const target = argv[0] === '--target' ? (argv.splice(0, 2)[1] as 'cpu' | 'webgpu') : 'cpu';
+const combos = argv.length ? argv : ['mlp:8|ce', 'cnn:4,8;dropout=0|ce', 'mlp:8|ce + 0.5*gaussian_kl(sigma=1)', 'mlp:8|hierarchical', 'mlp:8|sparse_lsr', 'mlp:8|coral', 'mlp:8|corn'];
+const intType = target === 'webgpu' ? 'int32' : 'int64';
 const dir = mkdtempSync(join(tmpdir(), 'lossgraph-webgpu-'));
 const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
 for (const f of ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm']) copyFileSync(join(dist, f), join(dir, f));
@@ -30,15 +33,15 @@ await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === t
 console.log(`onnxruntime-web ${JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')).version}, Chromium ${browser.version()}`);
 for (const combo of combos) {
   const [model, loss] = combo.split('|') as [string, string];
-  const built = buildArtifacts({ model, loss, classes: 5, input: [1, 8, 8], optimizer: 'adamw', seed: 0, hierarchy: { coarse: [0, 0, 1, 1, 2] } });
+  const built = buildArtifacts({ model, loss, classes: 5, input: [1, 8, 8], optimizer: 'adamw', seed: 0, hierarchy: { coarse: [0, 0, 1, 1, 2] }, target });
   const ck = parseCheckpoint(built.files['checkpoint.safetensors']!, 'checkpoint', built.manifest);
   const b = 4;
   const all: Record<string, { type: string; data: number[]; dims: number[] }> = {
     [TENSORS.input]: { type: 'float32', data: Array.from({ length: b * 64 }, (_, i) => (i % 7) / 7), dims: [b, 1, 8, 8] },
-    [TENSORS.labels]: { type: 'int64', data: [0, 1, 4, 2], dims: [b] },
+    [TENSORS.labels]: { type: intType, data: [0, 1, 4, 2], dims: [b] },
     [TENSORS.lr]: { type: 'float32', data: [0.01], dims: [] },
-    [TENSORS.step]: { type: 'int64', data: [1], dims: [] },
-    [TENSORS.seed]: { type: 'int64', data: [0], dims: [] },
+    [TENSORS.step]: { type: intType, data: [1], dims: [] },
+    [TENSORS.seed]: { type: intType, data: [0], dims: [] },
   };
   for (const h of built.manifest.hyperparameters) all[h.name] = { type: 'float32', data: [h.default], dims: [] };
   for (const c of built.manifest.carried) all[c.name] = { type: 'float32', data: Array.from(ck.tensors.get(c.name)!), dims: c.shape };
@@ -47,7 +50,10 @@ for (const combo of combos) {
     const feeds = Object.fromEntries(g.inputs.map((i) => [i.name, all[i.name]!]));
     missing = new Set();
     const gpu = await page.evaluate(([bytes, f]) => (globalThis as unknown as { probe(b: number[], p: string, f: unknown): Promise<{ error?: string }> }).probe(bytes, 'webgpu', f), [Array.from(built.files[g.file]!), feeds] as const);
-    console.log(`${model} | ${loss} | ${kind}: ${gpu.error ? `CPU needed for ${[...missing].join(', ') || gpu.error}` : 'all on WebGPU'}`);
+    const cpu = await page.evaluate(([bytes, f]) => (globalThis as unknown as { probe(b: number[], p: string, f: unknown): Promise<{ error?: string; out?: Record<string, number[]> }> }).probe(bytes, 'wasm', f), [Array.from(built.files[g.file]!), feeds] as const);
+    const gOut = (gpu as { out?: Record<string, number[]> }).out;
+    const match = gOut && cpu.out ? Object.keys(cpu.out).every((k) => cpu.out![k]!.every((x, i) => Math.abs(x - gOut[k]![i]!) <= 1e-4 * Math.max(1, Math.abs(x)))) : undefined;
+    console.log(`${model} | ${loss} | ${kind} (${target}): ${gpu.error ? `CPU needed for ${[...missing].join(', ') || gpu.error}` : `all on WebGPU${match === undefined ? '' : match ? ', outputs match wasm' : ', OUTPUTS DIFFER from wasm'}`}`);
   }
 }
 await browser.close();

@@ -293,3 +293,30 @@ test('focal: range of gamma, and it trains harder samples more than ce does', as
   const ratio = (i: number) => Math.abs(f.grad[i]![0]! / c.grad[i]![0]!);
   assert.ok(ratio(0) < 0.01 && ratio(1) > 0.3, `easy ${ratio(0)}, hard ${ratio(1)}`);
 });
+
+test('the WebGPU forms (int32 labels, x - logsumexp(x), pairwise gradient sums) give the CPU forms\' loss and gradient', async () => {
+  const r = new Rng(17);
+  const B = 5;
+  const K = 6;
+  const z = Float64Array.from({ length: B * K }, () => 3 * r.normal());
+  const y = [0, 5, 2, -100, 3];
+  const results: { loss: number; grad: Float64Array }[] = [];
+  for (const target of ['cpu', 'webgpu'] as const) {
+    const g = new Graph('forms');
+    const logits = g.input('z', 'float64', [B, K]);
+    const labels = g.input('y', target === 'webgpu' ? 'int32' : 'int64', [B]);
+    const { loss } = buildLoss('ce + 0.5*gaussian_kl(sigma=1) + sparse_lsr + 0.3*hierarchical + focal + label_smoothing', { g, logits, labels, classes: K, hierarchy: { coarse: [0, 0, 1, 1, 2, 2] }, target }, { bake: true });
+    g.output(loss, 'loss');
+    g.output(grad(g, loss, [logits], { webgpu: target === 'webgpu' })[0]!, 'grad');
+    const s = await Session.create(g.toBytes());
+    const out = await s.run({
+      z: s.tensor('float64', z, [B, K]),
+      y: target === 'webgpu' ? s.tensor('int32', Int32Array.from(y), [B]) : s.tensor('int64', BigInt64Array.from(y, BigInt), [B]),
+    });
+    results.push({ loss: (out['loss']!.data as Float64Array)[0]!, grad: out['grad']!.data as Float64Array });
+    await s.release();
+  }
+  const [cpu, gpu] = results as [typeof results[0], typeof results[0]];
+  assert.ok(near(gpu.loss, cpu.loss, 1e-12), `${gpu.loss} vs ${cpu.loss}`);
+  cpu.grad.forEach((v, i) => assert.ok(Math.abs(gpu.grad[i]! - v) < 1e-12, `grad[${i}]: ${gpu.grad[i]} vs ${v}`));
+});

@@ -10,7 +10,7 @@
 // Every tensor carried from one step to the next is an input `X` of the
 // training graph and comes back as the output `X.updated`.
 import { grad } from '../autograd/grad.ts';
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError, LossgraphError } from '../errors.ts';
 import { Graph, OPSET, type Value } from '../graph/graph.ts';
 import { buildLoss, parseLossSpec, predictions, type LossSpec } from '../losses/compile.ts';
 import type { LossContext } from '../losses/types.ts';
@@ -54,6 +54,10 @@ function validate(spec: ArtifactSpec): void {
   if (spec.clipGradNorm !== undefined && !(spec.clipGradNorm > 0 && Number.isFinite(spec.clipGradNorm))) {
     throw new LossgraphError(`--clip-grad-norm must be a positive number, got ${spec.clipGradNorm}`);
   }
+  if (spec.target !== undefined && spec.target !== 'cpu' && spec.target !== 'webgpu') throw new ArgumentError(`--target ${spec.target}: use cpu or webgpu`);
+  if (spec.target === 'webgpu' && parseModelSpec(spec.model).dropout > 0) {
+    throw new ArgumentError(`model '${spec.model}': dropout is not available for --target webgpu yet (its mask hash needs integer arithmetic WebGPU lacks); add ;dropout=0`);
+  }
   checkWeights('class weights', '--class-weights', spec.classWeights, spec.classes, 'classes');
   checkWeights('importance weights', '--importance-weights', spec.importanceWeights, spec.classes - 1, 'thresholds (K-1)');
 }
@@ -90,15 +94,18 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
     return { graph: g, builder: m, hyperparameters: [], unscheduled: [], terms: [], optimizer: [] };
   }
 
-  const labels = g.input(TENSORS.labels, 'int64', ['batch']);
+  const webgpu = spec.target === 'webgpu';
+  // WebGPU has int32 but no int64 kernels for the ops labels go through (Equal, Where, Gather, ...).
+  const intType = webgpu ? 'int32' : 'int64';
+  const labels = g.input(TENSORS.labels, intType, ['batch']);
   const targets = loss.needs.has('targets') || spec.targets ? g.input(TENSORS.targets, 'float32', ['batch', spec.classes]) : undefined;
   const training = kind === 'training';
   const lr = training ? g.input(TENSORS.lr, 'float32', []) : undefined;
-  const step = training ? g.input(TENSORS.step, 'int64', []) : undefined;
-  const seed = training ? g.input(TENSORS.seed, 'int64', []) : undefined;
+  const step = training ? g.input(TENSORS.step, intType, []) : undefined;
+  const seed = training ? g.input(TENSORS.seed, intType, []) : undefined;
   const m = new ModelBuilder(g, kind, undefined, seed && step ? { seed, step } : undefined);
   const out = forwardModel(m, model, x, head);
-  const ctx: LossContext = { g, logits: out, labels, classes: spec.classes, targets, embeddings: classTable(m) };
+  const ctx: LossContext = { g, logits: out, labels, classes: spec.classes, targets, embeddings: classTable(m), target: spec.target };
   if (spec.hierarchy) ctx.hierarchy = spec.hierarchy;
   if (spec.classWeights) ctx.weights = g.constant('float32', [spec.classes], spec.classWeights);
   if (spec.importanceWeights) ctx.importance = g.constant('float32', [spec.classes - 1], spec.importanceWeights);
@@ -120,8 +127,8 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   }
 
   const paramValues = m.paramValues;
-  let grads = grad(g, lossValue, paramValues);
-  if (spec.clipGradNorm !== undefined) grads = clipByGlobalNorm(g, grads, spec.clipGradNorm);
+  let grads = grad(g, lossValue, paramValues, { webgpu });
+  if (spec.clipGradNorm !== undefined) grads = clipByGlobalNorm(g, grads, spec.clipGradNorm, webgpu);
   const optSpec = parseOptimizerSpec(spec.optimizer);
   const optState = optimizerState(optSpec, m.params);
   const optInputs = optState.map((s) => g.input(s.name, 'float32', s.shape));
@@ -137,9 +144,10 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
  * clip_grad_norm_: scale = min(1, maxNorm / (norm + 1e-6)). The norm itself is
  * a graph output (GRAD_NORM), so a non-finite gradient is seen at its step.
  */
-function clipByGlobalNorm(g: Graph, grads: Value[], maxNorm: number): Value[] {
+function clipByGlobalNorm(g: Graph, grads: Value[], maxNorm: number, pairwise: boolean): Value[] {
   const squares = grads.map((d) => g.reduceSum(g.mul(d, d), undefined, false));
-  const norm = g.sqrt(squares.length === 1 ? squares[0]! : g.sum(squares));
+  const total = squares.length === 1 ? squares[0]! : pairwise ? squares.slice(1).reduce((a, b) => g.add(a, b), squares[0]!) : g.sum(squares);
+  const norm = g.sqrt(total);
   g.output(norm, GRAD_NORM);
   const scale = g.min(g.div(g.scalar(maxNorm, 'float32'), g.add(norm, 1e-6)), 1);
   return grads.map((d) => g.mul(d, scale));

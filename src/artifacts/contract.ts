@@ -77,6 +77,12 @@ export interface ArtifactSpec {
   embeddingDim?: number;
   /** Clip the global gradient norm to this value before the update (PyTorch's clip_grad_norm_). */
   clipGradNorm?: number;
+  /**
+   * The runtime the graphs are built for. 'webgpu' uses forms onnxruntime-web's
+   * WebGPU provider runs without CPU fallback: int32 labels, step and seed,
+   * log-softmax as x - logsumexp(x), pairwise gradient sums. Default 'cpu'.
+   */
+  target?: 'cpu' | 'webgpu';
 }
 
 export interface TensorInfo {

@@ -10,6 +10,12 @@ import './rules/index.ts';
 export interface GradOptions {
   /** Upstream gradient of `y`; defaults to ones (for a scalar loss, d loss/d loss = 1). */
   seed?: Value;
+  /**
+   * Emit forms onnxruntime-web's WebGPU provider runs: fan-out gradients summed
+   * by a chain of Adds (it has no Sum kernel) and a constant seed for a
+   * statically shaped output. The CPU keeps the single Sum.
+   */
+  webgpu?: boolean;
 }
 
 /**
@@ -23,14 +29,17 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
   return g.scope('grad', () => {
     const path = nodesBetween(g, wrt, y);
     const contributions = new Map<Value, Value[]>();
-    const seed = opts.seed ?? g.constantOfShape(y.shape.every((d) => typeof d === 'number') ? (y.shape as number[]) : g.shape(y), 1, y.dtype);
+    const staticShape = y.shape.every((d) => typeof d === 'number') ? (y.shape as number[]) : undefined;
+    const seed = opts.seed ?? (opts.webgpu && staticShape
+      ? g.constant(y.dtype, staticShape, new Array<number>(staticShape.reduce((a, b) => a * b, 1)).fill(1))
+      : g.constantOfShape(staticShape ?? g.shape(y), 1, y.dtype));
     contributions.set(y, [seed]);
     const onPath = new Set<Value>(wrt);
     for (const n of path) for (const o of n.outputs) onPath.add(o);
 
     for (let i = path.length - 1; i >= 0; i--) {
       const node = path[i]!;
-      const dy = node.outputs.map((o) => total(g, contributions, o));
+      const dy = node.outputs.map((o) => total(g, contributions, o, opts.webgpu));
       if (dy.every((d) => d === undefined)) continue;
       const rule = gradientRule(node.opType);
       if (!rule) {
@@ -46,15 +55,15 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
         contributions.set(v, list);
       });
     }
-    return wrt.map((w) => total(g, contributions, w) ?? g.zerosLike(w));
+    return wrt.map((w) => total(g, contributions, w, opts.webgpu) ?? g.zerosLike(w));
   });
 }
 
 /** Sums the gradient contributions of a value once (fan-out), caching the result. */
-function total(g: Graph, contributions: Map<Value, Value[]>, v: Value): Value | undefined {
+function total(g: Graph, contributions: Map<Value, Value[]>, v: Value, pairwise = false): Value | undefined {
   const list = contributions.get(v);
   if (!list || list.length === 0) return undefined;
-  if (list.length > 1) contributions.set(v, [g.sum(list)]);
+  if (list.length > 1) contributions.set(v, [pairwise ? list.slice(1).reduce((a, b) => g.add(a, b), list[0]!) : g.sum(list)]);
   return contributions.get(v)![0];
 }
 

@@ -38,6 +38,7 @@ export function runOptions<T>(y: Argv<T>) {
     .option('sigma-min', { type: 'number', default: DEFAULT_CONFIG.sigmaMin, describe: 'floor of the decayed sigma, > 0 (ours, not seed 000\'s)' })
     .option('class-weights', { type: 'string', describe: "class weights for ce, label_smoothing, focal: 'balanced' (n / (K n_k) on the training split) or a comma list, one per class" })
     .option('importance-weights', { type: 'string', describe: 'importance weights of the K-1 ordinal thresholds for coral and corn: a comma list' })
+    .option('target', { choices: ['cpu', 'webgpu'] as const, default: 'cpu' as const, describe: "'webgpu': build the graphs in forms onnxruntime-web's WebGPU provider runs without CPU fallback (for a page that fine-tunes on WebGPU)" })
     .option('clip-grad-norm', { type: 'number', describe: "clip the global gradient norm to this before each update (PyTorch's clip_grad_norm_), inside the training graph" })
     .option('teacher', { type: 'string', describe: "a trained run whose predictions, softened by the loss's temperature, are the targets (distillation: --loss '0.5*ce + 0.5*kl(T=4)')" })
     .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param alpha=0.5' })
@@ -115,6 +116,7 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
     importanceWeights: a['importance-weights'] === undefined ? undefined : numberList(a['importance-weights'], '--importance-weights'),
     teacher: a.teacher,
     clipGradNorm: a['clip-grad-norm'],
+    ...(a.target === 'webgpu' ? { target: 'webgpu' as const } : {}),
   };
 }
 

@@ -531,7 +531,10 @@ export class Graph {
   }
 
   zerosLike(x: Value): Value {
-    return this.constantOfShape(isStatic(x.shape) ? x.shape : this.shape(x), 0, x.dtype);
+    if (isStatic(x.shape)) return this.constantOfShape(x.shape, 0, x.dtype);
+    // A symbolic shape: a zero broadcast by Expand, which every runtime places where x is
+    // (onnxruntime-web's WebGPU provider leaves a ConstantOfShape of a computed shape on the CPU).
+    return this.expand(this.scalar(0, x.dtype), this.shape(x));
   }
 
   /** Constant-mode padding; `pads` is [begin_0.., end_0..] over all axes. */

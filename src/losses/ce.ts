@@ -2,7 +2,7 @@
 // class weights, an ignored label, reduction mean or sum. A weighted mean
 // divides by the summed weights of the (non-ignored) targets, not by B.
 import type { Value } from '../graph/graph.ts';
-import { atLabel, choiceArg, divideOrZero } from './common.ts';
+import { atLabel, choiceArg, divideOrZero, logSoftmax } from './common.ts';
 import type { ArgSpec, LossDefinition, TermContext } from './types.ts';
 
 /** ignore_index as ce-style losses declare it; its value holds for every term of the spec. */
@@ -36,7 +36,7 @@ export const ce: LossDefinition = {
   ],
   build(ctx, args) {
     const { g, logits, labels } = ctx;
-    const nll = g.neg(atLabel(g, g.logSoftmax(logits, 1), labels));
+    const nll = g.neg(atLabel(g, logSoftmax(ctx, logits), labels));
     return reduceWeighted(ctx, g.mul(nll, targetWeight(ctx)), choiceArg(args, 'reduction'));
   },
 };

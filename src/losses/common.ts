@@ -31,7 +31,17 @@ export function oneHot(g: Graph, labels: Value, classes: number, dtype: Value['d
 
 /** [B, K] bool: class k is sample b's label. */
 export function isLabel(g: Graph, labels: Value, classes: number): Value {
-  return g.equal(g.unsqueeze(labels, [1]), classRange(g, classes, 'int64'));
+  return g.equal(g.unsqueeze(labels, [1]), classRange(g, classes, labels.dtype));
+}
+
+/**
+ * log softmax over axis 1. For the WebGPU target it is x - logsumexp(x):
+ * onnxruntime-web's WebGPU provider has ReduceLogSumExp but no LogSoftmax
+ * kernel, and the CPU keeps the single fused op.
+ */
+export function logSoftmax(ctx: LossContext, x: Value): Value {
+  const { g } = ctx;
+  return ctx.target === 'webgpu' ? g.sub(x, g.reduceLogSumExp(x, [1], true)) : g.logSoftmax(x, 1);
 }
 
 /** x[b, labels[b]] for x [B, K]: [B]. */

@@ -268,10 +268,10 @@ export interface BuildLossOptions {
 /** Safe labels and the keep mask for the spec's ignore_index. */
 function termContext(ctx: LossContext, ignoreIndex: number): TermContext {
   const { g } = ctx;
-  const ignored = g.equal(ctx.labels, g.constant('int64', [], [ignoreIndex]));
+  const ignored = g.equal(ctx.labels, g.constant(ctx.labels.dtype, [], [ignoreIndex]));
   return {
     ...ctx,
-    labels: g.where(ignored, g.constant('int64', [], [0]), ctx.labels),
+    labels: g.where(ignored, g.constant(ctx.labels.dtype, [], [0]), ctx.labels),
     keep: g.where(ignored, g.scalar(0, ctx.logits.dtype), g.scalar(1, ctx.logits.dtype)),
     ignored,
     ignoreIndex,

@@ -6,7 +6,7 @@
 // (1 - p_y)^gamma is exp(gamma log(1 - p_y)) with log(1 - p_y) the log-sum-exp
 // of the non-target log-probabilities, so it stays exact (and differentiable)
 // when p_y rounds to 1, where 1 - p_y computed directly would be 0.
-import { atLabel, choiceArg, hyperArg, logNotLabel } from './common.ts';
+import { atLabel, choiceArg, hyperArg, logNotLabel, logSoftmax } from './common.ts';
 import { IGNORE_INDEX_ARG, reduceWeighted, targetWeight } from './ce.ts';
 import type { LossDefinition } from './types.ts';
 
@@ -21,7 +21,7 @@ export const focal: LossDefinition = {
   ],
   build(ctx, args) {
     const { g, logits, labels, classes } = ctx;
-    const logp = g.logSoftmax(logits, 1);
+    const logp = logSoftmax(ctx, logits);
     const modulation = g.exp(g.mul(hyperArg(args, 'gamma'), logNotLabel(g, logp, labels, classes)));
     const perSample = g.mul(g.neg(g.mul(modulation, atLabel(g, logp, labels))), targetWeight(ctx));
     return reduceWeighted(ctx, perSample, choiceArg(args, 'reduction'));

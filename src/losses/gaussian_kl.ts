@@ -14,7 +14,7 @@
 // Seed 000 sums its KL over the batch; reduction=batchmean (ours, PyTorch's
 // KLDivLoss default) divides by B, so the seed's alpha equals B times ours.
 // reduction=sum reproduces the seed's scale.
-import { classRange, choiceArg, hyperArg, reduceSamples } from './common.ts';
+import { choiceArg, classRange, hyperArg, logSoftmax, reduceSamples } from './common.ts';
 import { REDUCTION_BATCHMEAN, klPerSample } from './kl.ts';
 import type { LossDefinition } from './types.ts';
 
@@ -42,7 +42,7 @@ export const gaussianKl: LossDefinition = {
     const score = g.mul(g.mul(offset, offset), -0.5);
     const logp = g.sub(score, g.log(g.reduceSum(g.exp(score), [1], true)));
     const p = g.exp(logp);
-    return reduceSamples(ctx, klPerSample(g, p, logp, g.logSoftmax(logits, 1)), choiceArg(args, 'reduction'));
+    return reduceSamples(ctx, klPerSample(g, p, logp, logSoftmax(ctx, logits)), choiceArg(args, 'reduction'));
   },
 };
 

@@ -51,7 +51,7 @@ export const hierarchical: LossDefinition = {
     const groups = levels[level];
     if (!groups) throw new LossgraphError(`hierarchical: unknown level '${level}'; known levels: ${names.join(', ')}`);
     validateGroups(groups, classes, `hierarchy level '${level}'`);
-    const coarseLabels = g.gather(g.constant('int64', [classes], groups), labels, 0);
+    const coarseLabels = g.gather(g.constant(labels.dtype, [classes], groups), labels, 0);
     return sampleMean(ctx, g.neg(atLabel(g, groupLogProbs(g, logits, groups), coarseLabels)));
   },
 };

@@ -3,7 +3,7 @@
 // scaled by T^2 for distillation (Hinton et al.) so gradients keep their size
 // as T changes. 0 log 0 counts as exactly 0: no epsilon is added to p.
 import type { Graph, Value } from '../graph/graph.ts';
-import { choiceArg, hyperArg, reduceSamples, required } from './common.ts';
+import { choiceArg, hyperArg, logSoftmax, reduceSamples, required } from './common.ts';
 import type { LossDefinition } from './types.ts';
 
 /**
@@ -40,7 +40,7 @@ export const kl: LossDefinition = {
     const { g, logits } = ctx;
     const p = required(ctx, 'kl', 'targets');
     const t = hyperArg(args, 'T');
-    const logq = g.logSoftmax(g.div(logits, t), 1);
+    const logq = logSoftmax(ctx, g.div(logits, t));
     return g.mul(reduceSamples(ctx, klPerSample(g, p, safeLog(g, p), logq), choiceArg(args, 'reduction')), g.mul(t, t));
   },
 };

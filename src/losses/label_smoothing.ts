@@ -2,7 +2,7 @@
 // label_smoothing=eps): eps is spread over all K classes, so the target gets
 // 1 - eps + eps/K. With class weights, the smoothing term weighs each class by
 // its weight; ignored samples contribute to neither term.
-import { atLabel, choiceArg, hyperArg } from './common.ts';
+import { atLabel, choiceArg, hyperArg, logSoftmax } from './common.ts';
 import { IGNORE_INDEX_ARG, reduceWeighted, targetWeight } from './ce.ts';
 import type { LossDefinition } from './types.ts';
 
@@ -18,7 +18,7 @@ export const labelSmoothing: LossDefinition = {
   build(ctx, args) {
     const { g, logits, labels, classes } = ctx;
     const eps = hyperArg(args, 'eps');
-    const logp = g.logSoftmax(logits, 1);
+    const logp = logSoftmax(ctx, logits);
     const nll = g.mul(g.neg(atLabel(g, logp, labels)), targetWeight(ctx));
     const weighted = ctx.weights ? g.mul(logp, ctx.weights) : logp;
     const smooth = g.mul(g.neg(g.reduceSum(weighted, [1], false)), ctx.keep);

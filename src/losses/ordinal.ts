@@ -10,7 +10,7 @@ import type { LossDefinition, Predictions, PredictContext, TermContext } from '.
 
 /** [B, K-1] float: 1 where label > k. */
 function levels(g: Graph, labels: Value, classes: number, dtype: Value['dtype']): Value {
-  return g.cast(g.greater(g.unsqueeze(labels, [1]), classRange(g, classes - 1, 'int64')), dtype);
+  return g.cast(g.greater(g.unsqueeze(labels, [1]), classRange(g, classes - 1, labels.dtype)), dtype);
 }
 
 /** Binary cross-entropy of each threshold logit against its level, times the threshold's importance weight. */
@@ -55,7 +55,7 @@ export const corn: LossDefinition = {
   build(ctx) {
     const { g, logits, labels, classes } = ctx;
     const dt = logits.dtype;
-    const ks = classRange(g, classes - 1, 'int64');
+    const ks = classRange(g, classes - 1, labels.dtype);
     const inTask = g.mul(g.cast(g.greaterOrEqual(g.unsqueeze(labels, [1]), ks), dt), g.unsqueeze(ctx.keep, [1])); // label > k - 1
     const losses = g.mul(thresholdBce(ctx, levels(g, labels, classes, dt)), inTask);
     return divideOrZero(g, g.reduceSum(losses, undefined, false), g.reduceSum(inTask, undefined, false));
@@ -65,7 +65,8 @@ export const corn: LossDefinition = {
 
 /** CORAL prediction: the number of thresholds with sigmoid(z_k) > 0.5, i.e. z_k > 0. [B] int64. */
 export function coralPredict(g: Graph, logits: Value): Value {
-  return g.reduceSum(g.cast(g.greater(logits, 0), 'int64'), [1], false);
+  // Counted in float, then cast: WebGPU has no int64 ReduceSum (the counts are small integers, exact in float).
+  return g.cast(g.reduceSum(g.cast(g.greater(logits, 0), logits.dtype), [1], false), 'int64');
 }
 
 /**
@@ -73,7 +74,7 @@ export function coralPredict(g: Graph, logits: Value): Value {
  * number of k with that product above 0.5.
  */
 export function cornPredict(g: Graph, logits: Value, classes: number): Value {
-  return g.reduceSum(g.cast(g.greater(cornLogExceedance(g, logits, classes), Math.log(0.5)), 'int64'), [1], false);
+  return g.cast(g.reduceSum(g.cast(g.greater(cornLogExceedance(g, logits, classes), Math.log(0.5)), logits.dtype), [1], false), 'int64');
 }
 
 /**

@@ -17,7 +17,7 @@
 // The published sign rewards p_y -> 1 in both terms: no smoothing at all. It
 // is offered only as variant=published, to reproduce the seed's numbers, and
 // computes exactly what the seed's code does, the clamp included.
-import { atLabel, choiceArg, hyperArg, logNotLabel, reduceSamples } from './common.ts';
+import { atLabel, choiceArg, hyperArg, logNotLabel, logSoftmax, reduceSamples } from './common.ts';
 import type { LossDefinition } from './types.ts';
 
 export const sparseLsr: LossDefinition = {
@@ -33,7 +33,7 @@ export const sparseLsr: LossDefinition = {
     const { g, logits, labels, classes } = ctx;
     const dt = logits.dtype;
     const eps = hyperArg(args, 'eps');
-    const logp = g.logSoftmax(logits, 1);
+    const logp = logSoftmax(ctx, logits);
     const logpY = atLabel(g, logp, labels);
     const targetMass = g.add(g.sub(g.scalar(1, dt), eps), g.div(eps, classes));
     const spreadMass = g.mul(eps, (classes - 1) / classes);

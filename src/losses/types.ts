@@ -28,6 +28,8 @@ export interface LossContext {
   hierarchy?: Readonly<Record<string, readonly number[]>>;
   /** [K, D] class embeddings (minmax's trainable label table). */
   embeddings?: Value;
+  /** The runtime the graph is for: 'webgpu' picks forms onnxruntime-web's WebGPU provider runs (labels are then int32). */
+  target?: 'cpu' | 'webgpu';
 }
 
 /**

@@ -93,7 +93,7 @@ export class TrainingSession {
     const n = b.labels.length;
     const feeds: Record<string, OrtTensor> = {
       [TENSORS.input]: s.tensor('float32', b.images, [n, ...this.batchShape]),
-      [TENSORS.labels]: s.tensor('int64', b.labels, [n]),
+      [TENSORS.labels]: this.intTensor(s, b.labels, [n]),
     };
     if (s.inputNames.includes(TENSORS.targets)) {
       if (!b.targets) throw new ArtifactError(`loss '${this.manifest.spec.loss}' needs targets with every batch`);
@@ -103,13 +103,18 @@ export class TrainingSession {
     return feeds;
   }
 
+  /** Labels, step and seed in the graphs' integer type: int64, or int32 for artifacts built for WebGPU. */
+  private intTensor(s: Session, values: BigInt64Array, dims: number[]): OrtTensor {
+    return this.manifest.spec.target === 'webgpu' ? s.tensor('int32', Int32Array.from(values, Number), dims) : s.tensor('int64', values, dims);
+  }
+
   /** One step (forward, loss, backward, update) at learning rate `lr`; returns the loss before the update. */
   async runTrainStep(batch: TrainBatch, lr: number): Promise<number> {
     const s = this.train;
     const feeds = this.batchFeeds(s, batch);
     feeds[TENSORS.lr] = s.tensor('float32', new Float32Array([lr]), []);
-    feeds[TENSORS.step] = s.tensor('int64', new BigInt64Array([BigInt(this.step + 1)]), []);
-    feeds[TENSORS.seed] = s.tensor('int64', new BigInt64Array([BigInt(this.manifest.spec.seed)]), []);
+    feeds[TENSORS.step] = this.intTensor(s, new BigInt64Array([BigInt(this.step + 1)]), []);
+    feeds[TENSORS.seed] = this.intTensor(s, new BigInt64Array([BigInt(this.manifest.spec.seed)]), []);
     for (const [name, t] of this.carried) feeds[name] = t;
     const out = await s.run(feeds, this.trainFetches);
     for (const name of this.carried.keys()) this.carried.set(name, out[updated(name)]!);

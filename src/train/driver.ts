@@ -45,6 +45,8 @@ export interface RunConfig {
   ep: ExecutionProvider;
   /** Clip the global gradient norm to this before each update (PyTorch's clip_grad_norm_); inside the graph. */
   clipGradNorm?: number;
+  /** Build the graphs for onnxruntime-web's WebGPU provider (see ArtifactSpec.target). */
+  target?: 'cpu' | 'webgpu';
   /** Class weights for ce-style terms: one per class, or 'balanced' (n / (K n_k) over the training split). */
   classWeights?: number[] | 'balanced';
   /** Importance weights of the K-1 ordinal thresholds (coral, corn). */
@@ -305,6 +307,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     importanceWeights: config.importanceWeights,
     targets: data.targets !== undefined,
     clipGradNorm: config.clipGradNorm,
+    target: config.target,
   });
   const manifest = built?.manifest ?? readManifest(out);
   const spec = parseLossSpec(config.loss);
