@@ -30,6 +30,8 @@ page.on('console', (m) => {
 });
 await page.goto(url);
 await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+if (process.env.ORT_LAYOUT) await page.evaluate((l) => { (globalThis as { layout?: string }).layout = l; }, process.env.ORT_LAYOUT);
+if (process.env.ORT_OPT_LEVEL) await page.evaluate((l) => { (globalThis as { optLevel?: string }).optLevel = l; }, process.env.ORT_OPT_LEVEL);
 console.log(`onnxruntime-web ${JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')).version}, Chromium ${browser.version()}`);
 for (const combo of combos) {
   const [model, loss] = combo.split('|') as [string, string];

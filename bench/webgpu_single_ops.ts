@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { serve } from '../src/cli/serve.ts';
-import { Graph, type Value } from '../src/graph/graph.ts';
+import { Graph } from '../src/graph/graph.ts';
 import type { DType } from '../src/onnx/dtype.ts';
 
 type Feed = { type: string; data: number[]; dims: number[] };

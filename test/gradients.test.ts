@@ -2,7 +2,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { registeredOps } from '../src/autograd/registry.ts';
-import type { Graph, Value } from '../src/graph/graph.ts';
+import { Graph, type Value } from '../src/graph/graph.ts';
+import { grad } from '../src/autograd/grad.ts';
 import { Rng } from '../src/models/random.ts';
 import { gradcheck, type CheckInput } from './helpers/gradcheck.ts';
 
@@ -59,6 +60,7 @@ const cases: Case[] = [
   { op: 'ReduceSum', what: 'all axes', inputs: [f('x', 2, 3)], build: (g, [x]) => g.reduceSum(x!) },
   { op: 'ReduceMean', what: 'axis 1, keepdims', inputs: [f('x', 2, 3, 4)], build: (g, [x]) => g.reduceMean(x!, [1], true) },
   { op: 'ReduceMean', what: 'over a symbolic batch axis', inputs: [{ ...f('x', 4, 3), declared: ['batch', 3] }], build: (g, [x]) => g.reduceMean(x!, [0], false) },
+  { op: 'ReduceMean', what: 'WebGPU form: a symbolic batch counted in float', inputs: [{ ...f('x', 4, 3, 2), declared: ['batch', 3, 2] }], build: (g, [x]) => { g.target = 'webgpu'; return g.reduceMean(x!, [0, 2], true); } },
   { op: 'ReduceMax', what: 'axis -1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.reduceMax(x!, [-1], false) },
   { op: 'ReduceLogSumExp', what: 'axis 1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.reduceLogSumExp(x!, [1], false) },
   { op: 'Softmax', what: 'axis 1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.softmax(x!, 1) },
@@ -86,6 +88,8 @@ const cases: Case[] = [
   { op: 'ConvTranspose', what: 'stride 2, padding, output padding, bias', inputs: [f('x', 2, 3, 4, 4), f('w', 3, 2, 3, 3), f('b', 2)], build: (g, [x, w, b]) => g.convTranspose(x!, w!, b!, { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [1, 1] }) },
   { op: 'MaxPool', what: 'overlapping 3x3 windows, stride 2, padding', inputs: [f('x', 2, 2, 7, 7)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }) },
   { op: 'MaxPool', what: '2x2 stride 2, dilation 2', inputs: [f('x', 1, 2, 6, 6)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [2, 2], strides: [2, 2], dilations: [2, 2] }) },
+  { op: 'MaxPool', what: 'WebGPU form (window slots, no indices), 2x2 stride 2, a row and column left over', inputs: [f('x', 2, 2, 7, 7)], build: (g, [x]) => { g.target = 'webgpu'; return g.maxPool(x!, { kernelShape: [2, 2], strides: [2, 2] }); } },
+  { op: 'MaxPool', what: 'WebGPU form, 3x3 stride 3', inputs: [f('x', 1, 2, 6, 6)], build: (g, [x]) => { g.target = 'webgpu'; return g.maxPool(x!, { kernelShape: [3, 3], strides: [3, 3] }); } },
   { op: 'AveragePool', what: 'overlapping, padding not counted', inputs: [f('x', 2, 2, 6, 6)], build: (g, [x]) => g.averagePool(x!, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }) },
   { op: 'AveragePool', what: 'padding counted', inputs: [f('x', 1, 3, 5, 5)], build: (g, [x]) => g.averagePool(x!, { kernelShape: [2, 2], strides: [1, 1], pads: [1, 0, 0, 1], countIncludePad: true }) },
   { op: 'GlobalAveragePool', what: 'global average', inputs: [f('x', 2, 3, 4, 5)], build: (g, [x]) => g.globalAveragePool(x!) },
@@ -125,4 +129,26 @@ test('an MLP with a cross-entropy loss end to end', async () => {
     [f('x', 4, 5), f('w1', 5, 6), f('b1', 6), f('w2', 6, 3), ints('y', [4], labels)],
   );
   assert.ok(r.maxRelError < TOLERANCE, `max relative error ${r.maxRelError} at ${r.worst}`);
+});
+
+test('MaxPool\'s WebGPU gradient routes ties to the first maximum in each window, as the indices do', async () => {
+  const { Session } = await import('../src/runtime/session.ts');
+  // Plateaus and repeated maxima everywhere: the case an x == upsampled(y) mask gets wrong.
+  const data = Float64Array.from({ length: 2 * 6 * 6 }, (_, i) => [0, 1, 1, 0, 2, 2][i % 6]! + (Math.floor(i / 12) % 2));
+  const dyData = Float64Array.from({ length: 2 * 3 * 3 }, (_, i) => i + 1);
+  const grads: Float64Array[] = [];
+  for (const target of ['cpu', 'webgpu'] as const) {
+    const g = new Graph('ties');
+    g.target = target;
+    const x = g.input('x', 'float64', [1, 2, 6, 6]);
+    const y = target === 'cpu' ? g.maxPoolWithIndices(x, { kernelShape: [2, 2], strides: [2, 2] })[0] : g.maxPool(x, { kernelShape: [2, 2], strides: [2, 2] });
+    const seed = g.input('dy', 'float64', [1, 2, 3, 3]);
+    g.output(grad(g, y, [x], { seed })[0]!, 'dx');
+    const s = await Session.create(g.toBytes());
+    const out = await s.run({ x: s.tensor('float64', data, [1, 2, 6, 6]), dy: s.tensor('float64', dyData, [1, 2, 3, 3]) });
+    grads.push(out['dx']!.data as Float64Array);
+    await s.release();
+  }
+  assert.deepEqual(Array.from(grads[1]!), Array.from(grads[0]!));
+  assert.equal(grads[0]!.filter((v) => v !== 0).length, 18, 'each window sends its gradient to exactly one element');
 });

@@ -103,6 +103,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   const lr = training ? g.input(TENSORS.lr, 'float32', []) : undefined;
   const step = training ? g.input(TENSORS.step, intType, []) : undefined;
   const seed = training ? g.input(TENSORS.seed, intType, []) : undefined;
+  g.target = spec.target ?? 'cpu';
   const m = new ModelBuilder(g, kind, undefined, seed && step ? { seed, step } : undefined);
   const out = forwardModel(m, model, x, head);
   const ctx: LossContext = { g, logits: out, labels, classes: spec.classes, targets, embeddings: classTable(m), target: spec.target };

@@ -123,6 +123,13 @@ export class Graph {
   private readonly shapeCache = new Map<Value, Value>();
   private scopes: string[] = [];
 
+  /**
+   * The runtime the graph is for. 'webgpu': layers and gradient rules emit forms
+   * onnxruntime-web's WebGPU provider runs without CPU fallback where it lacks a
+   * kernel the CPU form needs (MaxPool's indices, int64 shape arithmetic).
+   */
+  target: 'cpu' | 'webgpu' = 'cpu';
+
   constructor(readonly name = 'lossgraph') {}
 
   // ---------------------------------------------------------------- naming

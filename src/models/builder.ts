@@ -1,9 +1,9 @@
 // Layers on top of the graph builder. A ModelBuilder records the parameters
 // and state a model declares, and hands them out as graph inputs (training and
 // eval graphs: fed each run) or as initializers (inference graph: baked in).
+import { elementCount } from '../graph/counts.ts';
 import { LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
-import { isStatic } from '../graph/shape.ts';
 import type { Init, ParamSpec } from './params.ts';
 
 export type GraphKind = 'training' | 'eval' | 'inference';
@@ -94,7 +94,8 @@ export class ModelBuilder {
    */
   maxPool2d(x: Value, size = 2): Value {
     const opts = { kernelShape: [size, size], strides: [size, size] };
-    return this.kind === 'training' ? this.g.maxPoolWithIndices(x, opts)[0] : this.g.maxPool(x, opts);
+    // The indices make the CPU backward one scatter; WebGPU has no MaxPool with indices, so its backward routes by comparison.
+    return this.kind === 'training' && this.g.target !== 'webgpu' ? this.g.maxPoolWithIndices(x, opts)[0] : this.g.maxPool(x, opts);
   }
 
   avgPool2d(x: Value, size = 2): Value {
@@ -124,9 +125,7 @@ export class ModelBuilder {
       variance = g.reduceMean(g.mul(centred, centred), axes, true);
       const flatMean = g.reshape(mean, [c]);
       const flatVar = g.reshape(variance, [c]);
-      const n = isStatic(x.shape)
-        ? g.scalar(axes.reduce((p, a) => p * Number(x.shape[a]), 1), this.dtype)
-        : g.cast(g.reduceProd(g.gather(g.shape(x), g.ints(axes)), undefined, false), this.dtype);
+      const n = elementCount(g, x, axes);
       const unbiased = g.mul(flatVar, g.div(n, g.sub(n, 1)));
       this.stateUpdates.set(runMean.name, g.add(g.mul(runMean, 1 - momentum), g.mul(flatMean, momentum)));
       this.stateUpdates.set(runVar.name, g.add(g.mul(runVar, 1 - momentum), g.mul(unbiased, momentum)));

@@ -2,6 +2,7 @@
 import { registerGradient } from '../registry.ts';
 import { nodeWindow } from '../../graph/attrs.ts';
 import { convInputGrad, inverseWindowCounts, onesKernel, staticSpatial } from '../../graph/conv_forms.ts';
+import type { Graph, Value } from '../../graph/graph.ts';
 import { intAttr, intsAttr, refuse, reshapeLike, shapeOf } from './util.ts';
 
 // The maximum's flat index (MaxPool's second output) routes each dy to exactly
@@ -17,12 +18,52 @@ registerGradient('MaxPool', ({ g, node, x, y, dy }) => {
     dilations: intsAttr(node, 'dilations'),
     ceilMode: intAttr(node, 'ceil_mode', 0) === 1,
   };
+  if (!y[1] && g.target === 'webgpu') {
+    const routed = maxPoolGradByWindowSlots(g, x[0]!, y[0]!, dy[0]!, opts);
+    if (routed) return [routed];
+  }
   // Reuse the forward node's indices when it computed them; else recompute (cheap next to a Conv).
   const idx = y[1] ?? g.maxPoolWithIndices(x[0]!, opts)[1];
   const flatZeros = g.reshape(g.zerosLike(x[0]!), [-1]);
   const scattered = g.scatterElements(flatZeros, g.reshape(idx, [-1]), g.reshape(dy[0]!, [-1]), 0, 'add');
   return [g.reshape(scattered, shapeOf(g, x[0]!))];
 });
+
+/**
+ * MaxPool's gradient without indices, for non-overlapping windows (kernel =
+ * strides, no padding or dilation): each of the kh*kw window slots is a strided
+ * Slice of x; dy goes to the first slot, in row-major order, that holds the
+ * window's maximum, exactly where MaxPool's indices point, so tied values get
+ * the gradient once. Only elementwise ops, Slice, Concat, Reshape, Transpose
+ * and Pad: all run on WebGPU. Returns undefined for other windows.
+ */
+function maxPoolGradByWindowSlots(g: Graph, x: Value, y: Value, dy: Value, o: { kernelShape: number[]; strides?: number[]; pads?: number[]; dilations?: number[]; ceilMode: boolean }): Value | undefined {
+  const [kh, kw] = o.kernelShape as [number, number];
+  if (o.kernelShape.length !== 2 || o.ceilMode) return undefined;
+  if ((o.strides ?? [1, 1]).some((s, i) => s !== o.kernelShape[i])) return undefined;
+  if ((o.pads ?? []).some((p) => p !== 0) || (o.dilations ?? []).some((d) => d !== 1)) return undefined;
+  const [c, h, w] = [x.shape[1], x.shape[2], x.shape[3]];
+  const [ho, wo] = [y.shape[2], y.shape[3]];
+  if (![c, h, w, ho, wo].every((d) => typeof d === 'number')) return undefined;
+  const [C, H, W, Ho, Wo] = [c, h, w, ho, wo] as number[];
+  let taken: Value | undefined;
+  const parts: Value[] = [];
+  for (let i = 0; i < kh; i++) {
+    for (let j = 0; j < kw; j++) {
+      const slot = g.slice(x, [i, j], [i + kh * Ho!, j + kw * Wo!], [2, 3], [kh, kw]);
+      // 0/1 masks in the data type: the first slot holding the maximum takes it, later ties do not.
+      const isMax = g.cast(g.equal(slot, y), x.dtype);
+      const first = taken ? g.mul(isMax, g.sub(g.scalar(1, x.dtype), taken)) : isMax;
+      taken = taken ? g.add(taken, first) : first;
+      parts.push(g.unsqueeze(g.mul(first, dy), [4]));
+    }
+  }
+  // [B, C, Ho, Wo, kh*kw] -> [B, C, Ho, kh, Wo, kw] -> [B, C, Ho*kh, Wo*kw], then zeros for rows and columns no window covers.
+  const stacked = g.reshape(g.concat(parts, 4), [0, C!, Ho!, Wo!, kh, kw]);
+  const covered = g.reshape(g.transpose(stacked, [0, 1, 2, 4, 3, 5]), [0, C!, Ho! * kh, Wo! * kw]);
+  const [padH, padW] = [H! - Ho! * kh, W! - Wo! * kw];
+  return padH || padW ? g.pad(covered, [0, 0, 0, 0, 0, 0, padH, padW]) : covered;
+}
 
 // Each output spread evenly over its window: dy / count, then the adjoint of a
 // window sum, which is a Conv input gradient with a kernel of ones, per channel.

@@ -2,6 +2,7 @@
 // (Unsqueeze when keepdims=0) and broadcast over the input by Expand.
 import { registerGradient, type GradContext } from '../registry.ts';
 import { intAttr, knownInts, shapeOf } from './util.ts';
+import { elementCount } from '../../graph/counts.ts';
 import type { Value } from '../../graph/graph.ts';
 
 /** Reduced axes (all when absent) and dy/y with the reduced axes kept as size 1. */
@@ -21,10 +22,7 @@ registerGradient('ReduceSum', (ctx) => [ctx.g.expand(kept(ctx).d, shapeOf(ctx.g,
 registerGradient('ReduceMean', (ctx) => {
   const { g, x } = ctx;
   const { axes, d } = kept(ctx);
-  const dims = axes.map((a) => x[0]!.shape[a]!);
-  const count = dims.every((n) => typeof n === 'number')
-    ? g.scalar((dims as number[]).reduce((p, n) => p * n, 1), x[0]!.dtype)
-    : g.cast(g.reduceProd(g.gather(g.shape(x[0]!), g.ints(axes)), undefined, false), x[0]!.dtype);
+  const count = elementCount(g, x[0]!, axes);
   return [g.expand(g.div(d, count), shapeOf(g, x[0]!))];
 });
 

@@ -1,3 +1,5 @@
+// Run by `npm run test:webgpu` (CI runs it after npm test): SwiftShader compiles a WebGPU
+// pipeline per session, so these take a few minutes.
 // Artifacts built for WebGPU (`target: 'webgpu'`) run on onnxruntime-web's
 // WebGPU provider with CPU fallback disabled, in headless Chromium with
 // --enable-unsafe-webgpu (SwiftShader: no GPU needed): the training, eval and
@@ -11,9 +13,9 @@ import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
-import { buildArtifacts } from '../src/artifacts/build.ts';
-import { TENSORS, parseCheckpoint } from '../src/artifacts/contract.ts';
-import { serve } from '../src/cli/serve.ts';
+import { buildArtifacts } from '../../src/artifacts/build.ts';
+import { TENSORS, parseCheckpoint } from '../../src/artifacts/contract.ts';
+import { serve } from '../../src/cli/serve.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
 let skip: string | undefined = existsSync(CHROMIUM) ? undefined : `no ${CHROMIUM}`;
@@ -26,7 +28,7 @@ before(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'lossgraph-webgpu-'));
   const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
   for (const f of ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm']) copyFileSync(join(dist, f), join(dir, f));
-  copyFileSync(fileURLToPath(new URL('../bench/webgpu/probe.html', import.meta.url)), join(dir, 'index.html'));
+  copyFileSync(fileURLToPath(new URL('../../bench/webgpu/probe.html', import.meta.url)), join(dir, 'index.html'));
   server = await serve(dir, { port: 0 });
   const { chromium } = await import('playwright-core');
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
@@ -43,17 +45,19 @@ after(async () => {
 
 type Feed = { type: string; data: number[]; dims: number[] };
 const LOSSES = ['ce', 'ce + 0.5*gaussian_kl(sigma=1)', 'hierarchical', 'sparse_lsr', 'coral', 'corn', 'label_smoothing', 'focal'];
+// The MLP with every loss; the CNN (batch norm, max pooling; no dropout yet) with the six the WebGPU issue names.
+const COMBOS = [...LOSSES.map((loss) => ['mlp:8', loss] as const), ...LOSSES.slice(0, 6).map((loss) => ['cnn:4,8;dropout=0', loss] as const)];
 
-for (const loss of LOSSES) {
-  test(`WebGPU, no CPU fallback: mlp + ${loss}: training steps match wasm; eval and inference run`, async (t) => {
+for (const [model, loss] of COMBOS) {
+  test(`WebGPU, no CPU fallback: ${model} + ${loss}: training steps match wasm; eval and inference run`, async (t) => {
     if (skip) return t.skip(skip);
-    const built = buildArtifacts({ model: 'mlp:8', loss, classes: 5, input: [1, 6, 6], optimizer: 'adamw', seed: 0, hierarchy: { coarse: [0, 0, 1, 1, 2] }, target: 'webgpu' });
+    const built = buildArtifacts({ model, loss, classes: 5, input: [1, 6, 6], optimizer: 'adamw', seed: 0, hierarchy: { coarse: [0, 0, 1, 1, 2] }, target: 'webgpu' });
     const ck = parseCheckpoint(built.files['checkpoint.safetensors']!, 'checkpoint', built.manifest);
     const b = 6;
     const all: Record<string, Feed> = {
       [TENSORS.input]: { type: 'float32', data: Array.from({ length: b * 36 }, (_, i) => ((i * 7) % 11) / 11), dims: [b, 1, 6, 6] },
       [TENSORS.labels]: { type: 'int32', data: [0, 1, 4, 2, 3, 1], dims: [b] },
-      [TENSORS.lr]: { type: 'float32', data: [0.05], dims: [] },
+      [TENSORS.lr]: { type: 'float32', data: [0.02], dims: [] },
       [TENSORS.step]: { type: 'int32', data: [1], dims: [] },
       [TENSORS.seed]: { type: 'int32', data: [0], dims: [] },
     };
@@ -65,7 +69,10 @@ for (const loss of LOSSES) {
     const [gpu, wasm] = [await run('webgpu'), await run('wasm')];
     assert.equal(gpu.error, undefined, gpu.error);
     assert.equal(wasm.error, undefined, wasm.error);
-    gpu.losses!.forEach((l, i) => assert.ok(Math.abs(l - wasm.losses![i]!) <= 1e-4 * Math.max(1, Math.abs(l)), `step ${i + 1}: WebGPU ${l}, wasm ${wasm.losses![i]}`));
+    // Step 1 runs the same weights: float32 rounding of the forward pass. Later steps compare after AdamW
+    // updates, which scale every gradient to about lr per weight, so rounding-size gradient differences
+    // near zero become lr-size weight differences: a looser bound there.
+    gpu.losses!.forEach((l, i) => assert.ok(Math.abs(l - wasm.losses![i]!) <= (i === 0 ? 1e-5 : 1e-3) * Math.max(1, Math.abs(l)), `step ${i + 1}: WebGPU ${l}, wasm ${wasm.losses![i]}`));
     assert.ok(gpu.losses!.at(-1)! < gpu.losses![0]!, `the loss falls on WebGPU: ${gpu.losses}`);
     for (const kind of ['eval', 'inference'] as const) {
       const r = await page.evaluate(([bytes, f]) => (globalThis as unknown as { probe(b: number[], p: string, f: unknown): Promise<{ error?: string }> }).probe(bytes, 'webgpu', f), [Array.from(built.files[built.manifest.graphs[kind].file]!), feedsFor(kind)] as const);
