@@ -2,37 +2,27 @@
 // (they would fall back to the CPU), per model / loss and graph, measured in
 // headless Chromium with --enable-unsafe-webgpu (SwiftShader; no GPU needed).
 // Not part of npm test. Usage: node --import tsx bench/webgpu_ops.ts [--target webgpu] [MODEL|LOSS ...]
-import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { buildArtifacts } from '../src/artifacts/build.ts';
 import { parseCheckpoint, TENSORS } from '../src/artifacts/contract.ts';
-import { serve } from '../src/cli/serve.ts';
+import { openProbePage } from './webgpu/harness.ts';
 
 const argv = process.argv.slice(2);
 const target = argv[0] === '--target' ? (argv.splice(0, 2)[1] as 'cpu' | 'webgpu') : 'cpu';
 const combos = argv.length ? argv : ['mlp:8|ce', 'cnn:4,8;dropout=0|ce', 'mlp:8|ce + 0.5*gaussian_kl(sigma=1)', 'mlp:8|hierarchical', 'mlp:8|sparse_lsr', 'mlp:8|coral', 'mlp:8|corn'];
 const intType = target === 'webgpu' ? 'int32' : 'int64';
-const dir = mkdtempSync(join(tmpdir(), 'lossgraph-webgpu-'));
-const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
-for (const f of ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm']) copyFileSync(join(dist, f), join(dir, f));
-copyFileSync(fileURLToPath(new URL('./webgpu/probe.html', import.meta.url)), join(dir, 'index.html'));
-const { server, url } = await serve(dir, { port: 0 });
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
-const page = await browser.newPage();
+const { page, browser, close } = await openProbePage();
 let missing = new Set<string>();
 page.on('console', (m) => {
   const hit = /kernel not found in registries for Op type: (\w+) node name: (\S+)/.exec(m.text());
   if (hit) missing.add(`${hit[1]} (${hit[2]})`);
 });
-await page.goto(url);
-await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
 if (process.env.ORT_LAYOUT) await page.evaluate((l) => { (globalThis as { layout?: string }).layout = l; }, process.env.ORT_LAYOUT);
 if (process.env.ORT_OPT_LEVEL) await page.evaluate((l) => { (globalThis as { optLevel?: string }).optLevel = l; }, process.env.ORT_OPT_LEVEL);
-console.log(`onnxruntime-web ${JSON.parse(readFileSync(join(dist, '..', 'package.json'), 'utf8')).version}, Chromium ${browser.version()}`);
+const ortDir = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
+console.log(`onnxruntime-web ${JSON.parse(readFileSync(join(ortDir, '..', 'package.json'), 'utf8')).version}, Chromium ${browser.version()}`);
 for (const combo of combos) {
   const [model, loss] = combo.split('|') as [string, string];
   const built = buildArtifacts({ model, loss, classes: 5, input: [1, 8, 8], optimizer: 'adamw', seed: 0, hierarchy: { coarse: [0, 0, 1, 1, 2] }, target });
@@ -58,5 +48,4 @@ for (const combo of combos) {
     console.log(`${model} | ${loss} | ${kind} (${target}): ${gpu.error ? `CPU needed for ${[...missing].join(', ') || gpu.error}` : `all on WebGPU${match === undefined ? '' : match ? ', outputs match wasm' : ', OUTPUTS DIFFER from wasm'}`}`);
   }
 }
-await browser.close();
-server.close();
+await close();

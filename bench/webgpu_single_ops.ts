@@ -2,13 +2,7 @@
 // which op / element type pairs it runs (and whether the result matches wasm).
 // The op list is what lossgraph's graphs use or could use instead. Not part of
 // npm test. Usage: node --import tsx bench/webgpu_single_ops.ts
-import { copyFileSync, mkdtempSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
-import { serve } from '../src/cli/serve.ts';
+import { openProbePage } from './webgpu/harness.ts';
 import { Graph } from '../src/graph/graph.ts';
 import type { DType } from '../src/onnx/dtype.ts';
 
@@ -40,15 +34,7 @@ cases.push({ name: 'MaxPool with Indices', build: (g) => { const [y, i] = g.maxP
 cases.push({ name: 'ArgMax', build: (g) => g.output(g.cast(g.argMax(g.input('x', 'float32', [4, 3]), 1), 'float32'), 'o'), feeds: { x: v([4, 3]) } });
 cases.push({ name: 'ScatterElements add', build: (g) => g.output(g.scatterElements(g.input('x', 'float32', [4, 3]), g.constant('int64', [4, 1], [0, 2, 1, 0]), g.input('u', 'float32', [4, 1]), 1, 'add'), 'o'), feeds: { x: v([4, 3]), u: v([4, 1]) } });
 
-const dir = mkdtempSync(join(tmpdir(), 'lossgraph-webgpu-ops-'));
-const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
-for (const f of ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm']) copyFileSync(join(dist, f), join(dir, f));
-copyFileSync(fileURLToPath(new URL('./webgpu/probe.html', import.meta.url)), join(dir, 'index.html'));
-const { server, url } = await serve(dir, { port: 0 });
-const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
-const page = await browser.newPage();
-await page.goto(url);
-await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+const { page, close } = await openProbePage();
 console.log('| op | WebGPU, no CPU fallback | equals wasm |\n| --- | --- | --- |');
 for (const c of cases) {
   const g = new Graph('op');
@@ -59,5 +45,4 @@ for (const c of cases) {
   const same = gpu.out && cpu.out ? JSON.stringify(gpu.out) === JSON.stringify(cpu.out) || Object.keys(cpu.out).every((k) => cpu.out![k]!.every((x, i) => Math.abs(x - gpu.out![k]![i]!) < 1e-5)) : undefined;
   console.log(`| ${c.name} | ${gpu.error ? `no: ${gpu.error.includes('fallback') ? 'needs the CPU' : gpu.error.slice(0, 90)}` : 'yes'} | ${same === undefined ? '' : same ? 'yes' : 'NO'} |`);
 }
-await browser.close();
-server.close();
+await close();

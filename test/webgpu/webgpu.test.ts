@@ -1,4 +1,4 @@
-// Run by `npm run test:webgpu` (CI runs it after npm test): SwiftShader compiles a WebGPU
+// Run by `npm run test:webgpu` (.ci/run runs it): SwiftShader compiles a WebGPU
 // pipeline per session, so these take a few minutes.
 // Artifacts built for WebGPU (`target: 'webgpu'`) run on onnxruntime-web's
 // WebGPU provider with CPU fallback disabled, in headless Chromium with
@@ -6,41 +6,28 @@
 // inference graphs of the MLP for every loss the WebGPU issue names, with
 // training losses over several steps matching the wasm backend's.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import { existsSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { CHROMIUM, openProbePage } from '../../bench/webgpu/harness.ts';
 import { buildArtifacts } from '../../src/artifacts/build.ts';
 import { TENSORS, parseCheckpoint } from '../../src/artifacts/contract.ts';
-import { serve } from '../../src/cli/serve.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 let skip: string | undefined = existsSync(CHROMIUM) ? undefined : `no ${CHROMIUM}`;
-let browser: Browser | undefined;
 let page: Page;
-let server: Awaited<ReturnType<typeof serve>> | undefined;
+
+let close: (() => Promise<void>) | undefined;
 
 before(async () => {
   if (skip) return;
-  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-webgpu-'));
-  const dist = dirname(createRequire(import.meta.url).resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
-  for (const f of ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm']) copyFileSync(join(dist, f), join(dir, f));
-  copyFileSync(fileURLToPath(new URL('../../bench/webgpu/probe.html', import.meta.url)), join(dir, 'index.html'));
-  server = await serve(dir, { port: 0 });
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
-  page = await browser.newPage();
-  await page.goto(server.url);
-  await page.waitForFunction(() => (globalThis as { ready?: boolean }).ready === true);
+  const opened = await openProbePage();
+  page = opened.page;
+  close = opened.close;
   if (!(await page.evaluate(async () => !!(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter())))) skip = 'Chromium offers no WebGPU adapter here';
 });
 
 after(async () => {
-  await browser?.close();
-  server?.server.close();
+  await close?.();
 });
 
 type Feed = { type: string; data: number[]; dims: number[] };
