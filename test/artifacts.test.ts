@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { FILES, buildArtifacts, exportInference, type ArtifactSpec } from '../src/artifacts/build.ts';
+import { FILES, buildArtifacts, type ArtifactSpec } from '../src/artifacts/build.ts';
+import { bakeInference } from '../src/artifacts/contract.ts';
 import { build } from '../src/artifacts/files.ts';
 import { loadTrainingSession } from '../src/runtime/node.ts';
 import { LossgraphError } from '../src/errors.ts';
@@ -54,7 +55,7 @@ for (const [what, over, targets] of variants) {
       assert.ok(Number.isFinite(l1) && Number.isFinite(l2), `${runtime}: losses ${l1}, ${l2}`);
       const ev = await session.runEvalStep(batch);
       assert.ok(Number.isFinite(ev.loss));
-      const inference = await Session.create(exportInference(built.manifest, session.tensors()), { runtime });
+      const inference = await Session.create(bakeInference(built.files[FILES.inference]!, session.tensors()), { runtime });
       const out = await inference.run({ input: inference.tensor('float32', batch.images, [6, ...spec.input]) });
       const cls = Array.from(out['class']!.data as BigInt64Array, Number);
       assert.ok(cls.every((c) => c >= 0 && c < spec.classes), `${runtime}: classes ${cls}`);

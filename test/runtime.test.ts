@@ -27,13 +27,18 @@ test('a session runs from model bytes and from a path, on node and web', async (
   }
 });
 
-test('asking for CUDA without its provider library fails with one line saying how to install it', async (t) => {
-  let installed = true;
+/** Whether the CUDA provider (and what it links) is installed here: the CUDA tests check the 'missing' path only where it is. */
+function cudaInstalled(): boolean {
   try {
     assertCudaInstalled();
+    return true;
   } catch {
-    installed = false;
+    return false;
   }
+}
+
+test('asking for CUDA without its provider library fails with one line saying how to install it', async (t) => {
+  const installed = cudaInstalled();
   if (installed) {
     t.skip('the CUDA provider is installed here');
     return;
@@ -84,12 +89,7 @@ test('lossgraph doctor runs a graph on each provider and says why one is missing
   const byName = Object.fromEntries(report.providers.map((p: { provider: string }) => [p.provider.split(' ')[0], p]));
   assert.equal(byName.cpu.ok, true);
   assert.equal(byName.wasm.ok, true);
-  let cudaHere = true;
-  try {
-    assertCudaInstalled();
-  } catch {
-    cudaHere = false;
-  }
+  const cudaHere = cudaInstalled();
   if (!cudaHere) {
     assert.equal(byName.cuda.ok, false);
     assert.equal(byName.cuda.detail, CUDA_INSTALL_HINT);
@@ -97,12 +97,7 @@ test('lossgraph doctor runs a graph on each provider and says why one is missing
 });
 
 test('lossgraph train --ep cuda without the provider: one line, exit 2, nothing written', async (t) => {
-  let cudaHere = true;
-  try {
-    assertCudaInstalled();
-  } catch {
-    cudaHere = false;
-  }
+  const cudaHere = cudaInstalled();
   if (cudaHere) {
     t.skip('the CUDA provider is installed here');
     return;

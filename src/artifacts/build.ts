@@ -205,8 +205,3 @@ export function buildArtifacts(spec: ArtifactSpec): BuiltArtifacts {
     },
   };
 }
-
-/** An inference graph with the given (trained) parameter and state values baked in. */
-export function exportInference(manifest: Manifest, tensors: readonly NamedTensor[]): Uint8Array {
-  return assembleGraph(manifest.spec, 'inference', new Map(tensors.map((t) => [t.name, t.data]))).graph.toBytes();
-}

@@ -10,6 +10,7 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, rename
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DataError } from '../errors.ts';
+import { stackImages } from './dataset.ts';
 
 const MAGIC = 'lossgraph-image-cache/1';
 
@@ -199,9 +200,7 @@ async function decodeInMemory<T>(items: readonly T[], exampleSize: number, decod
       kept.push(i);
     }
   }
-  const images = new Float32Array(parts.length * exampleSize);
-  parts.forEach((x, i) => images.set(x, i * exampleSize));
-  return { images, kept: Int32Array.from(kept), skipped, hit: false };
+  return { images: stackImages(parts, exampleSize), kept: Int32Array.from(kept), skipped, hit: false };
 }
 
 function headerBytes(h: Header): number {
