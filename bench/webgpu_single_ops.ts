@@ -23,6 +23,8 @@ for (const t of ['int32', 'int64'] as DType[]) {
   cases.push({ name: `Mul+Add+Mod ${t}`, build: (g) => { const y = lab(g); g.output(g.cast(g.mod(g.add(g.mul(y, g.constant(t, [], [7])), g.constant(t, [], [3])), g.constant(t, [], [5])), 'float32'), 'o'); }, feeds });
   cases.push({ name: `ReduceSum ${t}`, build: (g) => g.output(g.reduceSum(lab(g), [0], false), 'o'), feeds });
 }
+cases.push({ name: 'Floor', build: (g) => g.output(g.floor(g.mul(g.input('x', 'float32', [4]), g.scalar(1 / 3, 'float32'))), 'o'), feeds: { x: v([4]) } });
+cases.push({ name: 'CumSum float', build: (g) => g.output(g.cumSum(g.input('x', 'float32', [4, 3]), 0), 'o'), feeds: { x: v([4, 3]) } });
 cases.push({ name: 'LogSoftmax', build: (g) => g.output(g.logSoftmax(g.input('x', 'float32', [4, 3]), 1), 'o'), feeds: { x: v([4, 3]) } });
 cases.push({ name: 'ReduceLogSumExp', build: (g) => g.output(g.reduceLogSumExp(g.input('x', 'float32', [4, 3]), [1], true), 'o'), feeds: { x: v([4, 3]) } });
 cases.push({ name: 'Sum of 2', build: (g) => { const x = g.input('x', 'float32', [4]); g.output(g.sum([x, g.neg(x)]), 'o'); }, feeds: { x: v([4]) } });

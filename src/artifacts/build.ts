@@ -9,6 +9,7 @@
 //
 // Every tensor carried from one step to the next is an input `X` of the
 // training graph and comes back as the output `X.updated`.
+import { EXACT_LIMIT } from '../models/dropout.ts';
 import { grad } from '../autograd/grad.ts';
 import { ArgumentError, LossgraphError } from '../errors.ts';
 import { Graph, OPSET, type Value } from '../graph/graph.ts';
@@ -55,8 +56,9 @@ function validate(spec: ArtifactSpec): void {
     throw new LossgraphError(`--clip-grad-norm must be a positive number, got ${spec.clipGradNorm}`);
   }
   if (spec.target !== undefined && spec.target !== 'cpu' && spec.target !== 'webgpu') throw new ArgumentError(`--target ${spec.target}: use cpu or webgpu`);
-  if (spec.target === 'webgpu' && parseModelSpec(spec.model).dropout > 0) {
-    throw new ArgumentError(`model '${spec.model}': dropout is not available for --target webgpu yet (its mask hash needs integer arithmetic WebGPU lacks); add ;dropout=0`);
+  // The WebGPU form of dropout hashes in exact float32 arithmetic (models/dropout.ts).
+  if (spec.target === 'webgpu' && Math.abs(spec.seed) >= EXACT_LIMIT) {
+    throw new ArgumentError(`--seed ${spec.seed}: for --target webgpu the seed must lie strictly between -${EXACT_LIMIT} and ${EXACT_LIMIT}`);
   }
   checkWeights('class weights', '--class-weights', spec.classWeights, spec.classes, 'classes');
   checkWeights('importance weights', '--importance-weights', spec.importanceWeights, spec.classes - 1, 'thresholds (K-1)');

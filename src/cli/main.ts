@@ -52,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('embedding-dim', { type: 'number', default: 32, describe: 'embedding size for minmax' })
         .option('class-weights', { type: 'string', describe: 'class weights for ce, label_smoothing, focal: a comma list, one per class' })
         .option('importance-weights', { type: 'string', describe: 'importance weights of the K-1 thresholds for coral and corn: a comma list' })
-        .option('target', { choices: ['cpu', 'webgpu'] as const, default: 'cpu' as const, describe: "'webgpu': forms onnxruntime-web's WebGPU provider runs without CPU fallback (int32 labels; MLPs and dropout-free models today)" })
+        .option('target', { choices: ['cpu', 'webgpu'] as const, default: 'cpu' as const, describe: "'webgpu': forms onnxruntime-web's WebGPU provider runs without CPU fallback (int32 labels and step, exact-float dropout masks)" })
         .option('out', { type: 'string', demandOption: true, describe: 'folder to write' })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON object with the paths' }),
       async (args) => {

@@ -287,6 +287,7 @@ export class Graph {
   log(x: Value): Value { return this.unary('Log', x); }
   sqrt(x: Value): Value { return this.unary('Sqrt', x); }
   abs(x: Value): Value { return this.unary('Abs', x); }
+  floor(x: Value): Value { return this.unary('Floor', x); }
   sign(x: Value): Value { return this.unary('Sign', x); }
   relu(x: Value): Value { return this.unary('Relu', x); }
   sigmoid(x: Value): Value { return this.unary('Sigmoid', x); }
@@ -357,6 +358,12 @@ export class Graph {
   reduceMax(x: Value, axes?: readonly number[], keepdims = true): Value { return this.reduce('ReduceMax', x, axes, keepdims); }
   reduceProd(x: Value, axes?: readonly number[], keepdims = true): Value { return this.reduce('ReduceProd', x, axes, keepdims); }
   reduceLogSumExp(x: Value, axes?: readonly number[], keepdims = true): Value { return this.reduce('ReduceLogSumExp', x, axes, keepdims); }
+
+  /** Running sum along `axis` (inclusive); same shape as x. */
+  cumSum(x: Value, axis: number): Value {
+    normAxis(axis, x.rank, 'CumSum');
+    return this.emit('CumSum', [x, this.scalar(axis, 'int64')], {}, [{ dtype: x.dtype, shape: x.shape }])[0]!;
+  }
 
   argMax(x: Value, axis = -1, keepdims = false): Value {
     const a = normAxis(axis, x.rank, 'ArgMax');

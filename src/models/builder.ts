@@ -1,6 +1,7 @@
 // Layers on top of the graph builder. A ModelBuilder records the parameters
 // and state a model declares, and hands them out as graph inputs (training and
 // eval graphs: fed each run) or as initializers (inference graph: baked in).
+import { keepUniformExactFloat, keepUniformInt64 } from './dropout.ts';
 import { elementCount } from '../graph/counts.ts';
 import { LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
@@ -139,9 +140,9 @@ export class ModelBuilder {
 
   /**
    * Inverted dropout, active in training graphs only. The keep mask is a
-   * counter-based hash of (seed, step, layer, element index) computed with
-   * int64 ops, so the same seed and step give the same mask on every runtime
-   * and a resumed run repeats it exactly.
+   * counter-based hash of (seed, step, layer, element) (see dropout.ts): the
+   * same seed and step give the same mask on every runtime, and a resumed run
+   * repeats it exactly.
    */
   dropout(x: Value, rate: number): Value {
     if (this.kind !== 'training' || rate === 0) return x;
@@ -149,17 +150,8 @@ export class ModelBuilder {
     if (!this.rngInputs) throw new LossgraphError('dropout in a training graph needs the seed and step inputs');
     const g = this.g;
     const layer = this.dropoutCount++;
-    const shape = g.shape(x);
-    const count = g.reduceProd(shape, undefined, false);
-    const index = g.reshape(g.range(g.constant('int64', [], [0]), count, g.constant('int64', [], [1])), shape);
-    const M = 2 ** 31;
-    const mod = (v: Value) => g.mod(v, M);
-    const lcg = (v: Value) => mod(g.add(g.mul(v, g.constant('int64', [], [1103515245])), g.constant('int64', [], [12345])));
-    // All products stay below 2^62: every factor is reduced modulo 2^31 first.
-    const key = mod(g.add(g.add(g.mul(mod(this.rngInputs.seed), g.constant('int64', [], [69069])), g.mul(mod(this.rngInputs.step), g.constant('int64', [], [362437]))), g.constant('int64', [], [layer * 7919])));
-    let h = mod(g.add(g.mul(index, g.constant('int64', [], [40503])), key));
-    for (let round = 0; round < 3; round++) h = lcg(h);
-    const u = g.div(g.cast(h, this.dtype), M);
+    const { seed, step } = this.rngInputs;
+    const u = g.target === 'webgpu' ? keepUniformExactFloat(g, x, seed, step, layer) : keepUniformInt64(g, x, seed, step, layer);
     const keep = g.cast(g.greaterOrEqual(u, rate), this.dtype);
     return g.mul(x, g.mul(keep, 1 / (1 - rate)));
   }
