@@ -62,6 +62,10 @@ class App {
   meta!: BundleMeta;
   session!: Session;
   backend = 'wasm';
+  /** Why the page is not on WebGPU, when it is not. */
+  backendNote = '';
+  /** Where fine-tuning runs, once the worker is ready. */
+  trainingBackend?: string;
   threads = 1;
   readonly ready: Promise<void>;
   private worker?: Worker;
@@ -90,26 +94,31 @@ class App {
     $('threads').textContent = String(this.threads);
     const metaText = await (await fetch(`${modelBase}meta.json`)).text();
     this.meta = JSON.parse(metaText) as BundleMeta;
-    const size = (await fetch(`${modelBase}${FILES.inference}`, { method: 'HEAD' })).headers.get('content-length');
-    const total = Number(size) || 1;
-    let loaded = 0;
-    const model = await fetchWithProgress(`${modelBase}${FILES.inference}`, (n) => {
-      loaded += n;
-      ($('load-progress') as HTMLProgressElement).value = loaded / total;
-      $('load-text').textContent = `${(loaded / 1e6).toFixed(2)} MB`;
-    });
-    const gpu = params.get('backend') !== 'wasm' && 'gpu' in navigator && (await (navigator as unknown as { gpu: { requestAdapter(): Promise<unknown> } }).gpu.requestAdapter().catch(() => null));
-    if (gpu) {
+    // WebGPU when the browser has an adapter and the bundle the model's WebGPU form (which runs
+    // whole on the GPU: sessions refuse CPU fallback); wasm otherwise, with the reason shown.
+    const gpuFolder = 'folder' in this.meta.webgpu ? this.meta.webgpu.folder : undefined;
+    const adapter = params.get('backend') !== 'wasm' && 'gpu' in navigator && (await (navigator as unknown as { gpu: { requestAdapter(): Promise<unknown> } }).gpu.requestAdapter().catch(() => null));
+    this.backendNote = params.get('backend') === 'wasm' ? 'wasm was asked for' : !adapter ? 'no WebGPU adapter in this browser' : !gpuFolder ? `no WebGPU form of this model: ${'unavailable' in this.meta.webgpu ? this.meta.webgpu.unavailable : ''}` : '';
+    const fetchModel = async (url: string) => {
+      const size = (await fetch(url, { method: 'HEAD' })).headers.get('content-length');
+      const total = Number(size) || 1;
+      let loaded = 0;
+      return fetchWithProgress(url, (n) => {
+        loaded += n;
+        ($('load-progress') as HTMLProgressElement).value = loaded / total;
+        $('load-text').textContent = `${(loaded / 1e6).toFixed(2)} MB`;
+      });
+    };
+    if (adapter && gpuFolder) {
       try {
-        this.session = await Session.create(model, { runtime: 'web', ort, providers: ['webgpu'] });
+        this.session = await Session.create(await fetchModel(`${modelBase}${gpuFolder}${FILES.inference}`), { runtime: 'web', ort, providers: ['webgpu'] });
         this.backend = 'webgpu';
-      } catch {
-        this.session = await Session.create(model, { runtime: 'web', ort, providers: ['wasm'] });
+      } catch (e) {
+        this.backendNote = e instanceof Error ? e.message : String(e);
       }
-    } else {
-      this.session = await Session.create(model, { runtime: 'web', ort, providers: ['wasm'] });
     }
-    $('backend').textContent = this.backend;
+    if (this.backend !== 'webgpu') this.session = await Session.create(await fetchModel(`${modelBase}${FILES.inference}`), { runtime: 'web', ort, providers: ['wasm'] });
+    $('backend').textContent = this.backend + (this.backendNote ? ` (${this.backendNote})` : '');
     const p = this.meta.preprocess;
     $('input-size').textContent = `${p.channels}×${p.height}×${p.width}`;
     $('model-line').textContent = `Model ${this.meta.run.model}, loss ${this.meta.run.loss}, trained on ${this.meta.run.data}; ${this.meta.classes.length} classes.`;
@@ -261,10 +270,14 @@ class App {
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onWorker(e.data);
     this.worker.onerror = (e) => showError(`Fine-tuning worker failed: ${e.message}`);
     const ready = this.next('ready');
-    const msg: ToWorker = { type: 'init', ...init, modelBase, wasmBase, threads: this.threads } as ToWorker;
+    const backend = params.get('backend') === 'wasm' ? 'wasm' : 'auto';
+    const webgpuFolder = 'folder' in this.meta.webgpu ? this.meta.webgpu.folder : undefined;
+    const msg: ToWorker = { type: 'init', ...init, ...(init.mode === 'existing' ? { webgpuFolder } : {}), modelBase, wasmBase, threads: this.threads, backend } as ToWorker;
     this.worker.postMessage(msg);
     this.workerReady = ready.then(() => undefined);
     const r = await ready;
+    this.trainingBackend = r.backend;
+    $('ft-backend').textContent = r.backend === 'webgpu' ? 'Fine-tuning runs on WebGPU (weights and optimizer state stay on the GPU).' : `Fine-tuning runs on wasm${r.why ? ` (${r.why})` : ''}.`;
     this.renderLabelChoices(init.mode === 'new' ? init.classes : this.meta.classes);
     this.ftImages = [];
     this.ftLabels = [];
@@ -281,7 +294,7 @@ class App {
     return this.ftLabels.length;
   }
 
-  async finetune(o: { steps: number; batch: number; lr: number }): Promise<{ losses: number[]; accuracy: number; stepsPerSecond: number; medianStepMs: number; stopped: boolean }> {
+  async finetune(o: { steps: number; batch: number; lr: number }): Promise<{ losses: number[]; accuracy: number; stepsPerSecond: number; medianStepMs: number; stopped: boolean; backend?: string; stateOn: string[] }> {
     if (!this.worker || !this.workerReady) await this.startWorker({ mode: 'existing' });
     await this.workerReady;
     if (this.ftLabels.length === 0) throw new Error('add a few labelled images first');
@@ -291,8 +304,10 @@ class App {
     const losses: number[] = [];
     const stepMs: number[] = [];
     let accuracy = NaN;
+    const stateOn: string[] = [];
     const collect = (m: FromWorker) => {
       if (m.type === 'step') {
+        stateOn.push(m.stateOn);
         losses.push(m.loss);
         stepMs.push(m.ms);
         accuracy = m.accuracy;
@@ -307,7 +322,7 @@ class App {
       const d = await done;
       const sorted = [...stepMs].sort((a, b) => a - b);
       // stepsPerSecond counts the whole loop (each step is followed by an evaluation of every labelled image, for the live accuracy); medianStepMs is the training step alone.
-      return { losses, accuracy, stepsPerSecond: d.stepsPerSecond, medianStepMs: sorted[Math.floor(sorted.length / 2)] ?? NaN, stopped: d.stopped };
+      return { losses, accuracy, stepsPerSecond: d.stepsPerSecond, medianStepMs: sorted[Math.floor(sorted.length / 2)] ?? NaN, stopped: d.stopped, backend: this.trainingBackend, stateOn };
     } finally {
       this.workerListeners.delete(collect);
       ($('start') as HTMLButtonElement).disabled = false;

@@ -25,9 +25,9 @@ async function fetchBytes(url: string): Promise<Uint8Array> {
 }
 
 /** Artifacts for new classes: a new head on the exported body, whose trained weights are carried over. */
-function newHead(old: Manifest, oldCheckpoint: Uint8Array, classes: string[], loss: string) {
+function newHead(old: Manifest, oldCheckpoint: Uint8Array, classes: string[], loss: string, target: 'cpu' | 'webgpu') {
   if (classes.length < 2) throw new LossgraphError(`name at least 2 classes (got ${classes.length})`);
-  const built = buildArtifacts({ model: old.spec.model, input: old.spec.input, optimizer: old.spec.optimizer, seed: old.spec.seed, loss, classes: classes.length });
+  const built = buildArtifacts({ model: old.spec.model, input: old.spec.input, optimizer: old.spec.optimizer, seed: old.spec.seed, loss, classes: classes.length, target });
   const trained = parseCheckpoint(oldCheckpoint, 'checkpoint.safetensors', old).tensors;
   const fresh = parseCheckpoint(built.files[FILES.checkpoint]!, 'new checkpoint', built.manifest).tensors;
   const tensors = built.manifest.carried.map((c) => {
@@ -38,26 +38,50 @@ function newHead(old: Manifest, oldCheckpoint: Uint8Array, classes: string[], lo
   return { manifest: built.manifest, files: { ...built.files, [FILES.checkpoint]: checkpointBytes(built.manifest, tensors, 0) } };
 }
 
+type Artifacts = { manifest: Manifest; files: Record<string, Uint8Array> };
+
+/** The exported graphs in `folder` (the run's own, or their WebGPU forms), with the exported checkpoint. */
+async function fetchArtifacts(base: string, checkpoint: Uint8Array): Promise<Artifacts> {
+  const manifest = parseManifest(new TextDecoder().decode(await fetchBytes(`${base}${FILES.manifest}`)), FILES.manifest);
+  const [training, evaluation, inference] = await Promise.all([FILES.training, FILES.eval, FILES.inference].map((f) => fetchBytes(`${base}${f}`)));
+  return { manifest, files: { [FILES.training]: training!, [FILES.eval]: evaluation!, [FILES.inference]: inference!, [FILES.checkpoint]: checkpoint } };
+}
+
+/** Why WebGPU cannot be used for fine-tuning here, or undefined when it can be tried. */
+async function webgpuUnavailable(m: Extract<ToWorker, { type: 'init' }>): Promise<string | undefined> {
+  if (m.backend === 'wasm') return 'wasm was asked for';
+  const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+  if (!gpu) return 'this browser offers no WebGPU in workers';
+  if (!(await gpu.requestAdapter().catch(() => null))) return 'no WebGPU adapter';
+  if (m.mode === 'existing' && !m.webgpuFolder) return 'the bundle has no WebGPU graphs for this model';
+  return undefined;
+}
+
 async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   ort.env.wasm.wasmPaths = m.wasmBase;
   ort.env.wasm.numThreads = m.threads;
   await session?.release();
+  session = undefined;
   const manifest = parseManifest(new TextDecoder().decode(await fetchBytes(`${m.modelBase}${FILES.manifest}`)), FILES.manifest);
   const checkpoint = await fetchBytes(`${m.modelBase}${FILES.checkpoint}`);
-  let artifacts: { manifest: Manifest; files: Record<string, Uint8Array> };
-  let classes: string[];
-  if (m.mode === 'new') {
-    artifacts = newHead(manifest, checkpoint, m.classes, m.loss);
-    classes = m.classes;
-  } else {
-    const [training, evaluation, inference] = await Promise.all([FILES.training, FILES.eval, FILES.inference].map((f) => fetchBytes(`${m.modelBase}${f}`)));
-    artifacts = { manifest, files: { [FILES.training]: training!, [FILES.eval]: evaluation!, [FILES.inference]: inference!, [FILES.checkpoint]: checkpoint } };
-    classes = [];
+  // The CPU form of the graphs is the one downloads bake: it runs in every runtime.
+  const load = (target: 'cpu' | 'webgpu'): Promise<Artifacts> =>
+    m.mode === 'new' ? Promise.resolve(newHead(manifest, checkpoint, m.classes, m.loss, target)) : fetchArtifacts(target === 'webgpu' ? `${m.modelBase}${m.webgpuFolder}` : m.modelBase, checkpoint);
+  const cpu = await load('cpu');
+  inferenceModel = cpu.files[FILES.inference];
+  let why = await webgpuUnavailable(m);
+  if (!why) {
+    try {
+      // Parameters and optimizer state stay on the GPU between steps (TrainingSession asks for gpu-buffer outputs).
+      session = await TrainingSession.fromBuilt(await load('webgpu'), { runtime: 'web', ort, providers: ['webgpu'] });
+    } catch (e) {
+      why = e instanceof Error ? e.message : String(e);
+    }
   }
-  inferenceModel = artifacts.files[FILES.inference];
-  session = await TrainingSession.fromBuilt(artifacts, { runtime: 'web', ort, providers: ['wasm'] });
+  session ??= await TrainingSession.fromBuilt(cpu, { runtime: 'web', ort, providers: ['wasm'] });
   const parameters = session.manifest.carried.filter((c) => c.kind === 'parameter').reduce((a, c) => a + c.shape.reduce((x, y) => x * y, 1), 0);
-  post({ type: 'ready', classes, head: session.manifest.head, loss: session.manifest.spec.loss, parameters });
+  const backend = session.backend === 'webgpu' ? 'webgpu' : 'wasm';
+  post({ type: 'ready', classes: m.mode === 'new' ? m.classes : [], head: session.manifest.head, loss: session.manifest.spec.loss, parameters, backend, ...(backend === 'wasm' && why ? { why } : {}) });
 }
 
 async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {
@@ -72,7 +96,7 @@ async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {
     const ms = performance.now() - t;
     const ev = await session.runEvalStep(all);
     lastAccuracy = ev.classes.reduce((a, c, i) => a + (Number(c) === m.labels[i] ? 1 : 0), 0) / m.labels.length;
-    post({ type: 'step', step: s + 1, loss, accuracy: lastAccuracy, evalLoss: ev.loss, ms });
+    post({ type: 'step', step: s + 1, loss, accuracy: lastAccuracy, evalLoss: ev.loss, ms, stateOn: session.stateLocation });
     // Let a 'stop' message in between steps.
     await new Promise((r) => setTimeout(r, 0));
   }
@@ -87,8 +111,8 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     else if (m.type === 'stop') stopRequested = true;
     else if (m.type === 'export') {
       if (!session || !inferenceModel) throw new LossgraphError('nothing to export: the model is not loaded');
-      const checkpoint = session.checkpoint({ source: 'lossgraph web fine-tuning' });
-      const inference = bakeInference(inferenceModel, session.tensors());
+      const checkpoint = await session.readCheckpoint({ source: `lossgraph web fine-tuning (${session.backend})` });
+      const inference = bakeInference(inferenceModel, await session.readTensors());
       post({ type: 'exported', checkpoint, inference, accuracy: lastAccuracy }, [checkpoint.buffer, inference.buffer]);
     }
   } catch (err) {

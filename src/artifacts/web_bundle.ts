@@ -19,11 +19,16 @@ export interface BundleMeta {
     grayscale: string;
   };
   samples: { file: string; label: string }[];
+  /**
+   * The same model's graphs in the forms onnxruntime-web's WebGPU provider runs whole
+   * (`--target webgpu`), in model/webgpu/, sharing the checkpoint; or why there are none.
+   */
+  webgpu: { folder: string } | { unavailable: string };
   run: { model: string; loss: string; data: string; testAccuracy?: number };
 }
 
 export type ToWorker =
-  | { type: 'init'; mode: 'existing' } & Common
+  | { type: 'init'; mode: 'existing'; webgpuFolder?: string } & Common
   | { type: 'init'; mode: 'new'; classes: string[]; loss: string } & Common
   | { type: 'train'; images: Float32Array; labels: Int32Array; steps: number; batch: number; lr: number }
   | { type: 'stop' }
@@ -35,11 +40,13 @@ interface Common {
   /** Absolute URL of the folder holding onnxruntime-web's .mjs/.wasm files. */
   wasmBase: string;
   threads: number;
+  /** 'auto': WebGPU when the browser has an adapter and the bundle WebGPU graphs, else wasm. */
+  backend: 'auto' | 'wasm';
 }
 
 export type FromWorker =
-  | { type: 'ready'; classes: string[]; head: string; loss: string; parameters: number }
-  | { type: 'step'; step: number; loss: number; accuracy: number; evalLoss: number; ms: number }
+  | { type: 'ready'; classes: string[]; head: string; loss: string; parameters: number; backend: 'webgpu' | 'wasm'; why?: string }
+  | { type: 'step'; step: number; loss: number; accuracy: number; evalLoss: number; ms: number; stateOn: string }
   | { type: 'done'; steps: number; stopped: boolean; stepsPerSecond: number }
   | { type: 'exported'; checkpoint: Uint8Array; inference: Uint8Array; accuracy: number }
   | { type: 'error'; message: string };

@@ -10,10 +10,11 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { Jimp } from 'jimp';
-import { FILES } from '../artifacts/contract.ts';
+import { buildArtifacts } from '../artifacts/build.ts';
+import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
 import { readExample, splitDataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
-import { ArtifactError } from '../errors.ts';
+import { ArtifactError, LossgraphError } from '../errors.ts';
 import { readCheckpoint, readManifest } from '../runtime/node.ts';
 import { readRunConfig } from '../train/driver.ts';
 import type { BundleMeta } from '../artifacts/web_bundle.ts';
@@ -106,6 +107,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
   mkdirSync(join(tmp, 'samples'), { recursive: true });
   try {
     for (const f of [FILES.inference, FILES.training, FILES.eval, FILES.checkpoint, FILES.manifest]) copyFileSync(join(run, f), join(tmp, 'model', f));
+    const webgpu = writeWebgpuGraphs(manifest, readCheckpoint(join(run, FILES.checkpoint), manifest).tensors, join(tmp, 'model', WEBGPU_FOLDER));
     const test = splitDataset(data, config.seed).test;
     const samples: BundleMeta['samples'] = [];
     const size = c * h * w;
@@ -129,6 +131,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
         grayscale: 'ITU-R BT.601 luma: 0.299 R + 0.587 G + 0.114 B',
       },
       samples,
+      webgpu,
       run: { model: config.model, loss: config.loss, data: config.data },
     };
     writeFileSync(join(tmp, 'model', 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
@@ -149,6 +152,30 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
     rmSync(tmp, { recursive: true, force: true });
     throw e;
   }
+}
+
+const WEBGPU_FOLDER = 'webgpu';
+
+/**
+ * The run's graphs rebuilt for `--target webgpu` (the page fine-tunes on WebGPU with them), with
+ * the inference graph baked from the run's checkpoint. The carried tensors are the same, so one
+ * checkpoint serves both forms; a run that cannot have them (say a seed beyond ±2^24) gets the reason.
+ */
+function writeWebgpuGraphs(manifest: Manifest, tensors: Map<string, Float32Array>, dir: string): BundleMeta['webgpu'] {
+  let built;
+  try {
+    built = buildArtifacts({ ...manifest.spec, target: 'webgpu' });
+  } catch (e) {
+    if (e instanceof LossgraphError) return { unavailable: e.message };
+    throw e;
+  }
+  const same = built.manifest.carried.length === manifest.carried.length
+    && built.manifest.carried.every((c, i) => c.name === manifest.carried[i]!.name && c.shape.join('x') === manifest.carried[i]!.shape.join('x'));
+  if (!same) throw new ArtifactError('the WebGPU form of this model carries different tensors than the run (a lossgraph bug: please report it)');
+  mkdirSync(dir);
+  const baked = bakeInference(built.files[FILES.inference]!, manifest.carried.map((c) => ({ name: c.name, shape: c.shape, data: tensors.get(c.name)! })));
+  for (const [f, bytes] of [[FILES.training, built.files[FILES.training]!], [FILES.eval, built.files[FILES.eval]!], [FILES.inference, baked], [FILES.manifest, built.files[FILES.manifest]!]] as const) writeFileSync(join(dir, f), bytes);
+  return { folder: `${WEBGPU_FOLDER}/` };
 }
 
 function listFiles(dir: string, at = dir): string[] {

@@ -21,8 +21,14 @@ export interface SessionOptions {
   threads?: number;
   /** An onnxruntime module to use instead of importing one by name (a page passes onnxruntime-web). */
   ort?: unknown;
-  /** Execution providers in order of preference, overriding `ep` (a page asks for ['webgpu', 'wasm']). */
+  /**
+   * Execution providers in order of preference, overriding `ep` (a page asks for ['webgpu'] or ['wasm']).
+   * With 'webgpu' first, onnxruntime-web may not quietly run nodes on the CPU: a model it cannot
+   * place on the GPU whole fails to load (the caller falls back to wasm and says so).
+   */
   providers?: string[];
+  /** Outputs onnxruntime-web's WebGPU provider leaves on the GPU (`preferredOutputLocation: 'gpu-buffer'`). */
+  gpuOutputs?: readonly string[];
 }
 
 const loaded = new Map<RuntimeName, Promise<Ort>>();
@@ -70,6 +76,8 @@ export class Session {
     private readonly session: ortTypes.InferenceSession,
     readonly runtime: RuntimeName,
     readonly ep: ExecutionProvider,
+    /** Where the model runs: 'cpu', 'cuda', 'wasm' or 'webgpu'. */
+    readonly backend: string,
   ) {}
 
   static async create(model: Uint8Array | string, opts: SessionOptions = {}): Promise<Session> {
@@ -81,19 +89,27 @@ export class Session {
       const env = ort.env as unknown as { wasm: { numThreads: number } };
       env.wasm.numThreads = opts.threads ?? 1;
     }
+    const providers = opts.providers ?? [runtime === 'web' ? 'wasm' : ep];
+    const webgpu = providers[0] === 'webgpu';
     const options: ortTypes.InferenceSession.SessionOptions = {
-      executionProviders: opts.providers ?? [runtime === 'web' ? 'wasm' : ep],
+      // NCHW: the WebGPU provider's default NHWC layout transform inserts int64 Gathers it cannot run.
+      executionProviders: providers.map((p) => (p === 'webgpu' ? { name: 'webgpu', preferredLayout: 'NCHW' } as ortTypes.InferenceSession.ExecutionProviderConfig : p)),
       graphOptimizationLevel: 'all',
     };
+    if (webgpu) {
+      options.extra = { session: { disable_cpu_ep_fallback: '1' } };
+      if (opts.gpuOutputs?.length) options.preferredOutputLocation = Object.fromEntries(opts.gpuOutputs.map((n) => [n, 'gpu-buffer' as const]));
+    }
     if (runtime === 'node' && opts.threads) options.intraOpNumThreads = opts.threads;
     try {
       const session = typeof model === 'string'
         ? await ort.InferenceSession.create(model, options)
         : await ort.InferenceSession.create(model, options);
-      return new Session(ort, session, runtime, ep);
+      return new Session(ort, session, runtime, ep, webgpu ? 'webgpu' : runtime === 'web' ? 'wasm' : ep);
     } catch (e) {
       const full = String((e as Error).message ?? e);
       if (ep === 'cuda') throw new ProviderError(describeCudaFailure(full));
+      if (webgpu) throw new ProviderError(`onnxruntime-web's WebGPU provider cannot run this model without the CPU: ${full.split('\n')[0]}`);
       throw new ProviderError(`onnxruntime could not load the model: ${full.split('\n')[0]}`);
     }
   }

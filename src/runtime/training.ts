@@ -73,8 +73,23 @@ export class TrainingSession {
 
   /** Opens a training and an eval graph with the given checkpoint. */
   static async open(manifest: Manifest, training: Uint8Array | string, evaluation: Uint8Array | string, checkpoint: LoadedCheckpoint, opts: SessionOptions = {}) {
-    const [train, evaluator] = await Promise.all([Session.create(training, opts), Session.create(evaluation, opts)]);
+    // On WebGPU the updated parameters, running statistics and optimizer state stay on the GPU
+    // from step to step; only the loss (and diagnostics) come back.
+    const trainOpts = opts.providers?.[0] === 'webgpu' ? { ...opts, gpuOutputs: manifest.carried.map((c) => updated(c.name)) } : opts;
+    // One after the other: with onnxruntime-web 1.30, creating two WebGPU sessions at once in a worker never settled (seen in Chromium).
+    const train = await Session.create(training, trainOpts);
+    const evaluator = await Session.create(evaluation, opts);
     return new TrainingSession(manifest, train, evaluator, checkpoint);
+  }
+
+  /** Where the carried tensors live between steps: 'cpu', 'gpu-buffer', or both names when they differ. */
+  get stateLocation(): string {
+    return [...new Set([...this.carried.values()].map((t) => t.location))].sort().join('+');
+  }
+
+  /** Where the steps run ('cpu', 'cuda', 'wasm' or 'webgpu'). */
+  get backend(): string {
+    return this.train.backend;
   }
 
   /** Changes a loss hyperparameter from the next step on (sigma's per-epoch decay, say); no rebuild. */
@@ -117,7 +132,11 @@ export class TrainingSession {
     feeds[TENSORS.seed] = this.intTensor(s, new BigInt64Array([BigInt(this.manifest.spec.seed)]), []);
     for (const [name, t] of this.carried) feeds[name] = t;
     const out = await s.run(feeds, this.trainFetches);
-    for (const name of this.carried.keys()) this.carried.set(name, out[updated(name)]!);
+    for (const [name, old] of this.carried) {
+      // The previous step's GPU buffers are free once this step has read them.
+      if (old.location === 'gpu-buffer') old.dispose();
+      this.carried.set(name, out[updated(name)]!);
+    }
     this.step++;
     const scalar = (name: string) => (out[name] ? (out[name]!.data as Float32Array)[0]! : undefined);
     this.lastStep = {
@@ -147,17 +166,35 @@ export class TrainingSession {
     };
   }
 
-  /** Current values of the carried tensors (views of the runtime's buffers). */
+  /** Current values of the carried tensors (views of the runtime's buffers); on WebGPU use readTensors. */
   tensors(): NamedTensor[] {
-    return this.manifest.carried.map((c) => ({ name: c.name, shape: c.shape, data: this.carried.get(c.name)!.data as Float32Array }));
+    return this.manifest.carried.map((c) => {
+      const t = this.carried.get(c.name)!;
+      if (t.location !== 'cpu') throw new ArtifactError(`'${c.name}' lives on the GPU (${t.location}); read it with readTensors()`);
+      return { name: c.name, shape: c.shape, data: t.data as Float32Array };
+    });
   }
 
-  /** The current state as safetensors bytes, step included. */
+  /** Current values of the carried tensors, downloaded from the GPU where they live there. */
+  async readTensors(): Promise<NamedTensor[]> {
+    return Promise.all(this.manifest.carried.map(async (c) => {
+      const t = this.carried.get(c.name)!;
+      return { name: c.name, shape: c.shape, data: (t.location === 'cpu' ? t.data : await t.getData()) as Float32Array };
+    }));
+  }
+
+  /** The current state as safetensors bytes, step included; on WebGPU use readCheckpoint. */
   checkpoint(extra: Record<string, string> = {}): Uint8Array {
     return checkpointBytes(this.manifest, this.tensors(), this.step, extra);
   }
 
+  /** The current state as safetensors bytes, downloaded from the GPU where it lives there. */
+  async readCheckpoint(extra: Record<string, string> = {}): Promise<Uint8Array> {
+    return checkpointBytes(this.manifest, await this.readTensors(), this.step, extra);
+  }
+
   async release(): Promise<void> {
+    for (const t of this.carried.values()) if (t.location === 'gpu-buffer') t.dispose();
     await Promise.all([this.train.release(), this.evaluator.release()]);
   }
 }
