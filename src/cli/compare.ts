@@ -2,16 +2,20 @@
 // loss over a parameter range x seeds): test metrics as mean +- 95%
 // confidence interval, differences from the first row paired by seed.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import cliProgress from 'cli-progress';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFiles } from '../artifacts/files.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
 import { ArgumentError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
-import { runTraining, type RunConfig } from '../train/driver.ts';
+import type { RunConfig } from '../train/driver.ts';
+import { DataCache, decodeResult, encodeResult, jobId, makeJob, runJob, type JobResult } from '../train/jobs.ts';
+import { runInProcesses } from '../train/pool.ts';
+import { parseQueueUrl, runOnQueue } from '../train/queue.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
-import { REPORT_FILE, figure, page, renderSvg, table, writeRunReport } from '../train/report.ts';
+import { REPORT_FILE, figure, page, renderSvg, table } from '../train/report.ts';
 import { parseParams } from './main.ts';
 import { configFrom, type RunArgs } from './train.ts';
 
@@ -60,23 +64,52 @@ export interface GridResult {
   report: string;
 }
 
-/** Trains every entry on every seed (the data loaded once) and tabulates the test metrics. */
-async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: number, data: Dataset, out: string, log: (s: string) => void, sweepParam?: { name: string; values: number[] }): Promise<GridResult> {
-  const results: Metrics[][] = [];
-  for (const [i, e] of entries.entries()) {
-    const runs: Metrics[] = [];
-    for (let s = 0; s < seeds; s++) {
-      const t0 = performance.now();
-      const config = { ...e.config, seed: s };
-      // The grid owns its --out: a re-run replaces its runs.
-      mkdirSync(join(out, `${i}`), { recursive: true });
-      const r = await runTraining(config, join(out, `${i}`, `seed-${s}`), {}, { data, force: true });
-      await writeRunReport(r.out, config, r, data.classNames);
-      runs.push({ ...r.test, bestValidationAccuracy: r.best.accuracy });
-      log(`${e.label}, seed ${s}: test accuracy ${(100 * r.test.accuracy).toFixed(2)}%${r.test.mae !== undefined ? `, MAE ${r.test.mae.toFixed(3)}` : ''} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+/** How a grid's jobs run: here one after another, in N child processes, or on a BullMQ queue. */
+export interface GridMode {
+  workers?: number;
+  queue?: string;
+  /** ONNX Runtime threads per job (part of each job: results depend on it). */
+  threads: number;
+}
+
+/** Trains every entry on every seed, one job per (entry, seed), and tabulates the test metrics. */
+async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: number, data: Dataset, out: string, log: (s: string) => void, mode: GridMode, json: boolean, sweepParam?: { name: string; values: number[] }): Promise<GridResult> {
+  const cache = new DataCache();
+  const fingerprint = cache.put(entries[0]!.config.data, entries[0]!.config.dataOptions, data);
+  // Run folders are <out>/<row>/seed-<s>: relative to out's parent here, to a queue worker's --out there.
+  const root = dirname(resolve(out));
+  const jobs = entries.flatMap((e, i) => Array.from({ length: seeds }, (_, s) =>
+    makeJob({ ...e.config, seed: s, threads: mode.threads }, { label: e.label, dir: `${basename(resolve(out))}/${i}/seed-${s}`, fingerprint })));
+  const bar = !json && process.stderr.isTTY && mode.queue ? new cliProgress.SingleBar({ format: 'grid [{bar}] {value}/{total} jobs | ETA {eta_formatted}', stream: process.stderr, hideCursor: true }, cliProgress.Presets.shades_classic) : undefined;
+  bar?.start(jobs.length, 0);
+  let finished = 0;
+  const done = (index: number, r: JobResult, reused = false) => {
+    const job = jobs[index]!;
+    const line = `${job.label}, seed ${job.seed}: test accuracy ${(100 * r.test.accuracy).toFixed(2)}%${r.test.mae !== undefined ? `, MAE ${r.test.mae.toFixed(3)}` : ''} (${reused ? 'finished before, reused' : `${r.seconds.toFixed(1)} s${mode.queue || mode.workers ? ` on ${r.host}` : ''}`})`;
+    bar ? bar.update(++finished) : log(line);
+  };
+  mkdirSync(out, { recursive: true });
+  let results: JobResult[];
+  try {
+    if (mode.queue) results = await runOnQueue(jobs, mode.queue, done);
+    else if (mode.workers && mode.workers > 1) results = await runInProcesses(jobs, root, mode.workers, done);
+    else {
+      results = [];
+      for (const [i, job] of jobs.entries()) {
+        // Through the same codec as the other modes, so all three give the same numbers.
+        results.push(decodeResult(encodeResult(await runJob(job, root, cache))));
+        done(i, results[i]!);
+      }
     }
-    results.push(runs);
+  } finally {
+    bar?.stop();
   }
+  const byEntry: JobResult[][] = entries.map((_, i) => results.slice(i * seeds, (i + 1) * seeds));
+  const metrics: Metrics[][] = byEntry.map((runs) => runs.map((r) => ({ ...r.test, bestValidationAccuracy: r.bestValidationAccuracy })));
+  return tabulate(kind, entries, seeds, metrics, out, sweepParam, jobs.map((j, i) => ({ id: jobId(j), row: Math.floor(i / seeds), seed: j.seed, host: results[i]!.host, runDir: results[i]!.runDir, seconds: results[i]!.seconds, history: results[i]!.history })), mode.queue !== undefined);
+}
+
+async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: number, results: Metrics[][], out: string, sweepParam: { name: string; values: number[] } | undefined, jobs: object[], remote: boolean): Promise<GridResult> {
   const cols = columnsFor(results);
   const rows = entries.map((e, i) => ({
     label: e.label,
@@ -110,8 +143,8 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
   const cfg = entries[0]!.config;
   const html = page(`lossgraph ${kind}`, `<p>Data <code>${cfg.data}</code>, model <code>${cfg.model}</code>, ${cfg.epochs} epochs, batch ${cfg.batch}, optimizer <code>${cfg.optimizer}</code>, learning rate ${cfg.lr}; ${seeds} seeds per row (seed s gives every row the same split and initialisation). Intervals are 95% t intervals; Δ is the paired difference from the first row.</p>
 ${table(header, body)}${figures.join('\n')}
-<p>Row r's run with seed s is in <code>${out}/r/seed-s/</code>: its report.html, metrics.jsonl, checkpoint and trained inference model.</p>`);
-  writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(html), 'results.json': new TextEncoder().encode(JSON.stringify({ rows }, null, 2)) });
+<p>${remote ? `The runs are under each queue worker's <code>--out</code>, in <code>${basename(resolve(out))}/r/seed-s/</code> (results.json lists host and folder of each)` : `Row r's run with seed s is in <code>${out}/r/seed-s/</code>`}: its report.html, metrics.jsonl, checkpoint and trained inference model.</p>`);
+  writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(html), 'results.json': new TextEncoder().encode(JSON.stringify({ rows, jobs }, null, 2)) });
   return { rows, markdown, report: join(out, REPORT_FILE) };
 }
 
@@ -145,6 +178,17 @@ function seedsOf(a: RunArgs): number {
   return n;
 }
 
+function gridMode(a: RunArgs): GridMode {
+  const workers = a.workers as number | undefined;
+  const queue = a.queue as string | undefined;
+  const threads = a.threads as number;
+  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1)) throw new ArgumentError(`--workers must be a positive integer, got ${workers}`);
+  if (!Number.isInteger(threads) || threads < 1) throw new ArgumentError(`--threads must be a positive integer, got ${threads}`);
+  if (workers !== undefined && queue !== undefined) throw new ArgumentError('--workers and --queue do not go together: queue workers run where you start `lossgraph worker`');
+  if (queue !== undefined) parseQueueUrl(queue);
+  return { workers, queue, threads };
+}
+
 function finish(a: RunArgs, grid: GridResult): void {
   if (a.json) console.log(JSON.stringify({ rows: grid.rows, report: grid.report }));
   else console.log(`\n${grid.markdown}\n\nreport: ${grid.report}`);
@@ -152,6 +196,7 @@ function finish(a: RunArgs, grid: GridResult): void {
 
 export async function compareCommand(a: RunArgs): Promise<void> {
   const log = a.json ? () => {} : (s: string) => console.log(s);
+  const mode = gridMode(a);
   const params = parseParams(a.param as string[]);
   const entries = (a.losses as string[]).map((text) => {
     const e = parseCompareEntry(text);
@@ -165,11 +210,12 @@ export async function compareCommand(a: RunArgs): Promise<void> {
   if (entries.length === 0) throw new ArgumentError('--losses needs at least one loss spec');
   const data = await loadData(a.data as string, entries[0]!.config.dataOptions);
   log(`data: ${data.source} (${data.count} examples, ${data.classNames.length} classes)`);
-  finish(a, await runGrid('compare', entries, seedsOf(a), data, (a.out as string | undefined) ?? 'artifacts/compare', log));
+  finish(a, await runGrid('compare', entries, seedsOf(a), data, (a.out as string | undefined) ?? 'artifacts/compare', log, mode, Boolean(a.json)));
 }
 
 export async function sweepCommand(a: RunArgs): Promise<void> {
   const log = a.json ? () => {} : (s: string) => console.log(s);
+  const mode = gridMode(a);
   const all = a.param as string[];
   const ranges = all.filter((p) => p.includes(':')).map(parseRange);
   if (ranges.length !== 1) throw new ArgumentError('sweep needs exactly one --param NAME=START:END:STEP');
@@ -178,5 +224,5 @@ export async function sweepCommand(a: RunArgs): Promise<void> {
   const entries = range.values.map((v) => ({ label: String(v), config: configFrom(a, a.loss as string, 0, { ...fixed, [range.name]: v }) }));
   const data = await loadData(a.data as string, entries[0]!.config.dataOptions);
   log(`data: ${data.source} (${data.count} examples, ${data.classNames.length} classes); ${range.name} = ${range.values.join(', ')}`);
-  finish(a, await runGrid('sweep', entries, seedsOf(a), data, (a.out as string | undefined) ?? 'artifacts/sweep', log, range));
+  finish(a, await runGrid('sweep', entries, seedsOf(a), data, (a.out as string | undefined) ?? 'artifacts/sweep', log, mode, Boolean(a.json), range));
 }

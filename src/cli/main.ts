@@ -139,6 +139,9 @@ export async function main(argv: string[]): Promise<number> {
       (y: Argv) => runOptions(y)
         .option('losses', { type: 'string', array: true, demandOption: true, describe: "loss specs, the first is the baseline; 'SPEC;sigma_decay=G;sigma_min=S' gives one its own sigma decay" })
         .option('seeds', { type: 'number', default: 3 })
+        .option('workers', { type: 'number', describe: 'run the jobs in N child processes on this machine (same table as one by one)' })
+        .option('queue', { type: 'string', describe: 'run the jobs on a BullMQ queue: redis://[user:password@]HOST:PORT or rediss:// (TLS); start `lossgraph worker --queue URL` on each machine' })
+        .option('threads', { type: 'number', default: 1, describe: "ONNX Runtime threads per job; results depend on it, so it is part of each job (use --workers to fill the cores)" })
         .option('out', { type: 'string', default: 'artifacts/compare' }),
       async (a) => (await import('./compare.ts')).compareCommand(a as never),
     )
@@ -148,8 +151,24 @@ export async function main(argv: string[]): Promise<number> {
       (y: Argv) => runOptions(y)
         .option('loss', { type: 'string', demandOption: true, describe: "loss spec with a named parameter, e.g. 'w*ce + (1-w)*hierarchical'" })
         .option('seeds', { type: 'number', default: 3 })
+        .option('workers', { type: 'number', describe: 'run the jobs in N child processes on this machine (same table as one by one)' })
+        .option('queue', { type: 'string', describe: 'run the jobs on a BullMQ queue: redis://[user:password@]HOST:PORT or rediss:// (TLS); start `lossgraph worker --queue URL` on each machine' })
+        .option('threads', { type: 'number', default: 1, describe: "ONNX Runtime threads per job; results depend on it, so it is part of each job (use --workers to fill the cores)" })
         .option('out', { type: 'string', default: 'artifacts/sweep' }),
       async (a) => (await import('./compare.ts')).sweepCommand(a as never),
+    )
+    .command(
+      'worker',
+      'run grid jobs from a BullMQ queue (lossgraph compare|sweep --queue URL fills it) until stopped',
+      (y: Argv) => y
+        .option('queue', { type: 'string', describe: 'redis://[user:password@]HOST:PORT or rediss:// (TLS); never expose Redis publicly' })
+        .option('concurrency', { type: 'number', default: 1, describe: 'jobs at a time in this worker (each uses its job\'s --threads)' })
+        .option('out', { type: 'string', default: 'artifacts', describe: "output root: a job's run folder goes to OUT/<grid's --out name>/<row>/seed-<s>" })
+        .option('lock-seconds', { type: 'number', default: 30, describe: 'how long a job stays claimed by a worker that went silent (killed, cut off) before another worker takes it' })
+        .option('cache-dir', { type: 'string', describe: 'decoded-image cache folder (default ~/.cache/lossgraph)' })
+        .option('cache', { type: 'boolean', default: true, describe: 'use the decoded-image cache (--no-cache: decode every time)' })
+        .option('ipc', { type: 'boolean', default: false, hidden: true }),
+      async (a) => (await import('./worker.ts')).workerCommand(a as never),
     )
     .fail((msg, err) => {
       throw err ?? new ArgumentError(msg);

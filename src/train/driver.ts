@@ -53,6 +53,11 @@ export interface RunConfig {
   importanceWeights?: number[];
   /** A trained run whose predictions are the targets (distillation), softened by the loss's temperature. */
   teacher?: string;
+  /**
+   * ONNX Runtime's intra-op threads (unset: all cores). Part of what a run is: the
+   * CPU kernels split their sums by thread, so results change (slightly) with it.
+   */
+  threads?: number;
 }
 
 export const DEFAULT_CONFIG: Omit<RunConfig, 'data' | 'model' | 'loss'> = {
@@ -185,8 +190,8 @@ export class TeacherTargets {
     readonly temperature: number,
   ) {}
 
-  static async create(dir: string, student: Manifest, d: Dataset, ep: ExecutionProvider): Promise<TeacherTargets> {
-    const teacher = await loadTrainingSession(dir, { ep });
+  static async create(dir: string, student: Manifest, d: Dataset, ep: ExecutionProvider, threads?: number): Promise<TeacherTargets> {
+    const teacher = await loadTrainingSession(dir, { ep, threads });
     const tm = teacher.manifest;
     const refuse = (why: string): never => {
       void teacher.release();
@@ -327,7 +332,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   const stepsPerEpoch = Math.floor(splits.train.length / config.batch);
   if (stepsPerEpoch === 0) throw new LossgraphError(`--batch ${config.batch} is larger than the ${splits.train.length} training examples`);
 
-  const teacher = config.teacher ? await TeacherTargets.create(config.teacher, manifest, data, config.ep) : undefined;
+  const teacher = config.teacher ? await TeacherTargets.create(config.teacher, manifest, data, config.ep, config.threads) : undefined;
   const augmented = config.augment.crop > 0 || config.augment.flip;
   let session: TrainingSession;
   let history: EpochRecord[] = [];
@@ -335,12 +340,12 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   if (built) {
     writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
     writeJsonl(out, []);
-    session = await TrainingSession.fromBuilt(built, { ep: config.ep });
+    session = await TrainingSession.fromBuilt(built, { ep: config.ep, threads: config.threads });
   } else {
     const checkpoint = readCheckpoint(join(out, FILES.checkpoint), manifest);
     history = JSON.parse(checkpoint.metadata.history ?? '[]') as EpochRecord[];
     partial = checkpoint.metadata.partial ? (JSON.parse(checkpoint.metadata.partial) as PartialEpoch) : undefined;
-    session = await TrainingSession.open(manifest, join(out, FILES.training), join(out, FILES.eval), checkpoint, { ep: config.ep });
+    session = await TrainingSession.open(manifest, join(out, FILES.training), join(out, FILES.eval), checkpoint, { ep: config.ep, threads: config.threads });
   }
   // The checkpoint on disk is always the last good one: it is written only after a finished, finite epoch.
   const stopped = (what: string) => new TrainingStopped(

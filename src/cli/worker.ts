@@ -1,0 +1,56 @@
+// `lossgraph worker`: runs grid jobs. With --queue URL it takes jobs from a
+// BullMQ queue on Redis until stopped (Ctrl-C or SIGTERM close it after the
+// jobs it is running); with --ipc (internal) it serves `--workers N`, taking
+// jobs from its parent process over the IPC channel.
+import { resolve } from 'node:path';
+import { defaultCacheDir } from '../data/cache.ts';
+import { ArgumentError, LossgraphError } from '../errors.ts';
+import { DataCache, encodeResult, runJob, validateJob } from '../train/jobs.ts';
+import type { FromChild, ToChild } from '../train/pool.ts';
+import { runQueueWorker } from '../train/queue.ts';
+import type { RunArgs } from './train.ts';
+
+function positiveInt(name: string, v: unknown): number {
+  if (!Number.isInteger(v) || (v as number) < 1) throw new ArgumentError(`--${name} must be a positive integer, got ${v}`);
+  return v as number;
+}
+
+export async function workerCommand(a: RunArgs): Promise<void> {
+  const cache = new DataCache({ cacheDir: a.cache === false ? undefined : ((a['cache-dir'] as string | undefined) ?? defaultCacheDir()) });
+  if (a.ipc) return serveParent(cache);
+  if (!a.queue) throw new ArgumentError('lossgraph worker needs --queue redis://HOST:PORT (the queue lossgraph compare|sweep --queue fills)');
+  const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
+  const worker = await runQueueWorker(a.queue as string, {
+    concurrency: positiveInt('concurrency', a.concurrency),
+    root: resolve(a.out as string),
+    lockSeconds: positiveInt('lock-seconds', a['lock-seconds']),
+    cache,
+    log,
+  });
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      log(`${signal}: finishing the running jobs, then stopping`);
+      void worker.close().then(done);
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+}
+
+/** One job at a time from the parent; the result or a one-line failure back. Exits when the parent disconnects. */
+function serveParent(cache: DataCache): Promise<void> {
+  if (!process.send) throw new ArgumentError('--ipc is for lossgraph itself (--workers N starts such workers)');
+  return new Promise((done) => {
+    process.on('disconnect', () => done());
+    process.on('message', async (m: ToChild) => {
+      let reply: FromChild;
+      try {
+        const r = await runJob(validateJob(m.job), m.root, cache);
+        reply = { type: 'done', index: m.index, result: encodeResult(r) };
+      } catch (e) {
+        reply = { type: 'failed', index: m.index, message: (e as Error).message.split('\n')[0]!, badInput: e instanceof LossgraphError };
+      }
+      process.send!(reply);
+    });
+  });
+}
