@@ -1,0 +1,90 @@
+// Grids as jobs: stable ids, strict validation of jobs from outside, a result
+// codec that keeps NaN, and `--workers 2` giving the sequential run's table.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { ArgumentError } from '../src/errors.ts';
+import { DEFAULT_CONFIG, type RunConfig } from '../src/train/driver.ts';
+import { decodeResult, encodeResult, jobId, makeJob, validateJob, type JobResult } from '../src/train/jobs.ts';
+import { parseQueueUrl } from '../src/train/queue.ts';
+
+const BIN = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));
+const config: RunConfig = { ...DEFAULT_CONFIG, data: 'embedded', model: 'mlp:16', loss: 'ce', seed: 1, threads: 1, dataOptions: { cacheDir: '/home/me/.cache/lossgraph' } };
+
+test('a job id is a hash of its settings: stable, blind to machine-local options, changed by anything that changes the run', () => {
+  const job = makeJob(config, { label: 'ce', dir: 'cmp/0/seed-1', fingerprint: 'f'.repeat(32) });
+  assert.equal(job.config.dataOptions.cacheDir, undefined, 'the cache folder is the runner\'s own');
+  assert.equal(jobId(job), jobId(makeJob({ ...config, dataOptions: { cacheDir: '/elsewhere', maxMemoryMiB: 10 } }, { label: 'ce', dir: 'cmp/0/seed-1', fingerprint: 'f'.repeat(32) })));
+  assert.match(jobId(job), /^lg-[0-9a-f]{40}$/);
+  for (const other of [{ ...config, seed: 2 }, { ...config, threads: 2 }, { ...config, lr: 0.002 }, { ...config, loss: 'ce + 0.1*kl' }]) {
+    assert.notEqual(jobId(makeJob(other, { label: 'ce', dir: 'cmp/0/seed-1', fingerprint: 'f'.repeat(32) })), jobId(job));
+  }
+  assert.notEqual(jobId(makeJob(config, { label: 'ce', dir: 'cmp/0/seed-1', fingerprint: 'e'.repeat(32) })), jobId(job), 'other data, other job');
+});
+
+test('jobs from a queue are validated like CLI input: unknown fields, wrong types, escaping folders, another version', () => {
+  const job = makeJob(config, { label: 'ce', dir: 'cmp/0/seed-1', fingerprint: 'f'.repeat(32) });
+  assert.deepEqual(validateJob(JSON.parse(JSON.stringify(job))), job);
+  const refused = (mutate: (j: Record<string, any>) => void, pattern: RegExp) => {
+    const j = JSON.parse(JSON.stringify(job));
+    mutate(j);
+    assert.throws(() => validateJob(j), (e: unknown) => e instanceof ArgumentError && pattern.test(e.message), pattern.source);
+  };
+  refused((j) => (j.config.script = 'rm -rf /'), /job field job\.config\.script: is not a field lossgraph knows/);
+  refused((j) => (j.config.epochs = '5'), /job field job\.config\.epochs: must be an integer/);
+  refused((j) => (j.config.lr = -1), /job field job\.config\.lr: must be a positive number/);
+  refused((j) => (j.config.batch = 0), /job field job\.config\.batch/);
+  refused((j) => (j.config.augment = { crop: 4 }), /job\.config\.augment\.flip: is missing/);
+  refused((j) => (j.config.lossParams = { w: 'x' }), /job\.config\.lossParams\.w: must be a finite number/);
+  refused((j) => (j.dir = '../../etc'), /job\.dir: '\.\.\/\.\.\/etc' is not a relative folder/);
+  refused((j) => (j.dir = '/etc/cron.d'), /job\.dir/);
+  refused((j) => (j.lossgraph = '0.0.1'), /made by lossgraph 0\.0\.1; this worker is/);
+  refused((j) => delete j.fingerprint, /job\.fingerprint: is missing/);
+  assert.throws(() => validateJob('not an object'), /job: must be an object/);
+});
+
+test('results cross processes exactly, NaN and infinities included', () => {
+  const r: JobResult = { test: { accuracy: NaN, loss: 0.1 + 0.2, mae: Infinity } as never, bestValidationAccuracy: -Infinity, history: [], runDir: '/x', host: 'h', seconds: 1 / 3 };
+  const back = decodeResult(encodeResult(r));
+  assert.ok(Number.isNaN(back.test.accuracy));
+  assert.equal(back.test.loss, 0.1 + 0.2);
+  assert.equal(back.test.mae, Infinity);
+  assert.equal(back.bestValidationAccuracy, -Infinity);
+  assert.equal(back.seconds, 1 / 3);
+});
+
+test('queue URLs: password and TLS understood, the password never shown; anything else is one line', () => {
+  const c = parseQueueUrl('rediss://worker:s3cr%40t@redis.lab:6380/2') as Record<string, any>;
+  assert.deepEqual([c.host, c.port, c.db, c.username, c.password, c.tls.servername], ['redis.lab', 6380, 2, 'worker', 's3cr@t', 'redis.lab']);
+  assert.equal(c.display, 'rediss://worker:***@redis.lab:6380/2');
+  assert.equal((parseQueueUrl('redis://127.0.0.1') as Record<string, any>).port, 6379);
+  assert.throws(() => parseQueueUrl('http://x:1'), /the scheme must be redis:\/\/ or rediss:\/\//);
+  assert.throws(() => parseQueueUrl('localhost:6379'), /the scheme must be|not a URL/);
+});
+
+test('compare --workers 2 gives the sequential table, bit for bit; bad flags are one line', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-grid-'));
+  const args = ['compare', '--data', 'embedded', '--model', 'mlp:16', '--epochs', '1', '--seeds', '2', '--losses', 'ce', 'ce + 0.5*gaussian_kl(sigma=1)', '--json'];
+  const run = (out: string, extra: string[] = []) => {
+    const r = spawnSync(process.execPath, [BIN, ...args, '--out', join(dir, out), ...extra], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split('\n').pop()!);
+  };
+  const one = run('one');
+  const two = run('two', ['--workers', '2']);
+  assert.deepEqual(two.rows, one.rows);
+  for (const row of [0, 1]) for (const seed of [0, 1]) assert.ok(existsSync(join(dir, 'two', String(row), `seed-${seed}`, 'report.html')));
+  const results = JSON.parse(readFileSync(join(dir, 'two', 'results.json'), 'utf8'));
+  assert.equal(results.jobs.length, 4);
+  assert.ok(results.jobs.every((j: { history: unknown[]; id: string }) => j.history.length === 1 && /^lg-/.test(j.id)));
+  for (const [flags, pattern] of [[['--workers', '0'], /--workers must be a positive integer/], [['--threads', '1.5'], /--threads must be a positive integer/], [['--workers', '2', '--queue', 'redis://h:1'], /do not go together/], [['--queue', 'ftp://h'], /redis:\/\/ or rediss:\/\//]] as const) {
+    const r = spawnSync(process.execPath, [BIN, ...args, '--out', join(dir, 'bad'), ...flags], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, pattern);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  }
+});
