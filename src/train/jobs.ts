@@ -144,15 +144,15 @@ const JOB = record({
   fingerprint: str,
 }, ['format', 'lossgraph', 'label', 'seed', 'dir', 'config', 'fingerprint']);
 
-/** A relative path of plain names: no '..', no absolute paths, nothing a job could escape its root with. */
-const SAFE_DIR = /^[A-Za-z0-9_][A-Za-z0-9_.=+-]*(\/[A-Za-z0-9_][A-Za-z0-9_.=+-]*)*$/;
+/** A relative path of plain names: no '..' or '.', no absolute paths, no backslashes or NUL — nothing a job could escape its root with. */
+const safeDir = (dir: string) => !isAbsolute(dir) && dir.split('/').every((part) => part !== '' && part !== '.' && part !== '..' && !/[\\\0]/.test(part));
 
 /** Checks a job that came from outside (a queue) as strictly as the CLI checks its arguments. */
 export function validateJob(data: unknown): GridJob {
   JOB(data, 'job');
   const job = data as GridJob;
   if (job.lossgraph !== VERSION) throw new ArgumentError(`the job was made by lossgraph ${job.lossgraph}; this worker is ${VERSION}: run the same version on every machine`);
-  if (!SAFE_DIR.test(job.dir) || isAbsolute(job.dir) || job.dir.split('/').includes('..')) bad('job.dir', `'${job.dir}' is not a relative folder of plain names`);
+  if (!safeDir(job.dir)) bad('job.dir', `'${job.dir}' is not a relative folder of plain names`);
   if (job.seed !== job.config.seed) bad('job.seed', 'differs from config.seed');
   return job;
 }
