@@ -189,6 +189,11 @@ export class Graph {
     return v;
   }
 
+  /** The data of a constant (an initializer of this graph), or undefined for any other value. */
+  constantData(v: Value): ArrayLike<number | bigint | boolean> | undefined {
+    return this.initializers.find((init) => init.value === v)?.data as ArrayLike<number | bigint | boolean> | undefined;
+  }
+
   /**
    * A constant tensor. Identical small constants are shared, so the graph
    * stays small and the same build gives the same names.

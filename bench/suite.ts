@@ -1,0 +1,287 @@
+// `npm run bench`: lossgraph against its peers, in one invocation, same model,
+// batch, optimizer and thread count. Not part of npm test.
+//
+//   npm run bench [-- --json] [--reps 5] [--steps 20] [--threads N] [--only train|loss] [--e2e]
+//
+// - training steps (forward, ce, backward, update): lossgraph in
+//   onnxruntime-node (CPU) and in onnxruntime-web's wasm backend (in Node: the
+//   figure a browser user gets), PyTorch CPU (bench/torch_peer.py, when a
+//   Python with torch is found; a torch on the reference BLAS is refused) and
+//   TF.js on its wasm backend (@tensorflow/tfjs-backend-wasm, a devDependency);
+//   ms per step as median, min and max of --reps repetitions of --steps steps
+//   after warm-up, samples/s, and the share of lossgraph's step spent outside
+//   session.run;
+// - loss micro-benchmarks: forward + backward w.r.t. the logits, B = 256,
+//   K = 10, 1000, 32000, time and peak memory, lossgraph vs PyTorch;
+// - --e2e: lossgraph train on the full Fashion-MNIST (cnn:32,64, 3 epochs)
+//   next to the same loop in PyTorch, data loading included.
+// Every measurement runs in its own child process, so peak memory is its own.
+// With --json the last line is one object with every figure and, per peer, a
+// ratio named after it: lossgraph throughput / peer throughput (> 1: faster).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const SELF = fileURLToPath(import.meta.url);
+const PEER = fileURLToPath(new URL('./torch_peer.py', import.meta.url));
+const WORKLOADS = [
+  { name: 'mlp:512', model: 'mlp:512', input: [1, 28, 28], batch: 128, optimizer: 'sgd' },
+  { name: 'cnn:32,64', model: 'cnn:32,64', input: [1, 28, 28], batch: 64, optimizer: 'adamw' },
+  { name: 'cnn:32,64,128', model: 'cnn:32,64,128', input: [1, 28, 28], batch: 64, optimizer: 'adamw' },
+  { name: 'cnn:32,64,128 on 3x64x64', model: 'cnn:32,64,128', input: [3, 64, 64], batch: 64, optimizer: 'adamw' },
+] as const;
+const LOSSES = ['ce', 'label_smoothing', 'sparse_lsr', 'ce + gaussian_kl', 'hierarchical'];
+const LOSS_SPEC: Record<string, string> = { ce: 'ce', label_smoothing: 'label_smoothing(eps=0.1)', sparse_lsr: 'sparse_lsr(eps=0.1)', 'ce + gaussian_kl': 'ce + gaussian_kl(sigma=1)', hierarchical: 'hierarchical' };
+
+const arg = (name: string, dflt: string) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 ? process.argv[i + 1]! : dflt;
+};
+const flag = (name: string) => process.argv.includes(`--${name}`);
+
+interface Timing { ms: number[]; peakMiB?: number; outsideShare?: number; params?: number; error?: string }
+const stats = (ms: number[]) => {
+  const s = [...ms].sort((a, b) => a - b);
+  return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s.at(-1)! };
+};
+
+// ---------------------------------------------------------------- children
+
+async function lossgraphTrain(model: string, input: number[], batch: number, optimizer: string, runtime: 'node' | 'web', threads: number, warmup: number, steps: number, reps: number): Promise<Timing> {
+  const { buildArtifacts } = await import('../src/artifacts/build.ts');
+  const { TrainingSession } = await import('../src/runtime/training.ts');
+  const { Rng } = await import('../src/models/random.ts');
+  const built = buildArtifacts({ model, loss: 'ce', classes: 10, input: input as [number, number, number], optimizer: optimizer === 'sgd' ? 'sgd' : 'adamw', seed: 1 });
+  const params = built.manifest.carried.filter((c) => c.kind === 'parameter').reduce((n, c) => n + c.shape.reduce((a, b) => a * b, 1), 0);
+  const session = await TrainingSession.fromBuilt(built, { runtime, threads });
+  let inRun = 0;
+  const train = session.train as unknown as { run: (...a: unknown[]) => Promise<unknown> };
+  const run = train.run.bind(train);
+  train.run = async (...a: unknown[]) => {
+    const t0 = performance.now();
+    const out = await run(...a);
+    inRun += performance.now() - t0;
+    return out;
+  };
+  const r = new Rng(1);
+  const px = input.reduce((a, b) => a * b, 1);
+  const batches = Array.from({ length: 4 }, () => ({ images: Float32Array.from({ length: batch * px }, () => r.next()), labels: BigInt64Array.from({ length: batch }, () => BigInt(r.int(10))) }));
+  const lr = optimizer === 'sgd' ? 0.01 : 1e-3;
+  for (let i = 0; i < warmup; i++) await session.runTrainStep(batches[i % 4]!, lr);
+  const ms: number[] = [];
+  let total = 0;
+  inRun = 0;
+  for (let k = 0; k < reps; k++) {
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) await session.runTrainStep(batches[i % 4]!, lr);
+    const t = performance.now() - t0;
+    total += t;
+    ms.push(t / steps);
+  }
+  return { ms, params, outsideShare: (total - inRun) / total, peakMiB: peakMiB() };
+}
+
+async function lossgraphLoss(spec: string, batch: number, classes: number, threads: number, warmup: number, runs: number, reps: number): Promise<Timing> {
+  const { lossProbeGraph } = await import('../src/cli/loss.ts');
+  const { Session } = await import('../src/runtime/session.ts');
+  const { Rng } = await import('../src/models/random.ts');
+  // hierarchical: ten contiguous groups of K/10 classes, as the PyTorch peer has them.
+  const hierarchy = { coarse: Array.from({ length: classes }, (_, k) => Math.floor(k / Math.max(1, classes / 10))) };
+  const g = lossProbeGraph(LOSS_SPEC[spec]!, 'batch', classes, { dtype: 'float32', params: {}, hierarchy });
+  const s = await Session.create(g.graph.toBytes(), { threads });
+  const r = new Rng(1);
+  const logits = s.tensor('float32', Float32Array.from({ length: batch * classes }, () => r.normal() * 3), [batch, classes]);
+  const labels = s.tensor('int64', BigInt64Array.from({ length: batch }, () => BigInt(r.int(classes))), [batch]);
+  const feeds: Record<string, unknown> = { logits, labels };
+  for (const h of g.hyperparameters) feeds[h.name] = s.tensor('float32', new Float32Array([h.default]), []);
+  const base = peakMiB();
+  for (let i = 0; i < warmup; i++) await s.run(feeds as never);
+  const ms: number[] = [];
+  for (let k = 0; k < reps; k++) {
+    const t0 = performance.now();
+    for (let i = 0; i < runs; i++) await s.run(feeds as never);
+    ms.push((performance.now() - t0) / runs);
+  }
+  return { ms, peakMiB: peakMiB() - base };
+}
+
+async function tfjsTrain(model: string, input: number[], batch: number, threads: number, warmup: number, steps: number, reps: number): Promise<Timing> {
+  const tf = await import('@tensorflow/tfjs');
+  const wasm = await import('@tensorflow/tfjs-backend-wasm');
+  const { createRequire } = await import('node:module');
+  const { dirname } = await import('node:path');
+  const dist = dirname(createRequire(import.meta.url).resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm'));
+  wasm.setWasmPaths(`${dist}/`);
+  wasm.setThreadsCount(threads);
+  await tf.setBackend('wasm');
+  await tf.ready();
+  const [c, h, w] = input as [number, number, number];
+  const widths = model.split(':')[1]!.split(',').map(Number);
+  const m = tf.sequential();
+  if (model.startsWith('mlp')) {
+    m.add(tf.layers.flatten({ inputShape: [c, h, w] }));
+    for (const u of widths) m.add(tf.layers.dense({ units: u, activation: 'relu' }));
+  } else {
+    // TF.js's own layout (channels last): its batch norm over axis 1 fails in the wasm backend's gradient.
+    let [hh, ww] = [h, w];
+    widths.forEach((f, i) => {
+      m.add(tf.layers.conv2d({ filters: f, kernelSize: 3, padding: 'same', ...(i === 0 ? { inputShape: [h, w, c] } : {}) }));
+      m.add(tf.layers.batchNormalization({ axis: -1 }));
+      m.add(tf.layers.reLU());
+      if (hh >= 2 && ww >= 2) {
+        m.add(tf.layers.maxPooling2d({ poolSize: 2 }));
+        [hh, ww] = [Math.floor(hh / 2), Math.floor(ww / 2)];
+      }
+    });
+    m.add(tf.layers.flatten());
+    m.add(tf.layers.dense({ units: 128, activation: 'relu' }));
+    m.add(tf.layers.dropout({ rate: 0.2 }));
+  }
+  m.add(tf.layers.dense({ units: 10 }));
+  const opt = model.startsWith('mlp') ? tf.train.sgd(0.01) : tf.train.adam(1e-3);
+  const xs = Array.from({ length: 4 }, () => tf.randomUniform(model.startsWith('mlp') ? [batch, c, h, w] : [batch, h, w, c]));
+  const ys = Array.from({ length: 4 }, () => tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10));
+  const step = (i: number) => {
+    const loss = opt.minimize(() => tf.losses.softmaxCrossEntropy(ys[i % 4]!, m.apply(xs[i % 4]!, { training: true }) as never) as never, true)!;
+    loss.dataSync();
+    loss.dispose();
+  };
+  try {
+    for (let i = 0; i < warmup; i++) step(i);
+  } catch (e) {
+    return { ms: [], error: (e as Error).message.split('\n')[0]!.slice(0, 120) };
+  }
+  const ms: number[] = [];
+  for (let k = 0; k < reps; k++) {
+    const t0 = performance.now();
+    for (let i = 0; i < steps; i++) step(i);
+    ms.push((performance.now() - t0) / steps);
+  }
+  return { ms, params: m.countParams(), peakMiB: peakMiB() };
+}
+
+function peakMiB(): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+// ------------------------------------------------------------------ parent
+
+function inChild(args: string[]): Timing {
+  const r = spawnSync(process.execPath, ['--import', 'tsx', SELF, '--child', ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop();
+  if (r.status !== 0 || !line) return { ms: [], error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 160) };
+  return JSON.parse(line) as Timing;
+}
+
+function python(): string | undefined {
+  const candidates = [process.env.PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
+  return candidates.find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
+}
+
+function torchPeer(py: string, args: string[]): Timing {
+  const r = spawnSync(py, [PEER, ...args], { encoding: 'utf8', maxBuffer: 1 << 24 });
+  const line = r.stdout.trim().split('\n').pop();
+  if (r.status !== 0 || !line) return { ms: [], error: (r.stderr.trim().split('\n').pop() ?? `exit ${r.status}`).slice(0, 160) };
+  return JSON.parse(line) as Timing;
+}
+
+const fmt = (t: Timing | undefined, digits = 2) => (!t ? 'absent' : t.error ? `fails: ${t.error}` : (({ median, min, max }) => `${median.toFixed(digits)} (${min.toFixed(digits)}–${max.toFixed(digits)})`)(stats(t.ms)));
+const ratio = (ours: Timing, peer: Timing | undefined) => (peer && !peer.error && !ours.error && ours.ms.length && peer.ms.length ? stats(peer.ms).median / stats(ours.ms).median : undefined);
+
+async function main(): Promise<void> {
+  if (process.argv[2] === '--child') {
+    const [kind, ...a] = process.argv.slice(3);
+    const n = (i: number) => Number(a[i]);
+    const out = kind === 'train'
+      ? await lossgraphTrain(a[0]!, a[1]!.split('x').map(Number), n(2), a[3]!, a[4] as 'node' | 'web', n(5), n(6), n(7), n(8))
+      : kind === 'tfjs'
+        ? await tfjsTrain(a[0]!, a[1]!.split('x').map(Number), n(2), n(3), n(4), n(5), n(6))
+        : await lossgraphLoss(a[0]!, n(1), n(2), n(3), n(4), n(5), n(6));
+    console.log(JSON.stringify(out));
+    return;
+  }
+  const json = flag('json');
+  const say = json ? () => {} : (s: string) => console.log(s);
+  const reps = Number(arg('reps', '5'));
+  const steps = Number(arg('steps', '20'));
+  const threads = Number(arg('threads', String(cpus().length)));
+  const warmup = 5;
+  const only = arg('only', '');
+  const py = python();
+  let torchInfo: { torch: string; blas: string[] } | undefined;
+  let torchAbsent = 'no Python with torch (apt-get install python3-torch libopenblas0-openmp; PYTHON=... picks one)';
+  if (py) {
+    torchInfo = JSON.parse(execFileSync(py, [PEER, 'blas'], { encoding: 'utf8' }).trim()) as { torch: string; blas: string[] };
+    if (!torchInfo.blas.some((l) => /openblas|mkl|blis/i.test(l))) {
+      torchAbsent = `torch ${torchInfo.torch} uses the reference BLAS (${torchInfo.blas.join(', ') || 'none found'}), which makes every ratio meaningless: apt-get install libopenblas0-openmp`;
+      torchInfo = undefined;
+    }
+  }
+  const cpu = cpus()[0]?.model ?? 'unknown CPU';
+  say(`machine: ${cpus().length} × ${cpu}; Node ${process.version}; onnxruntime-node ${pkgVersion('onnxruntime-node')}, onnxruntime-web ${pkgVersion('onnxruntime-web')}`);
+  say(`peers: ${torchInfo ? `PyTorch ${torchInfo.torch} (${py}) with BLAS ${torchInfo.blas.find((l) => /libblas|openblas|mkl/.test(l))}` : `PyTorch absent: ${torchAbsent}`}; TF.js ${pkgVersion('@tensorflow/tfjs') ?? 'absent'} (wasm backend)`);
+  say(`every figure: ms, median (min–max) of ${reps} repetitions of ${steps} steps after ${warmup} warm-up steps; ${threads} threads for every framework`);
+  const result: Record<string, unknown> = { machine: { cpus: cpus().length, cpu, node: process.version }, threads, reps, steps, torch: torchInfo ?? { absent: torchAbsent } };
+
+  if (!only || only === 'train') {
+    say('\n## Training step (forward, cross-entropy, backward, update)\n');
+    say('| workload | batch | optimizer | lossgraph node | samples/s | outside run | lossgraph web (wasm) | PyTorch | TF.js (wasm) | vs PyTorch | vs TF.js |');
+    say('| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const rows = [];
+    for (const w of WORKLOADS) {
+      const common = [w.model, w.input.join('x'), String(w.batch), w.optimizer];
+      const ours = inChild(['train', ...common, 'node', String(threads), String(warmup), String(steps), String(reps)]);
+      const web = inChild(['train', ...common, 'web', String(threads), String(warmup), String(Math.max(3, Math.round(steps / 4))), String(reps)]);
+      const torch = torchInfo ? torchPeer(py!, ['train', w.model, ...w.input.map(String), String(w.batch), w.optimizer, String(warmup), String(steps), String(reps), String(threads)]) : undefined;
+      if (torch && !torch.error && ours.params !== undefined && torch.params !== ours.params) throw new Error(`${w.name}: PyTorch's model has ${torch.params} parameters, lossgraph's ${ours.params}: not the same model`);
+      const tfjs = inChild(['tfjs', w.model, w.input.join('x'), String(w.batch), String(threads), '2', String(Math.max(3, Math.round(steps / 4))), String(reps)]);
+      const rt = ratio(ours, torch);
+      const rj = ratio(ours, tfjs);
+      const sps = ours.ms.length ? (1000 * w.batch) / stats(ours.ms).median : NaN;
+      say(`| ${w.name} | ${w.batch} | ${w.optimizer} | ${fmt(ours)} | ${sps.toFixed(0)} | ${ours.outsideShare !== undefined ? `${(100 * ours.outsideShare).toFixed(1)}%` : ''} | ${fmt(web)} | ${fmt(torch)} | ${fmt(tfjs)} | ${rt ? `${rt.toFixed(2)}×` : '–'} | ${rj ? `${rj.toFixed(2)}×` : '–'} |`);
+      rows.push({ workload: w.name, batch: w.batch, optimizer: w.optimizer, params: ours.params, lossgraph: { ...stats(ours.ms), samplesPerSecond: sps, outsideShare: ours.outsideShare, peakMiB: ours.peakMiB }, web: web.error ? { error: web.error } : stats(web.ms), torch: !torch ? null : torch.error ? { error: torch.error } : stats(torch.ms), tfjs: tfjs.error ? { error: tfjs.error } : stats(tfjs.ms), ratio_vs_torch: rt ?? null, ratio_vs_tfjs: rj ?? null, ratio_vs_web: ratio(ours, web) ?? null });
+    }
+    result.train = rows;
+  }
+
+  if (!only || only === 'loss') {
+    say('\n## Losses: forward + backward w.r.t. the logits, B = 256 (ms; peak MiB above the inputs)\n');
+    say('| loss | K | lossgraph ms | lossgraph MiB | PyTorch ms | PyTorch MiB | vs PyTorch |');
+    say('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+    const rows = [];
+    for (const k of [10, 1000, 32000]) {
+      for (const l of LOSSES) {
+        const runs = k === 32000 ? 5 : 20;
+        const ours = inChild(['loss', l, '256', String(k), String(threads), '3', String(runs), String(reps)]);
+        const torch = torchInfo ? torchPeer(py!, ['loss', l, '256', String(k), '3', String(runs), String(reps), String(threads)]) : undefined;
+        const rt = ratio(ours, torch);
+        say(`| ${l} | ${k} | ${fmt(ours, 3)} | ${ours.peakMiB?.toFixed(1) ?? ''} | ${fmt(torch, 3)} | ${torch?.peakMiB?.toFixed(1) ?? ''} | ${rt ? `${rt.toFixed(2)}×` : '–'} |`);
+        rows.push({ loss: l, classes: k, lossgraph: ours.error ? { error: ours.error } : { ...stats(ours.ms), peakMiB: ours.peakMiB }, torch: !torch ? null : torch.error ? { error: torch.error } : { ...stats(torch.ms), peakMiB: torch.peakMiB }, ratio_vs_torch: rt ?? null });
+      }
+    }
+    result.losses = rows;
+  }
+
+  if (flag('e2e')) {
+    say('\n## End to end: lossgraph train on the full Fashion-MNIST, cnn:32,64, 3 epochs\n');
+    const dir = mkdtempSync(join(tmpdir(), 'lossgraph-bench-'));
+    const t0 = performance.now();
+    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url)), 'train', '--data', 'fashion-mnist', '--model', 'cnn:32,64', '--loss', 'ce', '--epochs', '3', '--out', join(dir, 'run'), '--json'], { encoding: 'utf8' });
+    const seconds = (performance.now() - t0) / 1000;
+    rmSync(dir, { recursive: true, force: true });
+    const ok = r.status === 0;
+    say(ok ? `lossgraph: ${seconds.toFixed(1)} s, ${((3 * 60000) / seconds).toFixed(0)} training images/s (3 epochs of 54,000, plus validation and test), test accuracy ${JSON.parse(r.stdout.trim().split('\n').pop()!).test.accuracy}` : `lossgraph train failed: ${r.stderr.trim().split('\n').pop()}`);
+    result.e2e = { seconds, ok };
+  }
+  if (json) console.log(JSON.stringify(result));
+}
+
+function pkgVersion(name: string): string | undefined {
+  const p = fileURLToPath(new URL(`../node_modules/${name}/package.json`, import.meta.url));
+  return existsSync(p) ? (JSON.parse(readFileSync(p, 'utf8')) as { version: string }).version : undefined;
+}
+
+await main();
