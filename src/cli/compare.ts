@@ -92,7 +92,7 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
   let results: JobResult[];
   try {
     if (mode.queue) results = await runOnQueue(jobs, mode.queue, done);
-    else if (mode.workers && mode.workers > 1) results = await runInProcesses(jobs, root, mode.workers, done);
+    else if (mode.workers && mode.workers > 1) results = await runInProcesses(jobs, root, mode.workers, done, { cacheDir: entries[0]!.config.dataOptions.cacheDir, maxMemoryMiB: entries[0]!.config.dataOptions.maxMemoryMiB });
     else {
       results = [];
       for (const [i, job] of jobs.entries()) {

@@ -167,6 +167,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('lock-seconds', { type: 'number', default: 30, describe: 'how long a job stays claimed by a worker that went silent (killed, cut off) before another worker takes it' })
         .option('cache-dir', { type: 'string', describe: 'decoded-image cache folder (default ~/.cache/lossgraph)' })
         .option('cache', { type: 'boolean', default: true, describe: 'use the decoded-image cache (--no-cache: decode every time)' })
+        .option('max-memory', { type: 'number', describe: 'MiB of decoded images to hold in memory; larger data sets stream from the cache' })
         .option('ipc', { type: 'boolean', default: false, hidden: true }),
       async (a) => (await import('./worker.ts')).workerCommand(a as never),
     )

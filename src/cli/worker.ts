@@ -16,7 +16,9 @@ function positiveInt(name: string, v: unknown): number {
 }
 
 export async function workerCommand(a: RunArgs): Promise<void> {
-  const cache = new DataCache({ cacheDir: a.cache === false ? undefined : ((a['cache-dir'] as string | undefined) ?? defaultCacheDir()) });
+  const maxMemory = a['max-memory'] as number | undefined;
+  if (maxMemory !== undefined && !(maxMemory > 0)) throw new ArgumentError(`--max-memory must be a positive number of MiB, got ${maxMemory}`);
+  const cache = new DataCache({ cacheDir: a.cache === false ? undefined : ((a['cache-dir'] as string | undefined) ?? defaultCacheDir()), maxMemoryMiB: maxMemory });
   if (a.ipc) return serveParent(cache);
   if (!a.queue) throw new ArgumentError('lossgraph worker needs --queue redis://HOST:PORT (the queue lossgraph compare|sweep --queue fills)');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);

@@ -14,7 +14,14 @@ const BIN = fileURLToPath(new URL('../../bin/lossgraph.js', import.meta.url));
 export type ToChild = { type: 'job'; index: number; job: GridJob; root: string };
 export type FromChild = { type: 'done'; index: number; result: string } | { type: 'failed'; index: number; message: string; badInput: boolean };
 
-export async function runInProcesses(jobs: GridJob[], root: string, workers: number, onDone: (index: number, r: JobResult) => void): Promise<JobResult[]> {
+/** The submitter's machine-local data options, which jobs leave out, for its child processes. */
+export interface LocalDataOptions {
+  cacheDir?: string;
+  maxMemoryMiB?: number;
+}
+
+export async function runInProcesses(jobs: GridJob[], root: string, workers: number, onDone: (index: number, r: JobResult) => void, local: LocalDataOptions = {}): Promise<JobResult[]> {
+  const args = ['worker', '--ipc', ...(local.cacheDir ? ['--cache-dir', local.cacheDir] : ['--no-cache']), ...(local.maxMemoryMiB !== undefined ? ['--max-memory', String(local.maxMemoryMiB)] : [])];
   const results: JobResult[] = new Array(jobs.length);
   let next = 0;
   const children: ChildProcess[] = [];
@@ -39,7 +46,7 @@ export async function runInProcesses(jobs: GridJob[], root: string, workers: num
       };
       if (jobs.length === 0) return resolve();
       for (let w = 0; w < Math.min(workers, jobs.length); w++) {
-        const child = fork(BIN, ['worker', '--ipc'], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+        const child = fork(BIN, args, { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
         let stderr = '';
         child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
         children.push(child);
