@@ -14,4 +14,5 @@ if (existsSync(compiled)) {
   register();
   ({ main } = await import('../src/cli/main.ts'));
 }
-process.exitCode = await main(process.argv.slice(2));
+// A finished command exits, even if a library left a handle open (a Redis client reconnecting, say).
+process.exit(await main(process.argv.slice(2)));

@@ -43,12 +43,22 @@ export function parseQueueUrl(url: string): ConnectionOptions & { display: strin
 }
 
 /** A Redis client for `url` (BullMQ takes constructed ioredis clients in ESM) and the URL without its password. */
-function connectionOf(url: string): { connection: Redis; display: string } {
+function connectionOf(url: string): { connection: Redis; another(): Redis; display: string } {
   const { display, ...options } = parseQueueUrl(url) as RedisOptions & { display: string };
-  // Errors surface through the commands that fail; connection retries back off quietly.
-  const connection = new Redis({ ...options, lazyConnect: false });
-  connection.on('error', () => {});
-  return { connection, display };
+  const make = () => {
+    const c = new Redis(options);
+    // Errors surface through the commands that fail; connection retries back off quietly.
+    c.on('error', () => {});
+    return c;
+  };
+  return { connection: make(), another: make, display };
+}
+
+/** Closes BullMQ objects and the connection without waiting forever on a Redis that never answered. */
+async function shutDown(closables: { close(): Promise<void> }[], ...connections: Redis[]): Promise<void> {
+  const closed = Promise.allSettled(closables.map((c) => c.close()));
+  await Promise.race([closed, new Promise((done) => setTimeout(done, 2000).unref())]);
+  for (const c of connections) c.disconnect();
 }
 
 /** Fails with one line when Redis does not answer within a few seconds (instead of hanging). */
@@ -73,10 +83,12 @@ async function reachable(q: Queue, display: string): Promise<void> {
  * the grid with the worker's message.
  */
 export async function runOnQueue(jobs: GridJob[], url: string, onDone: (index: number, r: JobResult, reused: boolean) => void): Promise<JobResult[]> {
-  const { connection, display } = connectionOf(url);
+  const { connection, another, display } = connectionOf(url);
   const queue = new Queue(QUEUE_NAME, { connection });
   queue.on('error', () => {});
-  const events = new QueueEvents(QUEUE_NAME, { connection });
+  // QueueEvents blocks on its own connection.
+  const eventsConnection = another();
+  const events = new QueueEvents(QUEUE_NAME, { connection: eventsConnection });
   events.on('error', () => {});
   try {
     await reachable(queue, display);
@@ -104,8 +116,7 @@ export async function runOnQueue(jobs: GridJob[], url: string, onDone: (index: n
     }));
     return results;
   } finally {
-    await Promise.allSettled([events.close(), queue.close()]);
-    connection.disconnect();
+    await shutDown([events, queue], connection, eventsConnection);
   }
 }
 
@@ -127,11 +138,10 @@ export async function runQueueWorker(url: string, o: WorkerOptions): Promise<{ c
   try {
     await reachable(probe, display);
   } catch (e) {
-    connection.disconnect();
+    await shutDown([probe], connection);
     throw e;
-  } finally {
-    await probe.close();
   }
+  await probe.close();
   const worker = new Worker(QUEUE_NAME, async (bull: Job) => {
     let job: GridJob;
     try {
