@@ -1,7 +1,7 @@
 // `npm run bench`: lossgraph against its peers, in one invocation, same model,
 // batch, optimizer and thread count. Not part of npm test.
 //
-//   npm run bench [-- --json] [--reps 5] [--steps 20] [--threads N] [--only train|loss] [--e2e]
+//   npm run bench [-- --json] [--reps 5] [--steps 20] [--threads N] [--only train|loss|none] [--e2e]
 //
 // - training steps (forward, ce, backward, update): lossgraph in
 //   onnxruntime-node (CPU) and in onnxruntime-web's wasm backend (in Node: the
@@ -14,7 +14,8 @@
 // - loss micro-benchmarks: forward + backward w.r.t. the logits, B = 256,
 //   K = 10, 1000, 32000, time and peak memory, lossgraph vs PyTorch;
 // - --e2e: lossgraph train on the full Fashion-MNIST (cnn:32,64, 3 epochs)
-//   next to the same loop in PyTorch, data loading included.
+//   next to the same loop in PyTorch (bench/torch_peer.py e2e), data loading
+//   included (needs Debian's dataset-fashion-mnist).
 // Every measurement runs in its own child process, so peak memory is its own.
 // With --json the last line is one object with every figure and, per peer, a
 // ratio named after it: lossgraph throughput / peer throughput (> 1: faster).
@@ -266,15 +267,31 @@ async function main(): Promise<void> {
   }
 
   if (flag('e2e')) {
-    say('\n## End to end: lossgraph train on the full Fashion-MNIST, cnn:32,64, 3 epochs\n');
-    const dir = mkdtempSync(join(tmpdir(), 'lossgraph-bench-'));
-    const t0 = performance.now();
-    const r = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url)), 'train', '--data', 'fashion-mnist', '--model', 'cnn:32,64', '--loss', 'ce', '--epochs', '3', '--out', join(dir, 'run'), '--json'], { encoding: 'utf8' });
-    const seconds = (performance.now() - t0) / 1000;
-    rmSync(dir, { recursive: true, force: true });
-    const ok = r.status === 0;
-    say(ok ? `lossgraph: ${seconds.toFixed(1)} s, ${((3 * 60000) / seconds).toFixed(0)} training images/s (3 epochs of 54,000, plus validation and test), test accuracy ${JSON.parse(r.stdout.trim().split('\n').pop()!).test.accuracy}` : `lossgraph train failed: ${r.stderr.trim().split('\n').pop()}`);
-    result.e2e = { seconds, ok };
+    say('\n## End to end: full Fashion-MNIST, cnn:32,64, ce, AdamW, batch 64, 3 epochs (data loading, validation and test included)\n');
+    const { SYSTEM_FASHION_MNIST } = await import('../src/data/idx.ts');
+    if (!existsSync(join(SYSTEM_FASHION_MNIST, 'train-images-idx3-ubyte.gz'))) {
+      say(`absent: no full Fashion-MNIST in ${SYSTEM_FASHION_MNIST} (apt-get install dataset-fashion-mnist)`);
+      result.e2e = { absent: SYSTEM_FASHION_MNIST };
+    } else {
+      const dir = mkdtempSync(join(tmpdir(), 'lossgraph-bench-'));
+      const t0 = performance.now();
+      const r = spawnSync(process.execPath, [fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url)), 'train', '--data', 'fashion-mnist', '--model', 'cnn:32,64', '--loss', 'ce', '--epochs', '3', '--out', join(dir, 'run'), '--json'], { encoding: 'utf8' });
+      const seconds = (performance.now() - t0) / 1000;
+      rmSync(dir, { recursive: true, force: true });
+      // 54,000 training images per epoch, in whole batches of 64.
+      const images = 3 * Math.floor(54000 / 64) * 64;
+      type E2E = { seconds?: number; imagesPerSecond?: number; testAccuracy?: number; error?: string };
+      // lossgraph train uses all cores (ONNX Runtime's default), as many as the peer's threads here.
+      const ours: E2E = r.status === 0 ? { seconds, imagesPerSecond: images / seconds, testAccuracy: JSON.parse(r.stdout.trim().split('\n').pop()!).test.accuracy as number } : { error: r.stderr.trim().split('\n').pop() };
+      const peer = torchInfo ? torchPeer(py!, ['e2e', SYSTEM_FASHION_MNIST, 'cnn:32,64', '3', String(threads)]) as unknown as { seconds: number; trainImages: number; testAccuracy: number; error?: string } : undefined;
+      const line = (name: string, o: E2E | undefined) => `| ${name} | ${!o ? 'absent' : o.error ? `fails: ${o.error}` : `${o.seconds!.toFixed(1)} s | ${o.imagesPerSecond!.toFixed(0)} | ${(100 * o.testAccuracy!).toFixed(2)}%`} |`;
+      say('| | wall time | training images/s | test accuracy |');
+      say('| --- | ---: | ---: | ---: |');
+      say(line('lossgraph train', ours));
+      const peerRow: E2E | undefined = peer && !peer.error ? { seconds: peer.seconds, imagesPerSecond: peer.trainImages / peer.seconds, testAccuracy: peer.testAccuracy } : peer;
+      say(line('PyTorch, the same loop', peerRow));
+      result.e2e = { lossgraph: ours, torch: peerRow ?? null, ratio_vs_torch: ours.seconds && peerRow?.seconds ? peerRow.seconds / ours.seconds : null };
+    }
   }
   if (json) console.log(JSON.stringify(result));
 }

@@ -4,6 +4,7 @@ optimizers and batches on the CPU, timed the same way. One JSON line on stdout.
   python3 bench/torch_peer.py blas
   python3 bench/torch_peer.py train MODEL C H W BATCH OPTIMIZER WARMUP STEPS REPS THREADS
   python3 bench/torch_peer.py loss SPEC BATCH CLASSES WARMUP RUNS REPS THREADS
+  python3 bench/torch_peer.py e2e IDX_DIR MODEL EPOCHS THREADS
 
 Models: mlp:W[,W...] (flatten, dense+ReLU per width, dense K) and cnn:F[,F...]
 (conv3x3+BN+ReLU, 2x2 max pool while the map is >= 2x2, per block; flatten,
@@ -132,6 +133,58 @@ def loss(spec, batch, classes, warmup, runs, reps, threads):
     return {"ms": ms, "peakMiB": (peak_kib() - base) / 1024}
 
 
+def read_idx(path):
+    import gzip
+    import struct
+    with (gzip.open if path.endswith(".gz") else open)(path, "rb") as f:
+        data = f.read()
+    dims = data[3]
+    shape = struct.unpack(">" + "I" * dims, data[4:4 + 4 * dims])
+    return torch.frombuffer(bytearray(data[4 + 4 * dims:]), dtype=torch.uint8).reshape(shape)
+
+
+def e2e(directory, spec, epochs, threads):
+    """lossgraph train's loop in PyTorch: the IDX files read and scaled to [0, 1], 90/10
+    train/validation of the train part, batch 64, AdamW 1e-3, a validation pass per
+    epoch, the test set at the end; wall time from reading the files on."""
+    import os
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    t0 = time.perf_counter()
+    path = lambda stem: next(p for p in (os.path.join(directory, stem + ".gz"), os.path.join(directory, stem)) if os.path.exists(p))
+    x = read_idx(path("train-images-idx3-ubyte")).float().div_(255).unsqueeze(1)
+    y = read_idx(path("train-labels-idx1-ubyte")).long()
+    xt = read_idx(path("t10k-images-idx3-ubyte")).float().div_(255).unsqueeze(1)
+    yt = read_idx(path("t10k-labels-idx1-ubyte")).long()
+    order = torch.randperm(len(x))
+    n_val = len(x) // 10
+    val, train_idx = order[:n_val], order[n_val:]
+    model = model_of(spec, 1, 28, 28)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+
+    def evaluate(xs, ys):
+        model.eval()
+        correct = 0
+        with torch.no_grad():
+            for i in range(0, len(xs), 256):
+                correct += (model(xs[i:i + 256]).argmax(1) == ys[i:i + 256]).sum().item()
+        model.train()
+        return correct / len(xs)
+
+    images = 0
+    for _ in range(epochs):
+        perm = train_idx[torch.randperm(len(train_idx))]
+        for i in range(0, len(perm) - 63, 64):
+            b = perm[i:i + 64]
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(x[b]), y[b]).backward()
+            opt.step()
+            images += 64
+        evaluate(x[val], y[val])
+    accuracy = evaluate(xt, yt)
+    return {"seconds": time.perf_counter() - t0, "trainImages": images, "testAccuracy": accuracy}
+
+
 def main():
     mode = sys.argv[1]
     a = sys.argv[2:]
@@ -139,6 +192,8 @@ def main():
         out = blas()
     elif mode == "train":
         out = train(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]), a[5], int(a[6]), int(a[7]), int(a[8]), int(a[9]))
+    elif mode == "e2e":
+        out = e2e(a[0], a[1], int(a[2]), int(a[3]))
     else:
         out = loss(a[0], int(a[1]), int(a[2]), int(a[3]), int(a[4]), int(a[5]), int(a[6]))
     print(json.dumps(out))
