@@ -5,62 +5,42 @@
 // a new head from a typed loss spec, and probe the server's refusals.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { FILES, parseCheckpoint, parseManifest } from '../src/artifacts/contract.ts';
-import { exportBundle, type ExportResult } from '../src/cli/export.ts';
-import { serve } from '../src/cli/serve.ts';
+import type { ExportResult } from '../src/cli/export.ts';
 import { cyclicBatch } from '../src/data/batches.ts';
 import { decodeImage } from '../src/data/image.ts';
 import { Rng } from '../src/models/random.ts';
 import { Session } from '../src/runtime/session.ts';
 import { TrainingSession } from '../src/runtime/training.ts';
-import { DEFAULT_CONFIG, runTraining } from '../src/train/driver.ts';
-import { CLASSES, SIZE, sampleImage, writeFolder } from './helpers/images.ts';
+import { CHROMIUM, CLASSES, SIZE, openPage as openServedPage, sampleImage, servedRun, writeFolder, type ServedRun } from './helpers/web.ts';
 import { Jimp } from 'jimp';
 
-const CHROMIUM = '/usr/bin/chromium';
 const BIN = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));
 const SHOTS = fileURLToPath(new URL('../artifacts/screenshots/', import.meta.url));
 
+let run: ServedRun | undefined;
 let dir: string;
 let bundle: ExportResult;
-let server: Awaited<ReturnType<typeof serve>>;
-let browser: Browser | undefined;
+let server: ServedRun['server'];
 const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM} (apt-get install chromium)` : undefined;
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'lossgraph-web-'));
-  await writeFolder(join(dir, 'data'), 40, 1);
-  const config = { ...DEFAULT_CONFIG, data: `folder:${join(dir, 'data')}`, dataOptions: { imageSize: SIZE }, model: 'cnn:4,8', loss: 'ce', epochs: 2, batch: 16 };
-  await runTraining(config, join(dir, 'run'));
-  bundle = await exportBundle(join(dir, 'run'), join(dir, 'web'));
-  server = await serve(join(dir, 'web'), { port: 0 });
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox'] });
+  run = await servedRun({ prefix: 'lossgraph-web-', perClass: 40, model: 'cnn:4,8', loss: 'ce', epochs: 2, args: [] });
+  ({ dir, bundle, server } = run);
 });
 
 after(async () => {
-  await browser?.close();
-  server?.server.close();
+  await run?.close();
 });
 
-async function openPage(query = ''): Promise<{ page: Page; requests: string[]; loadMs: number }> {
-  const page = await browser!.newPage();
-  const requests: string[] = [];
-  page.on('request', (r) => requests.push(r.url()));
-  const t0 = Date.now();
-  await page.goto(`${server.url}${query}`);
-  await page.waitForFunction(() => (globalThis as { lossgraph?: unknown }).lossgraph !== undefined);
-  await page.evaluate(() => (globalThis as unknown as { lossgraph: { ready: Promise<void> } }).lossgraph.ready);
-  return { page, requests, loadMs: Date.now() - t0 };
-}
+const openPage = (query = '') => openServedPage(run!, query);
 
 /** classify / preprocess take bytes: sent as a number array and rebuilt as a Uint8Array in the page. */
 async function withBytes<T>(page: Page, method: 'classify' | 'preprocess', bytes: Uint8Array): Promise<T> {

@@ -40,9 +40,12 @@ function newHead(old: Manifest, oldCheckpoint: Uint8Array, classes: string[], lo
 
 type Artifacts = { manifest: Manifest; files: Record<string, Uint8Array> };
 
-/** The exported graphs in `folder` (the run's own, or their WebGPU forms), with the exported checkpoint. */
-async function fetchArtifacts(base: string, checkpoint: Uint8Array): Promise<Artifacts> {
-  const manifest = parseManifest(new TextDecoder().decode(await fetchBytes(`${base}${FILES.manifest}`)), FILES.manifest);
+async function fetchManifest(base: string): Promise<Manifest> {
+  return parseManifest(new TextDecoder().decode(await fetchBytes(`${base}${FILES.manifest}`)), FILES.manifest);
+}
+
+/** The exported graphs at `base` (the run's own, or their WebGPU forms) described by `manifest`, with the exported checkpoint. */
+async function fetchArtifacts(base: string, manifest: Manifest, checkpoint: Uint8Array): Promise<Artifacts> {
   const [training, evaluation, inference] = await Promise.all([FILES.training, FILES.eval, FILES.inference].map((f) => fetchBytes(`${base}${f}`)));
   return { manifest, files: { [FILES.training]: training!, [FILES.eval]: evaluation!, [FILES.inference]: inference!, [FILES.checkpoint]: checkpoint } };
 }
@@ -62,13 +65,12 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   ort.env.wasm.numThreads = m.threads;
   await session?.release();
   session = undefined;
-  const manifest = parseManifest(new TextDecoder().decode(await fetchBytes(`${m.modelBase}${FILES.manifest}`)), FILES.manifest);
-  const checkpoint = await fetchBytes(`${m.modelBase}${FILES.checkpoint}`);
-  // The CPU form of the graphs is the one downloads bake: it runs in every runtime.
-  const load = (target: 'cpu' | 'webgpu'): Promise<Artifacts> =>
-    m.mode === 'new' ? Promise.resolve(newHead(manifest, checkpoint, m.classes, m.loss, target)) : fetchArtifacts(target === 'webgpu' ? `${m.modelBase}${m.webgpuFolder}` : m.modelBase, checkpoint);
-  const cpu = await load('cpu');
-  inferenceModel = cpu.files[FILES.inference];
+  const [manifest, checkpoint] = await Promise.all([fetchManifest(m.modelBase), fetchBytes(`${m.modelBase}${FILES.checkpoint}`)]);
+  const load = async (target: 'cpu' | 'webgpu'): Promise<Artifacts> => {
+    if (m.mode === 'new') return newHead(manifest, checkpoint, m.classes, m.loss, target);
+    const base = target === 'webgpu' ? `${m.modelBase}${m.webgpuFolder}` : m.modelBase;
+    return fetchArtifacts(base, target === 'webgpu' ? await fetchManifest(base) : manifest, checkpoint);
+  };
   let why = await webgpuUnavailable(m);
   if (!why) {
     try {
@@ -78,7 +80,13 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
       why = e instanceof Error ? e.message : String(e);
     }
   }
-  session ??= await TrainingSession.fromBuilt(cpu, { runtime: 'web', ort, providers: ['wasm'] });
+  let cpu: Artifacts | undefined;
+  if (!session) {
+    cpu = await load('cpu');
+    session = await TrainingSession.fromBuilt(cpu, { runtime: 'web', ort, providers: ['wasm'] });
+  }
+  // Downloads bake the CPU form of the inference graph: it runs in every runtime.
+  inferenceModel = cpu ? cpu.files[FILES.inference] : m.mode === 'new' ? (await load('cpu')).files[FILES.inference] : await fetchBytes(`${m.modelBase}${FILES.inference}`);
   const parameters = session.manifest.carried.filter((c) => c.kind === 'parameter').reduce((a, c) => a + c.shape.reduce((x, y) => x * y, 1), 0);
   const backend = session.backend === 'webgpu' ? 'webgpu' : 'wasm';
   post({ type: 'ready', classes: m.mode === 'new' ? m.classes : [], head: session.manifest.head, loss: session.manifest.spec.loss, parameters, backend, ...(backend === 'wasm' && why ? { why } : {}) });

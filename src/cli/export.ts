@@ -87,7 +87,7 @@ async function examplePng(x: Float32Array, [c, h, w]: [number, number, number]):
 export async function exportBundle(run: string, out: string, opts: { force?: boolean } = {}): Promise<ExportResult> {
   const config = readRunConfig(run);
   const manifest = readManifest(run);
-  readCheckpoint(join(run, FILES.checkpoint), manifest);
+  const checkpoint = readCheckpoint(join(run, FILES.checkpoint), manifest);
   for (const f of [FILES.inference, FILES.training, FILES.eval]) {
     if (!existsSync(join(run, f))) throw new ArtifactError(`${run}: no ${f}; is the run finished?`);
   }
@@ -107,7 +107,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
   mkdirSync(join(tmp, 'samples'), { recursive: true });
   try {
     for (const f of [FILES.inference, FILES.training, FILES.eval, FILES.checkpoint, FILES.manifest]) copyFileSync(join(run, f), join(tmp, 'model', f));
-    const webgpu = writeWebgpuGraphs(manifest, readCheckpoint(join(run, FILES.checkpoint), manifest).tensors, join(tmp, 'model', WEBGPU_FOLDER));
+    const webgpu = writeWebgpuGraphs(manifest, checkpoint.tensors, join(tmp, 'model', WEBGPU_FOLDER));
     const test = splitDataset(data, config.seed).test;
     const samples: BundleMeta['samples'] = [];
     const size = c * h * w;

@@ -5,6 +5,12 @@
 // of ones over a one-element-wide slice of the value along it instead.
 import type { Graph, Value } from './graph.ts';
 
+/** Ones of x's shape and type, computed from x so they keep its symbolic dimensions (all on WebGPU). */
+export function onesLike(g: Graph, x: Value): Value {
+  // Equal(v, v) is false for NaN, and Where picks 1 either way: ones even where x is not finite.
+  return g.where(g.equal(x, x), g.scalar(1, x.dtype), g.scalar(1, x.dtype));
+}
+
 export function elementCount(g: Graph, x: Value, axes: readonly number[]): Value {
   const known = axes.reduce((p, a) => p * (typeof x.shape[a] === 'number' ? (x.shape[a] as number) : 1), 1);
   const symbolic = axes.filter((a) => typeof x.shape[a] !== 'number');
@@ -14,9 +20,7 @@ export function elementCount(g: Graph, x: Value, axes: readonly number[]): Value
   for (const a of symbolic) {
     const others = Array.from({ length: x.rank }, (_, i) => i).filter((i) => i !== a);
     const line = g.slice(x, others.map(() => 0), others.map(() => 1), others);
-    // Equal(v, v) is false for NaN, and Where picks 1 either way: ones even where x is not finite.
-    const ones = g.where(g.equal(line, line), g.scalar(1, x.dtype), g.scalar(1, x.dtype));
-    count = g.mul(count, g.reduceSum(ones, undefined, false));
+    count = g.mul(count, g.reduceSum(onesLike(g, line), undefined, false));
   }
   return count;
 }

@@ -13,6 +13,7 @@
 //    function squares an affine image of one word; words of the input (seed,
 //    step, layer, column, row) are added in between rounds.
 import type { Graph, Value } from '../graph/graph.ts';
+import { onesLike } from '../graph/counts.ts';
 import { LossgraphError } from '../errors.ts';
 
 /** Uniform [0, 1) numbers of x's shape, from int64 seed and step scalars (the CPU/CUDA form). */
@@ -51,9 +52,9 @@ export function keepUniformExactFloat(g: Graph, x: Value, seed: Value, step: Val
   if (x.rank !== 2 || typeof features !== 'number') throw new LossgraphError(`dropout for the WebGPU target needs a [batch, features] input with known features, got ${x}`);
   const dt = x.dtype;
   const c = (v: number) => g.scalar(v, dt);
-  // v mod 4096 for an integer 0 <= |v| < 2^24: Floor of an exact product by 2^-12.
-  const mod12 = (v: Value) => g.sub(v, g.mul(g.floor(g.mul(v, c(1 / WORD))), c(WORD)));
+  // floor(v / 4096) and v mod 4096 for an integer |v| < 2^24: Floor of an exact product by 2^-12.
   const high = (v: Value) => g.floor(g.mul(v, c(1 / WORD)));
+  const mod12 = (v: Value) => g.sub(v, g.mul(high(v), c(WORD)));
   const roundFn = (v: Value, k: number) => {
     const [a, b] = ROUND_KEYS[k % ROUND_KEYS.length]!;
     const y = mod12(g.add(g.mul(v, c(a)), c(b)));
@@ -73,10 +74,9 @@ export function keepUniformExactFloat(g: Graph, x: Value, seed: Value, step: Val
   key = absorb(key, g.cast(seed, dt), 0);
   key = absorb(key, g.cast(step, dt), 2);
   const columns = absorb(key, g.constant(dt, [1, features], Array.from({ length: features }, (_, i) => i)), 4);
-  // Row numbers 0..batch-1 as a [batch, 1] column: a running sum of ones over x's first column
-  // (Where gives 1 even where x is not finite), which keeps x's symbolic batch dimension.
-  const first = g.slice(x, [0], [1], [1]);
-  const rowIndex = g.sub(g.cumSum(g.where(g.equal(first, first), c(1), c(1)), 0), c(1));
+  // Row numbers 0..batch-1 as a [batch, 1] column: a running sum of ones over x's first column,
+  // which keeps x's symbolic batch dimension.
+  const rowIndex = g.sub(g.cumSum(onesLike(g, g.slice(x, [0], [1], [1])), 0), c(1));
   const rows = absorb([c(0), c(0)], rowIndex, 6);
   const [L, R] = rounds([mod12(g.add(columns[0], rows[0])), mod12(g.add(columns[1], rows[1]))], 1, FINAL_ROUNDS);
   return g.mul(g.add(g.mul(L, c(WORD)), R), c(2 ** -24));

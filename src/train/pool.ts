@@ -25,6 +25,8 @@ export async function runInProcesses(jobs: GridJob[], root: string, workers: num
   const results: JobResult[] = new Array(jobs.length);
   let next = 0;
   const children: ChildProcess[] = [];
+  /** The job each child is running. */
+  const running = new Map<ChildProcess, number>();
   try {
     await new Promise<void>((resolve, reject) => {
       let finished = 0;
@@ -41,7 +43,7 @@ export async function runInProcesses(jobs: GridJob[], root: string, workers: num
           return;
         }
         const index = next++;
-        (child as ChildProcess & { running?: number }).running = index;
+        running.set(child, index);
         child.send({ type: 'job', index, job: jobs[index]!, root } satisfies ToChild);
       };
       if (jobs.length === 0) return resolve();
@@ -51,7 +53,7 @@ export async function runInProcesses(jobs: GridJob[], root: string, workers: num
         child.stderr!.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-2000)));
         children.push(child);
         child.on('message', (m: FromChild) => {
-          (child as ChildProcess & { running?: number }).running = undefined;
+          running.delete(child);
           if (m.type === 'failed') {
             const job = jobs[m.index]!;
             return fail(new LossgraphError(`${job.label}, seed ${job.seed}: ${m.message}`));
@@ -62,9 +64,9 @@ export async function runInProcesses(jobs: GridJob[], root: string, workers: num
           else feed(child);
         });
         child.on('exit', (code, signal) => {
-          const running = (child as ChildProcess & { running?: number }).running;
-          if (running !== undefined) {
-            const job = jobs[running]!;
+          const index = running.get(child);
+          if (index !== undefined) {
+            const job = jobs[index]!;
             fail(new LossgraphError(`${job.label}, seed ${job.seed}: the worker process died (${signal ?? `exit ${code}`})${stderr.trim() ? `: ${stderr.trim().split('\n').pop()}` : ''}`));
           }
         });

@@ -6,7 +6,7 @@
 // loses its lock and the stalled-job check hands its job to another worker,
 // crashes are retried with exponential backoff, and bad input is an
 // UnrecoverableError, which fails the job at once without a retry.
-import { Queue, QueueEvents, UnrecoverableError, Worker, type ConnectionOptions, type Job } from 'bullmq';
+import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { ArgumentError, LossgraphError } from '../errors.ts';
 import { DataCache, decodeResult, encodeResult, jobId, runJob, validateJob, type GridJob, type JobResult } from './jobs.ts';
@@ -16,7 +16,7 @@ export const QUEUE_NAME = 'lossgraph-grid';
 export const ATTEMPTS = 3;
 
 /** `redis://[user:password@]host:port[/db]` or `rediss://…` (TLS) as ioredis options; one line on anything else. */
-export function parseQueueUrl(url: string): ConnectionOptions & { display: string } {
+export function parseQueueUrl(url: string): RedisOptions & { display: string } {
   let u: URL;
   try {
     u = new URL(url);
@@ -39,12 +39,12 @@ export function parseQueueUrl(url: string): ConnectionOptions & { display: strin
     maxRetriesPerRequest: null,
     // The URL without its password, for messages.
     display: `${u.protocol}//${u.username ? `${u.username}:***@` : u.password ? ':***@' : ''}${u.host}${u.pathname === '/' ? '' : u.pathname}`,
-  } as ConnectionOptions & { display: string };
+  };
 }
 
 /** A Redis client for `url` (BullMQ takes constructed ioredis clients in ESM) and the URL without its password. */
 function connectionOf(url: string): { connection: Redis; another(): Redis; display: string } {
-  const { display, ...options } = parseQueueUrl(url) as RedisOptions & { display: string };
+  const { display, ...options } = parseQueueUrl(url);
   const make = () => {
     const c = new Redis(options);
     // Errors surface through the commands that fail; connection retries back off quietly.

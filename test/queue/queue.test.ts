@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { writeFolder } from '../helpers/images.ts';
+import { writeFolder } from '../helpers/web.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/lossgraph.js', import.meta.url));
 const hasRedis = spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;

@@ -7,28 +7,22 @@
 // `lossgraph eval` what the page reported. `?backend=wasm` falls back and says so.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import type { Browser, Page } from 'playwright-core';
-import { CHROMIUM } from '../../bench/webgpu/harness.ts';
+import type { Page } from 'playwright-core';
 import { FILES, parseCheckpoint, parseManifest } from '../../src/artifacts/contract.ts';
-import { exportBundle } from '../../src/cli/export.ts';
-import { serve } from '../../src/cli/serve.ts';
 import { cyclicBatch } from '../../src/data/batches.ts';
 import { decodeImage } from '../../src/data/image.ts';
 import { Session } from '../../src/runtime/session.ts';
 import { TrainingSession } from '../../src/runtime/training.ts';
-import { DEFAULT_CONFIG, runTraining } from '../../src/train/driver.ts';
-import { CLASSES, SIZE, writeFolder } from '../helpers/images.ts';
+import { CHROMIUM, CLASSES, SIZE, openPage as openServedPage, servedRun, writeFolder, type ServedRun } from '../helpers/web.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/lossgraph.js', import.meta.url));
 let skip: string | undefined = existsSync(CHROMIUM) ? undefined : `no ${CHROMIUM}`;
+let run: ServedRun | undefined;
 let dir: string;
-let server: Awaited<ReturnType<typeof serve>> | undefined;
-let browser: Browser | undefined;
 
 type App = {
   ready: Promise<void>;
@@ -40,38 +34,24 @@ type App = {
   exportTrained(): Promise<{ checkpoint: Uint8Array; accuracy: number }>;
   classify(b: Uint8Array): Promise<{ classIndex: number; probabilities: Float32Array }>;
 };
-const app = () => (globalThis as unknown as { lossgraph: App }).lossgraph;
 
 before(async () => {
   if (skip) return;
-  dir = mkdtempSync(join(tmpdir(), 'lossgraph-webgpu-page-'));
-  await writeFolder(join(dir, 'data'), 30, 1);
   // cnn:4,8 keeps its default dropout 0.2: the WebGPU form hashes its masks in exact float arithmetic.
-  const config = { ...DEFAULT_CONFIG, data: `folder:${join(dir, 'data')}`, dataOptions: { imageSize: SIZE }, model: 'cnn:4,8', loss: 'ce + 0.3*gaussian_kl(sigma=1)', epochs: 1, batch: 16 };
-  await runTraining(config, join(dir, 'run'));
-  await exportBundle(join(dir, 'run'), join(dir, 'web'));
-  server = await serve(join(dir, 'web'), { port: 0 });
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--enable-unsafe-webgpu'] });
-  const probe = await browser.newPage();
+  run = await servedRun({ prefix: 'lossgraph-webgpu-page-', perClass: 30, model: 'cnn:4,8', loss: 'ce + 0.3*gaussian_kl(sigma=1)', epochs: 1, args: ['--enable-unsafe-webgpu'] });
+  dir = run.dir;
+  const probe = await run.browser.newPage();
   // navigator.gpu needs a secure context: ask from the served origin (localhost), not about:blank.
-  await probe.goto(`${server.url}SHA256SUMS`);
+  await probe.goto(`${run.server.url}SHA256SUMS`);
   if (!(await probe.evaluate(async () => !!(await (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu?.requestAdapter())))) skip = 'Chromium offers no WebGPU adapter here';
   await probe.close();
 });
 
 after(async () => {
-  await browser?.close();
-  server?.server.close();
+  await run?.close();
 });
 
-async function openPage(query = ''): Promise<Page> {
-  const page = await browser!.newPage();
-  await page.goto(`${server!.url}${query}`);
-  await page.waitForFunction(() => (globalThis as { lossgraph?: unknown }).lossgraph !== undefined);
-  await page.evaluate(() => (globalThis as unknown as { lossgraph: { ready: Promise<void> } }).lossgraph.ready);
-  return page;
-}
+const openPage = async (query = ''): Promise<Page> => (await openServedPage(run!, query)).page;
 
 test('the page classifies and fine-tunes on WebGPU, state on the GPU; Node follows its trajectory; eval scores the download', async (t) => {
   if (skip) return t.skip(skip);
