@@ -2,8 +2,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { registeredOps } from '../src/autograd/registry.ts';
-import { Graph, type Value } from '../src/graph/graph.ts';
+import { Graph, attr, type Value } from '../src/graph/graph.ts';
 import { grad } from '../src/autograd/grad.ts';
+import { lowerForFloat64 } from '../src/graph/lower.ts';
 import { Rng } from '../src/models/random.ts';
 import { gradcheck, type CheckInput } from './helpers/gradcheck.ts';
 
@@ -91,8 +92,17 @@ const cases: Case[] = [
   { op: 'ConvTranspose', what: 'stride 2, padding, output padding, bias', inputs: [f('x', 2, 3, 4, 4), f('w', 3, 2, 3, 3), f('b', 2)], build: (g, [x, w, b]) => g.convTranspose(x!, w!, b!, { strides: [2, 2], pads: [1, 1, 1, 1], outputPadding: [1, 1] }) },
   { op: 'MaxPool', what: 'overlapping 3x3 windows, stride 2, padding', inputs: [f('x', 2, 2, 7, 7)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }) },
   { op: 'MaxPool', what: '2x2 stride 2, dilation 2', inputs: [f('x', 1, 2, 6, 6)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [2, 2], strides: [2, 2], dilations: [2, 2] }) },
+  { op: 'MaxPool', what: '2x2 stride 2 with a row and column left over (MaxUnpool)', inputs: [f('x', 2, 2, 7, 7)], build: (g, [x]) => g.maxPoolWithIndices(x!, { kernelShape: [2, 2], strides: [2, 2] })[0] },
+  { op: 'MaxPool', what: '3x3 stride 3, padding 1, indices recomputed (MaxUnpool)', inputs: [f('x', 1, 2, 7, 8)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [3, 3], strides: [3, 3], pads: [1, 1, 1, 1] }) },
   { op: 'MaxPool', what: 'WebGPU form (window slots, no indices), 2x2 stride 2, a row and column left over', inputs: [f('x', 2, 2, 7, 7)], build: (g, [x]) => { g.target = 'webgpu'; return g.maxPool(x!, { kernelShape: [2, 2], strides: [2, 2] }); } },
   { op: 'MaxPool', what: 'WebGPU form, 3x3 stride 3', inputs: [f('x', 1, 2, 6, 6)], build: (g, [x]) => { g.target = 'webgpu'; return g.maxPool(x!, { kernelShape: [3, 3], strides: [3, 3] }); } },
+  { op: 'BatchNormalization', what: 'given statistics (inference mode), every input', inputs: [f('x', 3, 4, 2, 2), f('s', 4), f('b', 4), f('m', 4), awayFromZero('v', [4], 21, true)], build: (g, [x, s, b, m, v]) => g.batchNormalization(x!, s!, b!, m!, v!, 1e-3) },
+  { op: 'BatchNormalization', what: 'training mode, batch statistics from the node (momentum 0)', inputs: [f('x', 4, 3, 2, 3), f('s', 3), f('b', 3)], build: (g, [x, s, b]) => g.batchNormalizationTraining(x!, s!, b!, 1e-3).y },
+  { op: 'BatchNormalization', what: 'training mode on [N, C, L], momentum 0.3, through the running statistics too', inputs: [f('x', 5, 2, 3), f('s', 2), f('b', 2), f('m', 2), awayFromZero('v', [2], 22, true)], build: (g, [x, s, b, m, v]) => {
+    // ONNX Runtime may update the input statistics in place: give the node computed copies, not the fed buffers.
+    const [y, rm, rv] = g.emit('BatchNormalization', [x!, s!, b!, g.neg(g.neg(m!)), g.neg(g.neg(v!))], { epsilon: attr.float(1e-2), momentum: attr.float(0.3), training_mode: attr.int(1) }, [{ dtype: 'float64', shape: [5, 2, 3] }, { dtype: 'float64', shape: [2] }, { dtype: 'float64', shape: [2] }]);
+    return g.concat([g.reshape(y!, [-1]), rm!, rv!], 0);
+  } },
   { op: 'AveragePool', what: 'overlapping, padding not counted', inputs: [f('x', 2, 2, 6, 6)], build: (g, [x]) => g.averagePool(x!, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }) },
   { op: 'AveragePool', what: 'padding counted', inputs: [f('x', 1, 3, 5, 5)], build: (g, [x]) => g.averagePool(x!, { kernelShape: [2, 2], strides: [1, 1], pads: [1, 0, 0, 1], countIncludePad: true }) },
   { op: 'GlobalAveragePool', what: 'global average', inputs: [f('x', 2, 3, 4, 5)], build: (g, [x]) => g.globalAveragePool(x!) },
@@ -147,6 +157,7 @@ test('MaxPool\'s WebGPU gradient routes ties to the first maximum in each window
     const y = target === 'cpu' ? g.maxPoolWithIndices(x, { kernelShape: [2, 2], strides: [2, 2] })[0] : g.maxPool(x, { kernelShape: [2, 2], strides: [2, 2] });
     const seed = g.input('dy', 'float64', [1, 2, 3, 3]);
     g.output(grad(g, y, [x], { seed })[0]!, 'dx');
+    lowerForFloat64(g);
     const s = await Session.create(g.toBytes());
     const out = await s.run({ x: s.tensor('float64', data, [1, 2, 6, 6]), dy: s.tensor('float64', dyData, [1, 2, 3, 3]) });
     grads.push(out['dx']!.data as Float64Array);

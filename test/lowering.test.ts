@@ -1,4 +1,4 @@
-// The float64 rewrites of Conv, ConvTranspose and the average pools compute
+// The float64 rewrites of Conv, ConvTranspose, the average pools and MaxUnpool compute
 // what ONNX Runtime's native float32 kernels compute.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -13,6 +13,11 @@ const cases: [string, number[], number[], (g: Graph, x: Value, w: Value) => Valu
   ['AveragePool without padding counted', [2, 3, 7, 7], [1], (g, x) => g.averagePool(x, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] })],
   ['AveragePool with padding counted', [2, 3, 6, 6], [1], (g, x) => g.averagePool(x, { kernelShape: [2, 3], strides: [2, 1], pads: [1, 1, 0, 1], countIncludePad: true })],
   ['GlobalAveragePool', [2, 3, 5, 4], [1], (g, x) => g.globalAveragePool(x)],
+  ['MaxUnpool of a 2x2 max pool, a row and column left over', [2, 3, 7, 7], [1], (g, x) => {
+    const o = { kernelShape: [2, 2], strides: [2, 2] };
+    const [y, i] = g.maxPoolWithIndices(x, o);
+    return g.maxUnpool(g.mul(y, 3), i, g.ints([2, 3, 7, 7]), x, o);
+  }],
 ];
 
 async function evaluate(dtype: 'float32' | 'float64', xs: number[], ws: number[], build: (g: Graph, x: Value, w: Value) => Value, xd: number[], wd: number[]) {

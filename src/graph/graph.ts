@@ -568,6 +568,37 @@ export class Graph {
     return this.emit('Pad', inputs, { mode: attr.string('constant') }, [{ dtype: x.dtype, shape }])[0]!;
   }
 
+  // ---------------------------------------------------------- normalisation
+
+  /**
+   * BatchNormalization over axis 1 with the given statistics (`training_mode`
+   * 0): (x - mean) / sqrt(var + eps) * scale + bias, per channel, one pass.
+   */
+  batchNormalization(x: Value, scale: Value, bias: Value, mean: Value, variance: Value, epsilon: number): Value {
+    return this.emit('BatchNormalization', [x, scale, bias, mean, variance], { epsilon: attr.float(epsilon) }, [{ dtype: x.dtype, shape: x.shape }])[0]!;
+  }
+
+  /**
+   * BatchNormalization in training mode: normalises with the batch's own mean
+   * and (population) variance. With momentum 0 its second and third outputs
+   * are exactly the batch mean and variance (input statistics times 0, plus
+   * the batch's times 1).
+   */
+  batchNormalizationTraining(x: Value, scale: Value, bias: Value, epsilon: number): { y: Value; mean: Value; variance: Value } {
+    const c = x.shape[1]!;
+    if (typeof c !== 'number') throw new GraphError(`BatchNormalization: the channel axis of ${x} must be static`);
+    // ONNX Runtime (1.30) may write the running statistics into the buffers of
+    // the input statistics, and merges equal initializers first, so constant
+    // inputs here corrupted other constants. Values computed from \`scale\` at
+    // run time (0 and 1 whatever scale holds, NaN included) are private to this node.
+    const finite = this.equal(scale, scale);
+    const [zeros, ones] = [0, 1].map((v) => this.where(finite, this.scalar(v, x.dtype), this.scalar(v, x.dtype)));
+    const [y, mean, variance] = this.emit('BatchNormalization', [x, scale, bias, zeros!, ones!],
+      { epsilon: attr.float(epsilon), momentum: attr.float(0), training_mode: attr.int(1) },
+      [{ dtype: x.dtype, shape: x.shape }, { dtype: x.dtype, shape: [c] }, { dtype: x.dtype, shape: [c] }]);
+    return { y: y!, mean: mean!, variance: variance! };
+  }
+
   // ------------------------------------------------------ convolution, pooling
 
   conv(x: Value, w: Value, b?: Value, o: ConvOptions = {}): Value {
@@ -643,6 +674,17 @@ export class Graph {
     const { attrs, shape } = this.poolShape('MaxPool', x, o);
     const [y, idx] = this.emit('MaxPool', [x], attrs, [{ dtype: x.dtype, shape }, { dtype: 'int64', shape }]);
     return [y!, idx!];
+  }
+
+  /**
+   * MaxUnpool: each value of `x` placed at its flat index (as MaxPool's second
+   * output gives it) in a zero tensor of shape `outputShape`, the shape of the
+   * pooled input. The window attributes are the pool's.
+   */
+  maxUnpool(x: Value, indices: Value, outputShape: Value, like: Value, o: PoolOptions): Value {
+    const attrs: Record<string, Attr> = { kernel_shape: attr.ints(o.kernelShape), strides: attr.ints(o.strides ?? o.kernelShape.map(() => 1)) };
+    if (o.pads) attrs.pads = attr.ints(o.pads);
+    return this.emit('MaxUnpool', [x, indices, outputShape], attrs, [{ dtype: x.dtype, shape: like.shape }])[0]!;
   }
 
   averagePool(x: Value, o: AveragePoolOptions): Value {

@@ -1,12 +1,12 @@
 // Rewrites nodes that ONNX Runtime's CPU provider runs only in float32 (Conv,
-// ConvTranspose, AveragePool, GlobalAveragePool) into equivalent ops that have
+// ConvTranspose, AveragePool, GlobalAveragePool, MaxUnpool) into equivalent ops that have
 // float64 kernels. Used to check gradients in double precision; the rewrites
 // are themselves checked against the native float32 ops in the tests.
 import { intAttr, intsAttr, nodeWindow } from './attrs.ts';
 import { convByPatches, convInputGrad, inverseWindowCounts, onesKernel, staticSpatial } from './conv_forms.ts';
 import type { Graph, Node, Value } from './graph.ts';
 
-const LOWERED = new Set(['Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool']);
+const LOWERED = new Set(['Conv', 'ConvTranspose', 'AveragePool', 'GlobalAveragePool', 'MaxUnpool']);
 
 function rewrite(g: Graph, node: Node): Value {
   const [x, w, b] = node.inputs;
@@ -25,6 +25,12 @@ function rewrite(g: Graph, node: Node): Value {
       const sums = g.conv(g.reshape(x!, [-1, 1, ...spatial]), onesKernel(g, kernel, x!.dtype), undefined, a);
       const perChannel = g.reshape(sums, [-1, Number(x!.shape[1]), ...staticSpatial(y, 'AveragePool')]);
       return g.mul(perChannel, inverseWindowCounts(g, spatial, a, intAttr(node, 'count_include_pad', 0) === 1, x!.dtype));
+    }
+    case 'MaxUnpool': {
+      // Values written at their flat indices into zeros of the output shape.
+      const shape = node.inputs[2]!;
+      const zeros = g.reshape(g.constantOfShape(shape, 0, x!.dtype), [-1]);
+      return g.reshape(g.scatterElements(zeros, g.reshape(w!, [-1]), g.reshape(x!, [-1]), 0), shape);
     }
     default: // GlobalAveragePool
       return g.reduceMean(x!, x!.shape.slice(2).map((_, i) => 2 + i), true);

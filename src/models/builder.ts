@@ -107,7 +107,8 @@ export class ModelBuilder {
    * Batch normalisation over all axes but the channel axis (1). Training
    * graphs normalise with the batch statistics and output updated running
    * statistics (PyTorch's momentum convention and unbiased running variance);
-   * eval and inference graphs use the running statistics.
+   * eval and inference graphs use the running statistics. On the CPU target
+   * each is one BatchNormalization node (one pass over x).
    */
   batchNorm(name: string, x: Value, momentum = 0.1, eps = 1e-5): Value {
     const g = this.g;
@@ -118,22 +119,37 @@ export class ModelBuilder {
     const shift = this.param(`${name}.shift`, [c], 'zeros', c, c);
     const runMean = this.stateTensor(`${name}.running_mean`, [c], 0);
     const runVar = this.stateTensor(`${name}.running_var`, [c], 1);
-    let mean: Value;
-    let variance: Value;
     if (this.kind === 'training') {
-      mean = g.reduceMean(x, axes, true);
-      const centred = g.sub(x, mean);
-      variance = g.reduceMean(g.mul(centred, centred), axes, true);
-      const flatMean = g.reshape(mean, [c]);
-      const flatVar = g.reshape(variance, [c]);
+      const { mean, variance, y } = g.target === 'webgpu' ? this.batchNormByOps(x, scale, shift, eps) : g.batchNormalizationTraining(x, scale, shift, eps);
       const n = elementCount(g, x, axes);
-      const unbiased = g.mul(flatVar, g.div(n, g.sub(n, 1)));
-      this.stateUpdates.set(runMean.name, g.add(g.mul(runMean, 1 - momentum), g.mul(flatMean, momentum)));
+      const unbiased = g.mul(variance, g.div(n, g.sub(n, 1)));
+      this.stateUpdates.set(runMean.name, g.add(g.mul(runMean, 1 - momentum), g.mul(mean, momentum)));
       this.stateUpdates.set(runVar.name, g.add(g.mul(runVar, 1 - momentum), g.mul(unbiased, momentum)));
-    } else {
-      mean = g.reshape(runMean, bshape);
-      variance = g.reshape(runVar, bshape);
+      return y;
     }
+    // WebGPU graphs keep the elementwise form, which every provider runs.
+    if (g.target === 'webgpu') return this.normalise(x, g.reshape(runMean, bshape), g.reshape(runVar, bshape), scale, shift, eps);
+    return g.batchNormalization(x, scale, shift, runMean, runVar, eps);
+  }
+
+  /**
+   * Training-mode batch norm from reductions and elementwise ops (the
+   * WebGPU form; the CPU form is one BatchNormalization node, whose gradient
+   * rule is the closed form). Batch mean and population variance are [C].
+   */
+  private batchNormByOps(x: Value, scale: Value, shift: Value, eps: number): { mean: Value; variance: Value; y: Value } {
+    const g = this.g;
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const mean = g.reduceMean(x, axes, true);
+    const centred = g.sub(x, mean);
+    const variance = g.reduceMean(g.mul(centred, centred), axes, true);
+    return { mean: g.reshape(mean, [-1]), variance: g.reshape(variance, [-1]), y: this.normalise(x, mean, variance, scale, shift, eps) };
+  }
+
+  /** (x - mean) / sqrt(variance + eps) * scale + shift, statistics already shaped [1, C, 1, ...]. */
+  private normalise(x: Value, mean: Value, variance: Value, scale: Value, shift: Value, eps: number): Value {
+    const g = this.g;
+    const bshape = x.shape.map((d, i) => (i === 1 ? Number(d) : 1));
     const normed = g.div(g.sub(x, mean), g.sqrt(g.add(variance, eps)));
     return g.add(g.mul(normed, g.reshape(scale, bshape)), g.reshape(shift, bshape));
   }

@@ -55,9 +55,14 @@ export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: H
   let h = x;
   if (spec.kind === 'cnn') {
     spec.widths.forEach((filters, i) => {
-      h = g.relu(m.batchNorm(`bn${i}`, m.conv2d(`conv${i}`, h, filters)));
-      // Pool while the feature map is at least 2 x 2.
-      if (Number(h.shape[2]) >= 2 && Number(h.shape[3]) >= 2) h = spec.pool === 'max' ? m.maxPool2d(h) : m.avgPool2d(h);
+      h = m.batchNorm(`bn${i}`, m.conv2d(`conv${i}`, h, filters));
+      // Pool while the feature map is at least 2 x 2. ReLU commutes with max
+      // pooling (both values and gradients), so it runs after the max pool, on
+      // a quarter of the elements; average pooling needs it first.
+      const pooled = Number(h.shape[2]) >= 2 && Number(h.shape[3]) >= 2;
+      if (pooled && spec.pool === 'max') h = g.relu(m.maxPool2d(h));
+      else if (pooled) h = m.avgPool2d(g.relu(h));
+      else h = g.relu(h);
     });
     h = spec.features === 'gap' ? g.flatten(g.globalAveragePool(h), 1) : g.relu(m.dense('dense0', g.flatten(h, 1), 128));
   } else {

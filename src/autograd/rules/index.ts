@@ -7,3 +7,4 @@ import './shape.ts';
 import './indexing.ts';
 import './conv.ts';
 import './pool.ts';
+import './norm.ts';

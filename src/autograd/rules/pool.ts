@@ -24,10 +24,20 @@ registerGradient('MaxPool', ({ g, node, x, y, dy }) => {
   }
   // Reuse the forward node's indices when it computed them; else recompute (cheap next to a Conv).
   const idx = y[1] ?? g.maxPoolWithIndices(x[0]!, opts)[1];
+  // Windows that do not overlap never share an index: MaxUnpool places each dy
+  // without a zero tensor and a scatter-add (about a third of the time on CPU).
+  if (!overlapping(opts)) {
+    return [g.maxUnpool(dy[0]!, idx, shapeOf(g, x[0]!), x[0]!, opts)];
+  }
   const flatZeros = g.reshape(g.zerosLike(x[0]!), [-1]);
   const scattered = g.scatterElements(flatZeros, g.reshape(idx, [-1]), g.reshape(dy[0]!, [-1]), 0, 'add');
   return [g.reshape(scattered, shapeOf(g, x[0]!))];
 });
+
+/** True when some input element lies in two windows (a stride below the dilated kernel extent). */
+function overlapping(o: { kernelShape: number[]; strides?: number[]; dilations?: number[] }): boolean {
+  return o.kernelShape.some((k, i) => (o.strides?.[i] ?? 1) < (k - 1) * (o.dilations?.[i] ?? 1) + 1);
+}
 
 /**
  * MaxPool's gradient without indices, for non-overlapping windows (kernel =
