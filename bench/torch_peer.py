@@ -52,9 +52,15 @@ def peak_kib():
     return 0
 
 
+# At least `warmup` steps and WARMUP_SECONDS of them before timing, as bench/suite.ts does for lossgraph.
+WARMUP_SECONDS = 2.0
+
+
 def timed(step, warmup, steps, reps):
-    for i in range(warmup):
+    t0, i = time.perf_counter(), 0
+    while i < warmup or time.perf_counter() - t0 < WARMUP_SECONDS:
         step(i)
+        i += 1
     out = []
     for _ in range(reps):
         t0 = time.perf_counter()
