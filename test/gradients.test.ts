@@ -96,6 +96,9 @@ const cases: Case[] = [
   { op: 'MaxPool', what: '2x2 stride 2, dilation 2', inputs: [f('x', 1, 2, 6, 6)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [2, 2], strides: [2, 2], dilations: [2, 2] }) },
   { op: 'MaxPool', what: '2x2 stride 2 with a row and column left over (MaxUnpool)', inputs: [f('x', 2, 2, 7, 7)], build: (g, [x]) => g.maxPoolWithIndices(x!, { kernelShape: [2, 2], strides: [2, 2] })[0] },
   { op: 'MaxPool', what: '3x3 stride 3, padding 1, indices recomputed (MaxUnpool)', inputs: [f('x', 1, 2, 7, 8)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [3, 3], strides: [3, 3], pads: [1, 1, 1, 1] }) },
+  { op: 'MaxPool', what: 'columns only, [1, 2] stride [1, 2], a column left over', inputs: [f('x', 2, 2, 3, 7)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [1, 2], strides: [1, 2] }) },
+  { op: 'MaxPool', what: 'rows only, [3, 1] stride [3, 1], a row left over', inputs: [f('x', 2, 2, 7, 3)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [3, 1], strides: [3, 1] }) },
+  { op: 'MaxPool', what: 'columns [1, 3] then rows [2, 1], as CPU training graphs pool', inputs: [f('x', 1, 3, 5, 7)], build: (g, [x]) => g.maxPool(g.maxPool(x!, { kernelShape: [1, 3], strides: [1, 3] }), { kernelShape: [2, 1], strides: [2, 1] }) },
   { op: 'MaxPool', what: 'WebGPU form (window slots, no indices), 2x2 stride 2, a row and column left over', inputs: [f('x', 2, 2, 7, 7)], build: (g, [x]) => { g.target = 'webgpu'; return g.maxPool(x!, { kernelShape: [2, 2], strides: [2, 2] }); } },
   { op: 'MaxPool', what: 'WebGPU form, 3x3 stride 3', inputs: [f('x', 1, 2, 6, 6)], build: (g, [x]) => { g.target = 'webgpu'; return g.maxPool(x!, { kernelShape: [3, 3], strides: [3, 3] }); } },
   { op: 'BatchNormalization', what: 'given statistics (inference mode), every input', inputs: [f('x', 3, 4, 2, 2), f('s', 4), f('b', 4), f('m', 4), awayFromZero('v', [4], 21, true)], build: (g, [x, s, b, m, v]) => g.batchNormalization(x!, s!, b!, m!, v!, 1e-3) },
@@ -146,17 +149,19 @@ test('an MLP with a cross-entropy loss end to end', async () => {
   assert.ok(r.maxRelError < TOLERANCE, `max relative error ${r.maxRelError} at ${r.worst}`);
 });
 
-test('MaxPool\'s WebGPU gradient routes ties to the first maximum in each window, as the indices do', async () => {
+test('MaxPool\'s WebGPU and two-pass CPU gradients route ties to the first maximum in each window, as the indices do', async () => {
   const { Session } = await import('../src/runtime/session.ts');
   // Plateaus and repeated maxima everywhere: the case an x == upsampled(y) mask gets wrong.
   const data = Float64Array.from({ length: 2 * 6 * 6 }, (_, i) => [0, 1, 1, 0, 2, 2][i % 6]! + (Math.floor(i / 12) % 2));
   const dyData = Float64Array.from({ length: 2 * 3 * 3 }, (_, i) => i + 1);
   const grads: Float64Array[] = [];
-  for (const target of ['cpu', 'webgpu'] as const) {
+  for (const form of ['indices', 'webgpu', 'columns then rows'] as const) {
     const g = new Graph('ties');
-    g.target = target;
+    g.target = form === 'webgpu' ? 'webgpu' : 'cpu';
     const x = g.input('x', 'float64', [1, 2, 6, 6]);
-    const y = target === 'cpu' ? g.maxPoolWithIndices(x, { kernelShape: [2, 2], strides: [2, 2] })[0] : g.maxPool(x, { kernelShape: [2, 2], strides: [2, 2] });
+    const y = form === 'indices' ? g.maxPoolWithIndices(x, { kernelShape: [2, 2], strides: [2, 2] })[0]
+      : form === 'webgpu' ? g.maxPool(x, { kernelShape: [2, 2], strides: [2, 2] })
+        : g.maxPool(g.maxPool(x, { kernelShape: [1, 2], strides: [1, 2] }), { kernelShape: [2, 1], strides: [2, 1] });
     const seed = g.input('dy', 'float64', [1, 2, 3, 3]);
     g.output(grad(g, y, [x], { seed })[0]!, 'dx');
     lowerForFloat64(g);
@@ -166,5 +171,6 @@ test('MaxPool\'s WebGPU gradient routes ties to the first maximum in each window
     await s.release();
   }
   assert.deepEqual(Array.from(grads[1]!), Array.from(grads[0]!));
+  assert.deepEqual(Array.from(grads[2]!), Array.from(grads[0]!));
   assert.equal(grads[0]!.filter((v) => v !== 0).length, 18, 'each window sends its gradient to exactly one element');
 });

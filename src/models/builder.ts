@@ -89,14 +89,15 @@ export class ModelBuilder {
     return this.g.conv(x, w, b, { strides: [stride, stride], pads: [pad, pad, pad, pad] });
   }
 
-  /**
-   * Max pooling. Training graphs also output the argmax indices, which the
-   * MaxPool gradient rule then reuses instead of pooling a second time.
-   */
+  /** Max pooling, size x size windows at stride size. */
   maxPool2d(x: Value, size = 2): Value {
     const opts = { kernelShape: [size, size], strides: [size, size] };
-    // The indices make the CPU backward one scatter; WebGPU has no MaxPool with indices, so its backward routes by comparison.
-    return this.kind === 'training' && this.g.target !== 'webgpu' ? this.g.maxPoolWithIndices(x, opts)[0] : this.g.maxPool(x, opts);
+    if (this.kind !== 'training' || this.g.target === 'webgpu') return this.g.maxPool(x, opts);
+    // CPU training graphs pool along columns, then rows: the same output, and
+    // each pass's gradient is a few branch-free ops (see the MaxPool rule),
+    // where MaxPool with Indices is several times slower on real activations.
+    const columns = this.g.maxPool(x, { kernelShape: [1, size], strides: [1, size] });
+    return this.g.maxPool(columns, { kernelShape: [size, 1], strides: [size, 1] });
   }
 
   avgPool2d(x: Value, size = 2): Value {

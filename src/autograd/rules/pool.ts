@@ -18,6 +18,10 @@ registerGradient('MaxPool', ({ g, node, x, y, dy }) => {
     dilations: intsAttr(node, 'dilations'),
     ceilMode: intAttr(node, 'ceil_mode', 0) === 1,
   };
+  if (!y[1] && g.target !== 'webgpu') {
+    const routed = maxPoolGradAlongOneAxis(g, x[0]!, y[0]!, dy[0]!, opts);
+    if (routed) return [routed];
+  }
   if (!y[1] && g.target === 'webgpu') {
     const routed = maxPoolGradByWindowSlots(g, x[0]!, y[0]!, dy[0]!, opts);
     if (routed) return [routed];
@@ -37,6 +41,62 @@ registerGradient('MaxPool', ({ g, node, x, y, dy }) => {
 /** True when some input element lies in two windows (a stride below the dilated kernel extent). */
 function overlapping(o: { kernelShape: number[]; strides?: number[]; dilations?: number[] }): boolean {
   return o.kernelShape.some((k, i) => (o.strides?.[i] ?? 1) < (k - 1) * (o.dilations?.[i] ?? 1) + 1);
+}
+
+/**
+ * MaxPool's gradient for windows along one spatial axis only (kernel [1, k]
+ * or [k, 1], stride = kernel, no padding or dilation): the form of the CPU
+ * training graphs, which pool 2x2 as [1, 2] then [2, 1] (max is associative,
+ * so the output is the same). The slots of each window lie along one axis:
+ * dy goes to the first slot that equals the window's maximum, later ties get
+ * nothing (the order MaxPool's indices give, row-major over the 2-D window,
+ * since the column pass runs first). All branch-free elementwise work on
+ * ONNX Runtime's CPU provider, where MaxPool with Indices takes several times
+ * the plain MaxPool on real activations. Returns undefined for other windows.
+ */
+function maxPoolGradAlongOneAxis(g: Graph, x: Value, y: Value, dy: Value, o: { kernelShape: number[]; strides?: number[]; pads?: number[]; dilations?: number[]; ceilMode: boolean }): Value | undefined {
+  if (o.kernelShape.length !== 2 || o.ceilMode) return undefined;
+  if ((o.strides ?? [1, 1]).some((s, i) => s !== o.kernelShape[i])) return undefined;
+  if ((o.pads ?? []).some((p) => p !== 0) || (o.dilations ?? []).some((d) => d !== 1)) return undefined;
+  const along = o.kernelShape.filter((k) => k > 1);
+  if (along.length !== 1) return undefined;
+  const k = along[0]!;
+  const axis = o.kernelShape[0]! > 1 ? 2 : 3;
+  const dims = x.shape.slice(1).concat(y.shape.slice(2));
+  if (!dims.every((d) => typeof d === 'number')) return undefined;
+  const [C, H, W] = x.shape.slice(1) as number[];
+  const n = Number(y.shape[axis]);
+  const length = axis === 2 ? H! : W!;
+  // Rows or columns past the last whole window get no gradient: drop them, pad them back at the end.
+  const whole = length === n * k ? x : g.slice(x, [0], [n * k], [axis]);
+  // Rows: [B, C, Ho, k, W], the window's slots on their own axis (a free reshape).
+  const split = [0, C!, n, k, W!];
+  const windows = axis === 2 ? g.reshape(whole, split) : whole;
+  const out = g.unsqueeze(y, [axis + 1]);
+  const grad = g.unsqueeze(dy, [axis + 1]);
+  const slot = (j: number): Value => {
+    if (axis === 2) return g.slice(windows, [j], [j + 1], [3]);
+    // Column j of each window along the innermost axis: a 0/1 selection
+    // matrix [W, Wo] is one small MatMul, where a strided Slice or a Gather
+    // copies element by element (several times slower here).
+    const select = new Array<number>(n * k * n).fill(0);
+    for (let i = 0; i < n; i++) select[(i * k + j) * n + i] = 1;
+    return g.unsqueeze(g.matMul(whole, g.constant(x.dtype, [n * k, n], select)), [4]);
+  };
+  const parts: Value[] = [];
+  let rest = grad;
+  for (let j = 0; j < k - 1; j++) {
+    // The first slot holding the maximum takes what is left of dy; the last slot takes the remainder.
+    const mine = g.mul(rest, g.cast(g.equal(slot(j), out), x.dtype));
+    parts.push(mine);
+    rest = g.sub(rest, mine);
+  }
+  parts.push(rest);
+  const routed = g.reshape(g.concat(parts, axis + 1), axis === 2 ? [0, C!, n * k, W!] : [0, C!, H!, n * k]);
+  if (length === n * k) return routed;
+  const pads = [0, 0, 0, 0, 0, 0, 0, 0];
+  pads[4 + axis] = length - n * k;
+  return g.pad(routed, pads);
 }
 
 /**
