@@ -153,7 +153,8 @@ async function tfjsTrain(model: string, input: number[], batch: number, threads:
     m.add(tf.layers.dropout({ rate: 0.2 }));
   }
   m.add(tf.layers.dense({ units: 10 }));
-  const opt = model.startsWith('mlp') ? tf.train.sgd(0.01) : tf.train.adam(1e-3);
+  // SGD with momentum 0.9 as lossgraph's `sgd`; TF.js has no AdamW, so Adam stands in (no weight decay).
+  const opt = model.startsWith('mlp') ? tf.train.momentum(0.01, 0.9) : tf.train.adam(1e-3);
   const xs = Array.from({ length: 4 }, () => tf.randomUniform(model.startsWith('mlp') ? [batch, c, h, w] : [batch, h, w, c]));
   const ys = Array.from({ length: 4 }, () => tf.oneHot(tf.randomUniform([batch], 0, 10, 'int32'), 10));
   const step = (i: number) => {
@@ -236,6 +237,7 @@ async function main(): Promise<void> {
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
   say(`machine: ${cpus().length} × ${cpu}; Node ${process.version}; onnxruntime-node ${pkgVersion('onnxruntime-node')}, onnxruntime-web ${pkgVersion('onnxruntime-web')}`);
   say(`peers: ${torchInfo ? `PyTorch ${torchInfo.torch} (${py}) with BLAS ${torchInfo.blas.find((l) => /libblas|openblas|mkl/.test(l))}` : `PyTorch absent: ${torchAbsent}`}; TF.js ${pkgVersion('@tensorflow/tfjs') ?? 'absent'} (wasm backend)`);
+  say('optimizers: sgd = SGD lr 0.01, momentum 0.9 (lossgraph, PyTorch, TF.js); adamw = AdamW lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01 (lossgraph, PyTorch), Adam lr 1e-3 in TF.js (it has no AdamW)');
   say(`every figure: ms, median (min–max) of ${reps} repetitions of ${steps} steps after a warm-up of at least ${warmup} steps and ${WARMUP_SECONDS} s; ${threads} threads for every framework`);
   const result: Record<string, unknown> = { machine: { cpus: cpus().length, cpu, node: process.version }, threads, reps, steps, torch: torchInfo ?? { absent: torchAbsent } };
 

@@ -74,7 +74,8 @@ def train(spec, c, h, w, batch, optimizer, warmup, steps, reps, threads):
     torch.set_num_threads(threads)
     torch.manual_seed(1)
     model = model_of(spec, c, h, w)
-    opt = torch.optim.SGD(model.parameters(), lr=0.01) if optimizer == "sgd" else torch.optim.AdamW(model.parameters(), lr=1e-3)
+    # lossgraph's defaults: sgd has momentum 0.9; adamw betas (0.9, 0.999), eps 1e-8, weight decay 0.01 (PyTorch's own).
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9) if optimizer == "sgd" else torch.optim.AdamW(model.parameters(), lr=1e-3)
     batches = [(torch.rand(batch, c, h, w), torch.randint(0, 10, (batch,))) for _ in range(4)]
 
     def step(i):
