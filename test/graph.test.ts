@@ -85,7 +85,23 @@ test('dead nodes are not emitted', () => {
   g.exp(x);
   g.output(g.neg(x), 'y');
   const m = decodeModel(g.toBytes());
-  assert.deepEqual((m.graph?.node ?? []).map((n) => n.opType), ['Neg', 'Identity']);
+  assert.deepEqual((m.graph?.node ?? []).map((n) => n.opType), ['Neg']);
+});
+
+test('an output takes its name by renaming the node output, or through an Identity when it cannot', () => {
+  const g = new Graph();
+  const x = g.input('x', 'float32', [3]);
+  const y = g.neg(x);
+  const twice = g.add(y, y);
+  g.output(y, 'y');
+  g.output(y, 'y_again');
+  g.output(x, 'x_out');
+  g.output(twice, 'sum');
+  const m = decodeModel(g.toBytes());
+  assert.deepEqual((m.graph?.node ?? []).map((n) => `${n.opType}(${n.input!.join(',')})->${n.output!.join(',')}`),
+    ['Neg(x)->y', 'Add(y,y)->sum', 'Identity(y)->y_again', 'Identity(x)->x_out']);
+  assert.deepEqual((m.graph?.output ?? []).map((o) => o.name), ['y', 'y_again', 'x_out', 'sum']);
+  assert.throws(() => g.output(g.exp(x), 'y'), /already used/);
 });
 
 test('a gradient whose shape differs only in symbolic dim names is not reduced', async () => {

@@ -50,7 +50,8 @@ export class Value {
 
   constructor(
     readonly graph: Graph,
-    readonly name: string,
+    /** Unique in its graph; only Graph.output changes it (to give a node's output its output name). */
+    public name: string,
     readonly dtype: DType,
     readonly shape: Shape,
   ) {}
@@ -169,11 +170,22 @@ export class Graph {
     return v;
   }
 
-  /** Marks `v` as a graph output named `name` (an Identity is added when the names differ). */
+  /**
+   * Marks `v` as a graph output named `name`. A node's output that is not yet
+   * an output is renamed; a graph input, an initializer or a value already
+   * output under another name gets an Identity (ONNX Runtime copies through an
+   * Identity whose input has other consumers: a whole optimizer state tensor).
+   */
   output(v: Value, name?: string): Value {
     let out = v;
     if (name !== undefined && name !== v.name) {
-      out = this.emit('Identity', [v], {}, [{ dtype: v.dtype, shape: v.shape }], name)[0]!;
+      if (v.producer && !this.outputs.includes(v)) {
+        this.freshName(name, true);
+        this.names.delete(v.name);
+        v.name = name;
+      } else {
+        out = this.emit('Identity', [v], {}, [{ dtype: v.dtype, shape: v.shape }], name)[0]!;
+      }
     }
     if (this.outputs.includes(out)) throw new GraphError(`graph '${this.name}': '${out.name}' is already an output`);
     this.outputs.push(out);
