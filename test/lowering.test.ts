@@ -43,3 +43,29 @@ for (const [what, xs, ws, build] of cases) {
     native.forEach((v, i) => assert.ok(Math.abs(v - lowered[i]!) < 1e-4 * Math.max(1, Math.abs(v)), `element ${i}: ${v} vs ${lowered[i]}`));
   });
 }
+
+// Float32 Conv weight gradients take their patches from a one-hot grouped Conv;
+// float64 graphs (the finite-difference checks) take them from strided Slices.
+// Both must hold the very same numbers.
+test('patches from a one-hot grouped Conv equal the strided-Slice patches exactly', async () => {
+  const { extractPatches, patchesByConv, fullWindow } = await import('../src/graph/conv_forms.ts');
+  const configs: [number[], number[], { strides?: number[]; pads?: number[]; dilations?: number[] }][] = [
+    [[2, 3, 9, 9], [3, 3], { pads: [1, 1, 1, 1] }],
+    [[2, 2, 8, 7], [2, 3], { strides: [1, 2], pads: [0, 2, 1, 0], dilations: [2, 2] }],
+    [[3, 2, 11], [4], { strides: [3], pads: [2, 0] }],
+  ];
+  for (const [xs, kernel, o] of configs) {
+    const r = new Rng(5);
+    const data = Float32Array.from({ length: xs.reduce((a, b) => a * b) }, () => r.normal());
+    const results: number[][] = [];
+    for (const form of [extractPatches, patchesByConv]) {
+      const g = new Graph();
+      const x = g.input('x', 'float32', xs);
+      const { patches } = form(g, x, fullWindow(kernel, o));
+      g.output(g.reshape(patches, [-1]), 'p');
+      const s = await Session.create(g.toBytes());
+      results.push(Array.from((await s.run({ x: s.tensor('float32', data, xs) }))['p']!.data as Float32Array));
+    }
+    assert.deepEqual(results[1], results[0], `${xs} kernel ${kernel}`);
+  }
+});
