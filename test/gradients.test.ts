@@ -111,6 +111,9 @@ const cases: Case[] = [
   { op: 'AveragePool', what: 'overlapping, padding not counted', inputs: [f('x', 2, 2, 6, 6)], build: (g, [x]) => g.averagePool(x!, { kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }) },
   { op: 'AveragePool', what: 'padding counted', inputs: [f('x', 1, 3, 5, 5)], build: (g, [x]) => g.averagePool(x!, { kernelShape: [2, 2], strides: [1, 1], pads: [1, 0, 0, 1], countIncludePad: true }) },
   { op: 'GlobalAveragePool', what: 'global average', inputs: [f('x', 2, 3, 4, 5)], build: (g, [x]) => g.globalAveragePool(x!) },
+  { op: 'Add', what: 'a bias over 300 columns (the batch sum is a ones row times the gradient)', inputs: [f('a', 3, 300), f('b', 300)], build: (g, [a, b]) => g.add(a!, b!) },
+  { op: 'Add', what: 'a [2, 150] bias over a symbolic batch (ones row from the gradient itself)', inputs: [{ ...f('a', 4, 2, 150), declared: ['batch', 2, 150] }, f('b', 2, 150)], build: (g, [a, b]) => g.reduceSum(g.mul(g.add(a!, b!), a!), [0], false), h: 1e-4 },
+  { op: 'Conv', what: 'a 288-column weight gradient summed over the batch by a ones row', inputs: [f('x', 3, 4, 5, 5), f('w', 8, 4, 3, 3)], build: (g, [x, w]) => g.conv(x!, w!, undefined, { pads: [1, 1, 1, 1] }) },
 ];
 
 for (const [k, c] of cases.entries()) {

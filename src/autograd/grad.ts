@@ -4,6 +4,7 @@ import { GraphError } from '../errors.ts';
 import { isFloat } from '../onnx/dtype.ts';
 import type { Graph, Node, Value } from '../graph/graph.ts';
 import { shapeToString } from '../graph/shape.ts';
+import { sumLeadingAxes } from '../graph/sums.ts';
 import { NO_GRADIENT, gradientRule } from './registry.ts';
 import './rules/index.ts';
 
@@ -113,7 +114,7 @@ export function unbroadcast(g: Graph, d: Value, x: Value, node: Node): Value {
     }
   }
   if (axes.length === 0) return d; // the shapes differ only in the names of symbolic dims
-  if (axes.length === lead) return g.reduceSum(d, axes, false);
+  if (axes.length === lead) return sumLeadingAxes(g, d, lead) ?? g.reduceSum(d, axes, false);
   const kept = g.reduceSum(d, axes, true);
   return lead > 0 ? g.squeeze(kept, Array.from({ length: lead }, (_, i) => i)) : kept;
 }

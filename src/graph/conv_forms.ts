@@ -4,6 +4,7 @@
 import { GraphError } from '../errors.ts';
 import { windowAttrs, type Graph, type Value } from './graph.ts';
 import { windowOut } from './shape.ts';
+import { sumLeadingAxes } from './sums.ts';
 
 export interface WindowAttrs {
   kernel: number[];
@@ -93,7 +94,8 @@ export function convWeightGrad(g: Graph, x: Value, dy: Value, wShape: number[], 
   const positions = out.reduce((p, d) => p * d, 1);
   const perSample = g.reshape(patches, [-1, ck, positions]); // [N, C*K, P]
   const dyT = g.transpose(g.reshape(dy, [-1, wShape[0]!, positions]), [0, 2, 1]); // [N, P, O]
-  const summed = g.reduceSum(g.matMul(perSample, dyT), [0], false); // [C*K, O]
+  const perSampleGrads = g.matMul(perSample, dyT); // [N, C*K, O]
+  const summed = sumLeadingAxes(g, perSampleGrads, 1) ?? g.reduceSum(perSampleGrads, [0], false); // [C*K, O]
   return g.reshape(g.transpose(summed, [1, 0]), wShape);
 }
 
