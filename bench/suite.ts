@@ -19,7 +19,8 @@
 // Every measurement runs in its own child process, so peak memory is its own.
 // With --json the last line is one object with every figure and, per peer, a
 // ratio named after it: lossgraph throughput / peer throughput (> 1: faster).
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -57,9 +58,26 @@ const stats = (ms: number[]) => {
  * steps alone left inside the timed repetitions.
  */
 const WARMUP_SECONDS = 2;
-async function warmUp(step: (i: number) => unknown, steps: number): Promise<void> {
+async function warmUp(step: (i: number) => unknown, steps: number, seconds = WARMUP_SECONDS): Promise<void> {
   const t0 = performance.now();
-  for (let i = 0; i < steps || performance.now() - t0 < WARMUP_SECONDS * 1000; i++) await step(i);
+  for (let i = 0; i < steps || performance.now() - t0 < seconds * 1000; i++) await step(i);
+}
+
+/**
+ * With LOSSGRAPH_BENCH_INTERLEAVE set (by the parent), a training child takes
+ * turns with PyTorch's: after warm-up it prints "ready", then runs one
+ * repetition per line it reads on stdin and answers {"rep": ms}. The machine's
+ * speed drifts by tens of percent over minutes, so peers measured one after
+ * the other could land in different phases. Each turn first steps untimed for
+ * REWARM_SECONDS (and at least 2 steps): after idling, the first ~100 MLP
+ * steps run at twice the steady time, in both frameworks.
+ */
+const INTERLEAVE = Boolean(process.env.LOSSGRAPH_BENCH_INTERLEAVE);
+const REWARM_SECONDS = 0.5;
+async function takeTurns(): Promise<{ next: () => Promise<void>; close: () => void }> {
+  const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  console.log('ready');
+  return { next: async () => void (await lines.next()), close: () => process.stdin.destroy() };
 }
 
 async function lossgraphTrain(model: string, input: number[], batch: number, optimizer: string, runtime: 'node' | 'web', threads: number, warmup: number, steps: number, reps: number): Promise<Timing> {
@@ -70,6 +88,7 @@ async function lossgraphTrain(model: string, input: number[], batch: number, opt
   const params = built.manifest.carried.filter((c) => c.kind === 'parameter').reduce((n, c) => n + c.shape.reduce((a, b) => a * b, 1), 0);
   const session = await TrainingSession.fromBuilt(built, { runtime, threads });
   let inRun = 0;
+  let outside = 0;
   const train = session.train as unknown as { run: (...a: unknown[]) => Promise<unknown> };
   const run = train.run.bind(train);
   train.run = async (...a: unknown[]) => {
@@ -85,15 +104,23 @@ async function lossgraphTrain(model: string, input: number[], batch: number, opt
   await warmUp((i) => session.runTrainStep(batches[i % 4]!, lr), warmup);
   const ms: number[] = [];
   let total = 0;
-  inRun = 0;
+  const turns = INTERLEAVE ? await takeTurns() : undefined;
   for (let k = 0; k < reps; k++) {
+    if (turns) {
+      await turns.next();
+      await warmUp((i) => session.runTrainStep(batches[i % 4]!, lr), 2, REWARM_SECONDS);
+    }
+    inRun = 0;
     const t0 = performance.now();
     for (let i = 0; i < steps; i++) await session.runTrainStep(batches[i % 4]!, lr);
     const t = performance.now() - t0;
     total += t;
+    outside += t - inRun;
     ms.push(t / steps);
+    if (turns) console.log(JSON.stringify({ rep: t / steps }));
   }
-  return { ms, params, outsideShare: (total - inRun) / total, peakMiB: peakMiB() };
+  turns?.close();
+  return { ms, params, outsideShare: outside / total, peakMiB: peakMiB() };
 }
 
 async function lossgraphLoss(spec: string, batch: number, classes: number, threads: number, warmup: number, runs: number, reps: number): Promise<Timing> {
@@ -190,6 +217,64 @@ function inChild(args: string[]): Timing {
   return JSON.parse(line) as Timing;
 }
 
+/** A child process driven line by line (see INTERLEAVE). */
+class TurnTaker {
+  private readonly child: ChildProcessWithoutNullStreams;
+  private readonly lines: AsyncIterator<string>;
+  private stderr = '';
+
+  constructor(command: string, args: string[]) {
+    this.child = spawn(command, args, { env: { ...process.env, LOSSGRAPH_BENCH_INTERLEAVE: '1' } });
+    this.child.stderr.on('data', (d) => (this.stderr += String(d)));
+    this.lines = createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+  }
+
+  /** The next line of output; undefined once the child has closed it. */
+  async line(): Promise<string | undefined> {
+    const r = await this.lines.next();
+    return r.done ? undefined : r.value;
+  }
+
+  /** Waits for "ready"; false when the child ended first (its error is in finish()). */
+  async ready(): Promise<boolean> {
+    for (let l = await this.line(); l !== undefined; l = await this.line()) if (l === 'ready') return true;
+    return false;
+  }
+
+  async turn(): Promise<boolean> {
+    this.child.stdin.write('go\n');
+    for (let l = await this.line(); l !== undefined; l = await this.line()) if (l.startsWith('{"rep"')) return true;
+    return false;
+  }
+
+  /** Ends the child and returns its result (its last line of output). */
+  async finish(): Promise<Timing> {
+    this.child.stdin.end();
+    let last: string | undefined;
+    for (let l = await this.line(); l !== undefined; l = await this.line()) last = l;
+    const status = this.child.exitCode ?? (await new Promise<number | null>((resolve) => this.child.once('exit', resolve)));
+    if (status !== 0 || !last) return { ms: [], error: (this.stderr.trim().split('\n').pop() ?? `exit ${status}`).slice(0, 160) };
+    return JSON.parse(last) as Timing;
+  }
+}
+
+/**
+ * lossgraph and PyTorch, repetition by repetition in turns (who goes first
+ * alternates), so that both see the same phases of a machine whose speed drifts.
+ * Each warms up alone first.
+ */
+async function trainInTurns(ours: [string, string[]], peer: [string, string[]] | undefined, reps: number): Promise<[Timing, Timing | undefined]> {
+  const a = new TurnTaker(...ours);
+  if (!(await a.ready())) return [await a.finish(), peer ? torchPeer(peer[0], peer[1].slice(1)) : undefined];
+  const b = peer ? new TurnTaker(...peer) : undefined;
+  const both = b ? await b.ready() : false;
+  for (let k = 0; k < reps; k++) {
+    const order = both && k % 2 === 1 ? [b!, a] : both ? [a, b!] : [a];
+    for (const c of order) await c.turn();
+  }
+  return [await a.finish(), b ? await b.finish() : undefined];
+}
+
 function python(): string | undefined {
   const candidates = [process.env.PYTHON, '/usr/bin/python3', 'python3'].filter(Boolean) as string[];
   return candidates.find((p) => spawnSync(p, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0);
@@ -248,9 +333,12 @@ async function main(): Promise<void> {
     const rows = [];
     for (const w of WORKLOADS) {
       const common = [w.model, w.input.join('x'), String(w.batch), w.optimizer];
-      const ours = inChild(['train', ...common, 'node', String(threads), String(warmup), String(steps), String(reps)]);
+      const [ours, torch] = await trainInTurns(
+        [process.execPath, ['--import', 'tsx', SELF, '--child', 'train', ...common, 'node', String(threads), String(warmup), String(steps), String(reps)]],
+        torchInfo ? [py!, [PEER, 'train', w.model, ...w.input.map(String), String(w.batch), w.optimizer, String(warmup), String(steps), String(reps), String(threads)]] : undefined,
+        reps,
+      );
       const web = inChild(['train', ...common, 'web', String(threads), String(warmup), String(Math.max(3, Math.round(steps / 4))), String(reps)]);
-      const torch = torchInfo ? torchPeer(py!, ['train', w.model, ...w.input.map(String), String(w.batch), w.optimizer, String(warmup), String(steps), String(reps), String(threads)]) : undefined;
       if (torch && !torch.error && ours.params !== undefined && torch.params !== ours.params) throw new Error(`${w.name}: PyTorch's model has ${torch.params} parameters, lossgraph's ${ours.params}: not the same model`);
       const tfjs = inChild(['tfjs', w.model, w.input.join('x'), String(w.batch), String(threads), '2', String(Math.max(3, Math.round(steps / 4))), String(reps)]);
       const rt = ratio(ours, torch);

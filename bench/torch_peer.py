@@ -11,6 +11,7 @@ Models: mlp:W[,W...] (flatten, dense+ReLU per width, dense K) and cnn:F[,F...]
 dense 128 + ReLU, dropout 0.2, dense K), as lossgraph's zoo builds them.
 """
 import json
+import os
 import sys
 import time
 
@@ -56,17 +57,35 @@ def peak_kib():
 WARMUP_SECONDS = 2.0
 
 
+# With LOSSGRAPH_BENCH_INTERLEAVE set, bench/suite.ts takes turns with lossgraph:
+# after warm-up this prints "ready", then runs one repetition per line it reads
+# on stdin (after REWARM_SECONDS, at least 2 steps, of untimed steps), answering
+# with {"rep": ms}.
+INTERLEAVE = bool(os.environ.get("LOSSGRAPH_BENCH_INTERLEAVE"))
+REWARM_SECONDS = 0.5
+
+
 def timed(step, warmup, steps, reps):
     t0, i = time.perf_counter(), 0
     while i < warmup or time.perf_counter() - t0 < WARMUP_SECONDS:
         step(i)
         i += 1
     out = []
+    if INTERLEAVE:
+        print("ready", flush=True)
     for _ in range(reps):
+        if INTERLEAVE:
+            sys.stdin.readline()
+            t0, i = time.perf_counter(), 0
+            while i < 2 or time.perf_counter() - t0 < REWARM_SECONDS:
+                step(i)
+                i += 1
         t0 = time.perf_counter()
         for i in range(steps):
             step(i)
         out.append((time.perf_counter() - t0) * 1000 / steps)
+        if INTERLEAVE:
+            print(json.dumps({"rep": out[-1]}), flush=True)
     return out
 
 
