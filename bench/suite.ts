@@ -69,12 +69,12 @@ async function warmUp(step: (i: number) => unknown, steps: number, seconds = WAR
  * repetition per line it reads on stdin and answers {"rep": ms}. The machine's
  * speed drifts by tens of percent over minutes, so peers measured one after
  * the other could land in different phases. Each turn first steps untimed for
- * REWARM_SECONDS (and at least 2 steps): after idling, the first ~100 MLP
- * steps run at twice the steady time, in both frameworks.
+ * REWARM_SECONDS (and at least 2 steps): after an idle pause our first ~100
+ * MLP steps measured up to 40% slower than the steady ones.
  */
 const INTERLEAVE = Boolean(process.env.LOSSGRAPH_BENCH_INTERLEAVE);
 const REWARM_SECONDS = 0.5;
-async function takeTurns(): Promise<{ next: () => Promise<void>; close: () => void }> {
+function takeTurns(): { next: () => Promise<void>; close: () => void } {
   const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
   console.log('ready');
   return { next: async () => void (await lines.next()), close: () => process.stdin.destroy() };
@@ -104,7 +104,7 @@ async function lossgraphTrain(model: string, input: number[], batch: number, opt
   await warmUp((i) => session.runTrainStep(batches[i % 4]!, lr), warmup);
   const ms: number[] = [];
   let total = 0;
-  const turns = INTERLEAVE ? await takeTurns() : undefined;
+  const turns = INTERLEAVE ? takeTurns() : undefined;
   for (let k = 0; k < reps; k++) {
     if (turns) {
       await turns.next();

@@ -27,22 +27,23 @@ registerGradient('BatchNormalization', ({ g, node, x, y, dy, needs }) => {
     // y = xhat * scale + bias, xhat = (X - mean) * r, r = (var + eps)^-1/2: all statistics are inputs.
     if (!dY) return [];
     const r = g.pow(g.add(inVar, eps), -0.5);
-    const sg = g.reduceSum(dY, axes, false);
+    const a = g.mul(scale, r);
+    const sg = needs[2] || needs[3] ? g.reduceSum(dY, axes, false) : undefined;
     const sgx = needs[1] || needs[4] ? g.reduceSum(g.mul(dY, g.batchNormalization(X, ones, zeros, inMean, inVar, eps)), axes, false) : undefined;
     return [
-      needs[0] ? g.mul(dY, perChannel(g.mul(scale, r))) : undefined,
+      needs[0] ? g.mul(dY, perChannel(a)) : undefined,
       needs[1] ? sgx : undefined,
       needs[2] ? sg : undefined,
-      needs[3] ? g.neg(g.mul(g.mul(scale, r), sg)) : undefined,
-      needs[4] ? g.mul(g.mul(g.mul(scale, g.mul(r, r)), sgx!), -0.5) : undefined,
+      needs[3] ? g.neg(g.mul(a, sg!)) : undefined,
+      needs[4] ? g.mul(g.mul(g.mul(a, r), sgx!), -0.5) : undefined,
     ];
   }
 
   // Training mode: y normalises with the batch mean m and population variance v;
   // running_mean = inMean * momentum + m * (1 - momentum), likewise the variance.
   const momentum = Math.fround(floatAttr(node, 'momentum', 0.9));
-  const [m, v] = batchStatistics(g, X, y, momentum, axes);
   const n = elementCount(g, X, axes);
+  const [m, v] = batchStatistics(g, X, y, momentum, axes, n);
   const r = g.pow(g.add(v, eps), -0.5);
   const [dRunMean, dRunVar] = [dy[1], dy[2]];
   // dX = dY * a + xhat * b + c per channel; xhat * b + c is itself a BatchNormalization of X.
@@ -86,9 +87,8 @@ function addTo(g: Graph, acc: Value | undefined, v: Value): Value {
  * with: with momentum 0 its running outputs are exactly those (input
  * statistics times 0 plus the batch's times 1); else they are recomputed.
  */
-function batchStatistics(g: Graph, X: Value, y: readonly Value[], momentum: number, axes: number[]): [Value, Value] {
+function batchStatistics(g: Graph, X: Value, y: readonly Value[], momentum: number, axes: number[], n: Value): [Value, Value] {
   if (momentum === 0 && y[1] && y[2]) return [y[1], y[2]];
-  const n = elementCount(g, X, axes);
   const mean = g.div(g.reduceSum(X, axes, true), n);
   const centred = g.sub(X, mean);
   return [g.reshape(mean, [-1]), g.div(g.reduceSum(g.mul(centred, centred), axes, false), n)];

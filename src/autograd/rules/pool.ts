@@ -18,12 +18,9 @@ registerGradient('MaxPool', ({ g, node, x, y, dy }) => {
     dilations: intsAttr(node, 'dilations'),
     ceilMode: intAttr(node, 'ceil_mode', 0) === 1,
   };
-  if (!y[1] && g.target !== 'webgpu') {
-    const routed = maxPoolGradAlongOneAxis(g, x[0]!, y[0]!, dy[0]!, opts);
-    if (routed) return [routed];
-  }
-  if (!y[1] && g.target === 'webgpu') {
-    const routed = maxPoolGradByWindowSlots(g, x[0]!, y[0]!, dy[0]!, opts);
+  if (!y[1]) {
+    // Without indices: route by comparison where the window allows it (each target its measured form).
+    const routed = (g.target === 'webgpu' ? maxPoolGradByWindowSlots : maxPoolGradAlongOneAxis)(g, x[0]!, y[0]!, dy[0]!, opts);
     if (routed) return [routed];
   }
   // Reuse the forward node's indices when it computed them; else recompute (cheap next to a Conv).
@@ -70,12 +67,11 @@ function maxPoolGradAlongOneAxis(g: Graph, x: Value, y: Value, dy: Value, o: { k
   // Rows or columns past the last whole window get no gradient: drop them, pad them back at the end.
   const whole = length === n * k ? x : g.slice(x, [0], [n * k], [axis]);
   // Rows: [B, C, Ho, k, W], the window's slots on their own axis (a free reshape).
-  const split = [0, C!, n, k, W!];
-  const windows = axis === 2 ? g.reshape(whole, split) : whole;
+  const rows = axis === 2 ? g.reshape(whole, [0, C!, n, k, W!]) : undefined;
   const out = g.unsqueeze(y, [axis + 1]);
   const grad = g.unsqueeze(dy, [axis + 1]);
   const slot = (j: number): Value => {
-    if (axis === 2) return g.slice(windows, [j], [j + 1], [3]);
+    if (rows) return g.slice(rows, [j], [j + 1], [3]);
     // Column j of each window along the innermost axis: a 0/1 selection
     // matrix [W, Wo] is one small MatMul, where a strided Slice or a Gather
     // copies element by element (several times slower here).
