@@ -95,6 +95,22 @@ test('a NaN loss stops the run with one line and keeps the last good checkpoint'
   assert.ok(ckpt.tensors.every((t) => t.data.every(Number.isFinite)));
 });
 
+test('--steps-per-run changes how often the weights leave the runtime, not the run: identical checkpoints and metrics', () => {
+  // 56 steps per epoch: 3 does not divide it, so every epoch also ends with a shorter run; a lr schedule varies within runs.
+  const args = ['train', '--data', 'embedded', '--model', 'cnn:4,8;dropout=0.3', '--loss', 'ce + 0.5*gaussian_kl(sigma=2)', '--sigma-decay', '0.5', '--lr-schedule', 'cosine', '--epochs', '2', '--seed', '2', '--json'];
+  const runs = ['1', '3'].map((k) => {
+    const out = join(tmp(), `k${k}`);
+    const r = cli([...args, '--steps-per-run', k, '--out', out]);
+    assert.equal(r.code, 0, r.stderr);
+    return { out, checkpoint: decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors')), k), metrics: readFileSync(join(out, 'metrics.jsonl'), 'utf8') };
+  });
+  const [a, b] = runs as [typeof runs[0], typeof runs[0]];
+  assert.equal(b.checkpoint.metadata.step, a.checkpoint.metadata.step);
+  a.checkpoint.tensors.forEach((t, i) => assert.ok(Buffer.from(t.data.buffer).equals(Buffer.from(b.checkpoint.tensors[i]!.data.buffer)), `${t.name} differs`));
+  const strip = (text: string) => text.split('\n').filter(Boolean).map((l) => ({ ...JSON.parse(l), seconds: 0 }));
+  assert.deepEqual(strip(b.metrics), strip(a.metrics));
+});
+
 test('bad run arguments get one line and exit 2', () => {
   const cases: [string[], RegExp][] = [
     [['train', '--data', 'nowhere', '--epochs', '1'], /--data nowhere is not understood/],
@@ -102,6 +118,7 @@ test('bad run arguments get one line and exit 2', () => {
     [['train', '--data', 'embedded', '--loss', 'bce', '--epochs', '1', '--out', join(tmp(), 'x')], /loss 'bce' needs targets, which --data embedded does not provide \(multi-label or regression columns, or --teacher RUN for soft targets\)/],
     [['train', '--resume', tmp()], /no run\.json; is this a lossgraph train output folder\?/],
     [['train', '--data', 'embedded', '--epochs', '0'], /--epochs must be a positive integer, got 0/],
+    [['train', '--data', 'embedded', '--steps-per-run', '2.5', '--out', join(tmp(), 'x')], /--steps-per-run must be a positive integer, got 2\.5/],
     [['eval', '--run', join(tmp(), 'missing')], /no run\.json/],
     [['compare', '--data', 'embedded', '--losses', 'ce;sigma_decay=fast'], /'sigma_decay=fast' is not sigma_decay=G or sigma_min=S/],
     [['sweep', '--data', 'embedded', '--loss', 'w*ce', '--param', 'w=1:0:0.1'], /a sweep needs NAME=START:END:STEP with STEP > 0/],

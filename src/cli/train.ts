@@ -5,7 +5,7 @@ import { DATA_FORMS, loadData } from '../data/index.ts';
 import { splitDataset } from '../data/dataset.ts';
 import { ArgumentError } from '../errors.ts';
 import { loadTrainingSession } from '../runtime/node.ts';
-import { DEFAULT_CONFIG, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
+import { DEFAULT_CONFIG, DEFAULT_STEPS_PER_RUN, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
 
 export { metricsSummary };
@@ -43,6 +43,7 @@ export function runOptions<T>(y: Argv<T>) {
     .option('teacher', { type: 'string', describe: "a trained run whose predictions, softened by the loss's temperature, are the targets (distillation: --loss '0.5*ce + 0.5*kl(T=4)')" })
     .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param alpha=0.5' })
     .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
+    .option('steps-per-run', { type: 'number', describe: `training steps per run of the training graph (default ${DEFAULT_STEPS_PER_RUN} on the CPU, 1 on CUDA); the updates are the same, more steps per run copy the weights out of ONNX Runtime less often` })
     .option('image-size', { type: 'string', describe: 'CxHxW for image folders, UTKFace and Pets (default 3x32x32)' })
     .option('age-bin-width', { type: 'number', default: 1, describe: 'UTKFace: years per class' })
     .option('age-cap', { type: 'number', default: 100, describe: 'UTKFace: ages at or above share the last class' })
@@ -116,6 +117,7 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
     importanceWeights: a['importance-weights'] === undefined ? undefined : numberList(a['importance-weights'], '--importance-weights'),
     teacher: a.teacher,
     clipGradNorm: a['clip-grad-norm'],
+    ...(a['steps-per-run'] !== undefined ? { stepsPerRun: positive('steps-per-run', a['steps-per-run']) } : {}),
     ...(a.target === 'webgpu' ? { target: 'webgpu' as const } : {}),
   };
 }

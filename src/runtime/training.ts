@@ -6,8 +6,11 @@
 //
 // Method names follow ONNX Runtime's TrainingSession where they fit
 // (runTrainStep, runEvalStep); there is no separate optimizer step or
-// gradient reset because one run already applies the update.
+// gradient reset because one run already applies the update. runTrainSteps
+// takes several steps in one run of the k-step graph (artifacts/multistep.ts),
+// so the carried tensors cross into JavaScript once per k steps.
 import { FILES, GRAD_NORM, TENSORS, checkpointBytes, parseCheckpoint, termOutput, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
+import { multiStepTrainingModel, perStepOutputs, supportsMultiStep } from '../artifacts/multistep.ts';
 import { ArgumentError, ArtifactError } from '../errors.ts';
 import { describeRange, inRange } from '../hyperparameters.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
@@ -35,6 +38,13 @@ export interface EvalResult {
   expectedClass?: Float32Array;
 }
 
+/** What one training step reports: its loss (before the update), each loss term, and the gradient norm when clipping. */
+export interface StepResult {
+  loss: number;
+  terms: Record<string, number>;
+  gradNorm?: number;
+}
+
 /** In-memory artifacts, as buildArtifacts returns them. */
 export interface ArtifactFiles {
   manifest: Manifest;
@@ -47,6 +57,10 @@ export class TrainingSession {
   /** The last training step's loss terms (each before its weight) and global gradient norm (when clipping), for diagnostics. */
   lastStep: { terms: Record<string, number>; gradNorm?: number } = { terms: {} };
   private carried = new Map<string, OrtTensor>();
+  /** The k-step session, opened on first use; undefined where these artifacts or this backend cannot run one. */
+  private multi?: Promise<Session | undefined>;
+  /** The last k-step run's concatenated batches, reused while k and the batch size stay the same. */
+  private chunk?: { images: Float32Array; labels: BigInt64Array; targets?: Float32Array };
   private readonly hyper = new Map<string, OrtTensor>();
   private readonly trainFetches: string[];
   private readonly batchShape: number[];
@@ -56,6 +70,8 @@ export class TrainingSession {
     readonly train: Session,
     readonly evaluator: Session,
     checkpoint: LoadedCheckpoint,
+    /** The training graph's bytes and the options it was opened with, for the k-step session (none when opened from a path). */
+    private readonly trainingModel?: { bytes: Uint8Array; opts: SessionOptions },
   ) {
     this.step = checkpoint.step;
     for (const c of manifest.carried) this.carried.set(c.name, train.tensor('float32', checkpoint.tensors.get(c.name)!, c.shape));
@@ -71,7 +87,10 @@ export class TrainingSession {
     return TrainingSession.open(built.manifest, built.files[FILES.training]!, built.files[FILES.eval]!, ckpt, opts);
   }
 
-  /** Opens a training and an eval graph with the given checkpoint. */
+  /**
+   * Opens a training and an eval graph with the given checkpoint. Pass the
+   * training graph as bytes (not a path) for runTrainSteps to use the k-step graph.
+   */
   static async open(manifest: Manifest, training: Uint8Array | string, evaluation: Uint8Array | string, checkpoint: LoadedCheckpoint, opts: SessionOptions = {}) {
     // On WebGPU the updated parameters, running statistics and optimizer state stay on the GPU
     // from step to step; only the loss (and diagnostics) come back.
@@ -79,7 +98,7 @@ export class TrainingSession {
     // One after the other: with onnxruntime-web 1.30, creating two WebGPU sessions at once in a worker never settled (seen in Chromium).
     const train = await Session.create(training, trainOpts);
     const evaluator = await Session.create(evaluation, opts);
-    return new TrainingSession(manifest, train, evaluator, checkpoint);
+    return new TrainingSession(manifest, train, evaluator, checkpoint, typeof training === 'string' ? undefined : { bytes: training, opts: trainOpts });
   }
 
   /** Where the carried tensors live between steps: 'cpu', 'gpu-buffer', or both names when they differ. */
@@ -146,6 +165,76 @@ export class TrainingSession {
     return (out[TENSORS.loss]!.data as Float32Array)[0]!;
   }
 
+  /**
+   * Several steps, one per batch, at the matching learning rates: the same
+   * updates as that many runTrainStep calls. Where the artifacts were built
+   * for the CPU target (and the session does not run on WebGPU) and the
+   * batches have one size, all of them run as one run of the k-step graph;
+   * otherwise one run per step. Returns every step's loss, terms and gradient
+   * norm (the caller checks them: a non-finite loss does not stop the run).
+   */
+  async runTrainSteps(batches: readonly TrainBatch[], lrs: readonly number[]): Promise<StepResult[]> {
+    if (lrs.length !== batches.length) throw new ArgumentError(`runTrainSteps: ${batches.length} batches but ${lrs.length} learning rates`);
+    const n = batches[0]?.labels.length ?? 0;
+    const session = batches.length > 1 && batches.every((b) => b.labels.length === n) ? await this.multiStepSession() : undefined;
+    if (!session) {
+      const results: StepResult[] = [];
+      for (let i = 0; i < batches.length; i++) {
+        const loss = await this.runTrainStep(batches[i]!, lrs[i]!);
+        results.push({ loss, ...this.lastStep });
+      }
+      return results;
+    }
+    const k = batches.length;
+    const size = this.batchShape.reduce((a, b) => a * b, 1);
+    const classes = this.manifest.spec.classes;
+    const wantsTargets = session.inputNames.includes(TENSORS.targets);
+    if (wantsTargets && batches.some((b) => !b.targets)) throw new ArtifactError(`loss '${this.manifest.spec.loss}' needs targets with every batch`);
+    if (this.chunk?.labels.length !== k * n) {
+      this.chunk = { images: new Float32Array(k * n * size), labels: new BigInt64Array(k * n), targets: wantsTargets ? new Float32Array(k * n * classes) : undefined };
+    }
+    const c = this.chunk;
+    batches.forEach((b, i) => {
+      c.images.set(b.images, i * n * size);
+      c.labels.set(b.labels, i * n);
+      if (c.targets) c.targets.set(b.targets!, i * n * classes);
+    });
+    const feeds: Record<string, OrtTensor> = {
+      [TENSORS.input]: session.tensor('float32', c.images, [k, n, ...this.batchShape]),
+      [TENSORS.labels]: session.tensor('int64', c.labels, [k, n]),
+      [TENSORS.lr]: session.tensor('float32', Float32Array.from(lrs), [k]),
+      [TENSORS.step]: session.tensor('int64', new BigInt64Array([BigInt(this.step + 1)]), []),
+      [TENSORS.seed]: session.tensor('int64', new BigInt64Array([BigInt(this.manifest.spec.seed)]), []),
+    };
+    if (c.targets) feeds[TENSORS.targets] = session.tensor('float32', c.targets, [k, n, classes]);
+    for (const [name, t] of this.hyper) feeds[name] = t;
+    for (const [name, t] of this.carried) feeds[name] = t;
+    const perStep = perStepOutputs(this.manifest, session.outputNames);
+    const out = await session.run(feeds, [...perStep, ...this.manifest.carried.map((x) => updated(x.name))]);
+    for (const name of this.carried.keys()) this.carried.set(name, out[updated(name)]!);
+    this.step += k;
+    const at = (name: string, i: number) => (out[name] ? (out[name]!.data as Float32Array)[i]! : undefined);
+    const results = Array.from({ length: k }, (_, i): StepResult => ({
+      loss: at(TENSORS.loss, i)!,
+      terms: Object.fromEntries((this.manifest.terms ?? []).flatMap((t) => (out[termOutput(t)] ? [[t, at(termOutput(t), i)!]] : []))),
+      gradNorm: at(GRAD_NORM, i),
+    }));
+    this.lastStep = { terms: results[k - 1]!.terms, gradNorm: results[k - 1]!.gradNorm };
+    return results;
+  }
+
+  /** Whether runTrainSteps runs several steps per run here (artifacts for the CPU target, opened from bytes, not on WebGPU). */
+  get multiStep(): boolean {
+    return this.trainingModel !== undefined && supportsMultiStep(this.manifest) && this.backend !== 'webgpu';
+  }
+
+  private multiStepSession(): Promise<Session | undefined> {
+    if (!this.multiStep) return Promise.resolve(undefined);
+    const m = this.trainingModel!;
+    this.multi ??= Session.create(multiStepTrainingModel(m.bytes, this.manifest), m.opts);
+    return this.multi;
+  }
+
   /** Loss, model output and predictions without an update (running statistics, no dropout). */
   async runEvalStep(batch: TrainBatch): Promise<EvalResult> {
     const s = this.evaluator;
@@ -195,6 +284,7 @@ export class TrainingSession {
 
   async release(): Promise<void> {
     for (const t of this.carried.values()) if (t.location === 'gpu-buffer') t.dispose();
-    await Promise.all([this.train.release(), this.evaluator.release()]);
+    const multi = await this.multi?.catch(() => undefined);
+    await Promise.all([this.train.release(), this.evaluator.release(), multi?.release()]);
   }
 }
