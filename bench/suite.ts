@@ -1,7 +1,7 @@
 // `npm run bench`: lossgraph against its peers, in one invocation, same model,
 // batch, optimizer and thread count. Not part of npm test.
 //
-//   npm run bench [-- --json] [--reps 5] [--steps 20] [--threads N] [--only train|loss|none] [--e2e]
+//   npm run bench [-- --json] [--reps 5] [--steps 32] [--steps-per-run K] [--threads N] [--only train|loss|none] [--e2e]
 //
 // - training steps (forward, ce, backward, update): lossgraph in
 //   onnxruntime-node (CPU) and in onnxruntime-web's wasm backend (in Node: the
@@ -80,20 +80,25 @@ function takeTurns(): { next: () => Promise<void>; close: () => void } {
   return { next: async () => void (await lines.next()), close: () => process.stdin.destroy() };
 }
 
-async function lossgraphTrain(model: string, input: number[], batch: number, optimizer: string, runtime: 'node' | 'web', threads: number, warmup: number, steps: number, reps: number): Promise<Timing> {
+/**
+ * lossgraph's training step as `lossgraph train` takes it: `stepsPerRun` steps
+ * per run of the training graph (runTrainSteps; 1 is one run per step).
+ */
+async function lossgraphTrain(model: string, input: number[], batch: number, optimizer: string, runtime: 'node' | 'web', threads: number, warmup: number, steps: number, reps: number, stepsPerRun: number): Promise<Timing> {
   const { buildArtifacts } = await import('../src/artifacts/build.ts');
   const { TrainingSession } = await import('../src/runtime/training.ts');
+  const { Session } = await import('../src/runtime/session.ts');
   const { Rng } = await import('../src/models/random.ts');
   const built = buildArtifacts({ model, loss: 'ce', classes: 10, input: input as [number, number, number], optimizer: optimizer === 'sgd' ? 'sgd' : 'adamw', seed: 1 });
   const params = built.manifest.carried.filter((c) => c.kind === 'parameter').reduce((n, c) => n + c.shape.reduce((a, b) => a * b, 1), 0);
   const session = await TrainingSession.fromBuilt(built, { runtime, threads });
+  // Time inside session.run, whichever graph (one step or k steps) runs.
   let inRun = 0;
   let outside = 0;
-  const train = session.train as unknown as { run: (...a: unknown[]) => Promise<unknown> };
-  const run = train.run.bind(train);
-  train.run = async (...a: unknown[]) => {
+  const run = Session.prototype.run;
+  Session.prototype.run = async function (this: import('../src/runtime/session.ts').Session, ...a: Parameters<typeof run>) {
     const t0 = performance.now();
-    const out = await run(...a);
+    const out = await run.apply(this, a);
     inRun += performance.now() - t0;
     return out;
   };
@@ -101,18 +106,25 @@ async function lossgraphTrain(model: string, input: number[], batch: number, opt
   const px = input.reduce((a, b) => a * b, 1);
   const batches = Array.from({ length: 4 }, () => ({ images: Float32Array.from({ length: batch * px }, () => r.next()), labels: BigInt64Array.from({ length: batch }, () => BigInt(r.int(10))) }));
   const lr = optimizer === 'sgd' ? 0.01 : 1e-3;
-  await warmUp((i) => session.runTrainStep(batches[i % 4]!, lr), warmup);
+  // Steps i .. i+n-1 in runs of stepsPerRun (the last run of a repetition may be shorter, as at an epoch's end).
+  const train = async (n: number) => {
+    for (let done = 0; done < n; done += stepsPerRun) {
+      const k = Math.min(stepsPerRun, n - done);
+      await session.runTrainSteps(Array.from({ length: k }, (_, j) => batches[(done + j) % 4]!), new Array<number>(k).fill(lr));
+    }
+  };
+  await warmUp(() => train(stepsPerRun), Math.ceil(warmup / stepsPerRun));
   const ms: number[] = [];
   let total = 0;
   const turns = INTERLEAVE ? takeTurns() : undefined;
   for (let k = 0; k < reps; k++) {
     if (turns) {
       await turns.next();
-      await warmUp((i) => session.runTrainStep(batches[i % 4]!, lr), 2, REWARM_SECONDS);
+      await warmUp(() => train(stepsPerRun), 2, REWARM_SECONDS);
     }
     inRun = 0;
     const t0 = performance.now();
-    for (let i = 0; i < steps; i++) await session.runTrainStep(batches[i % 4]!, lr);
+    await train(steps);
     const t = performance.now() - t0;
     total += t;
     outside += t - inRun;
@@ -295,7 +307,7 @@ async function main(): Promise<void> {
     const [kind, ...a] = process.argv.slice(3);
     const n = (i: number) => Number(a[i]);
     const out = kind === 'train'
-      ? await lossgraphTrain(a[0]!, a[1]!.split('x').map(Number), n(2), a[3]!, a[4] as 'node' | 'web', n(5), n(6), n(7), n(8))
+      ? await lossgraphTrain(a[0]!, a[1]!.split('x').map(Number), n(2), a[3]!, a[4] as 'node' | 'web', n(5), n(6), n(7), n(8), n(9))
       : kind === 'tfjs'
         ? await tfjsTrain(a[0]!, a[1]!.split('x').map(Number), n(2), n(3), n(4), n(5), n(6))
         : await lossgraphLoss(a[0]!, n(1), n(2), n(3), n(4), n(5), n(6));
@@ -305,7 +317,12 @@ async function main(): Promise<void> {
   const json = flag('json');
   const say = json ? () => {} : (s: string) => console.log(s);
   const reps = Number(arg('reps', '5'));
-  const steps = Number(arg('steps', '20'));
+  const steps = Number(arg('steps', '32'));
+  // As lossgraph train runs on the CPU (per workload: the default depends on the batch's bytes); the page
+  // fine-tunes one step per run (it evaluates after each), so the web figure stays at 1.
+  const { stepsPerRunFor } = await import('../src/train/driver.ts');
+  const askedStepsPerRun = flag('steps-per-run') ? Number(arg('steps-per-run', '')) : undefined;
+  const stepsPerRunOf = (w: (typeof WORKLOADS)[number]) => stepsPerRunFor({ ep: 'cpu', stepsPerRun: askedStepsPerRun }, 4 * w.batch * (w.input as readonly number[]).reduce((a, b) => a * b, 1));
   const threads = Number(arg('threads', String(cpus().length)));
   const warmup = 5;
   const only = arg('only', '');
@@ -324,7 +341,8 @@ async function main(): Promise<void> {
   say(`peers: ${torchInfo ? `PyTorch ${torchInfo.torch} (${py}) with BLAS ${torchInfo.blas.find((l) => /libblas|openblas|mkl/.test(l))}` : `PyTorch absent: ${torchAbsent}`}; TF.js ${pkgVersion('@tensorflow/tfjs') ?? 'absent'} (wasm backend)`);
   say('optimizers: sgd = SGD lr 0.01, momentum 0.9 (lossgraph, PyTorch, TF.js); adamw = AdamW lr 1e-3, betas 0.9/0.999, eps 1e-8, weight decay 0.01 (lossgraph, PyTorch), Adam lr 1e-3 in TF.js (it has no AdamW)');
   say(`every figure: ms, median (min–max) of ${reps} repetitions of ${steps} steps after a warm-up of at least ${warmup} steps and ${WARMUP_SECONDS} s; ${threads} threads for every framework`);
-  const result: Record<string, unknown> = { machine: { cpus: cpus().length, cpu, node: process.version }, threads, reps, steps, torch: torchInfo ?? { absent: torchAbsent } };
+  say(`lossgraph node: ${WORKLOADS.map((w) => `${w.name} ${stepsPerRunOf(w)}`).join(', ')} training steps per run of the graph (lossgraph train's default on the CPU; --steps-per-run N); lossgraph web: 1 (the page's fine-tuning)`);
+  const result: Record<string, unknown> = { machine: { cpus: cpus().length, cpu, node: process.version }, threads, reps, steps, stepsPerRun: Object.fromEntries(WORKLOADS.map((w) => [w.name, stepsPerRunOf(w)])), torch: torchInfo ?? { absent: torchAbsent } };
 
   if (!only || only === 'train') {
     say('\n## Training step (forward, cross-entropy, backward, update)\n');
@@ -334,11 +352,11 @@ async function main(): Promise<void> {
     for (const w of WORKLOADS) {
       const common = [w.model, w.input.join('x'), String(w.batch), w.optimizer];
       const [ours, torch] = await trainInTurns(
-        [process.execPath, ['--import', 'tsx', SELF, '--child', 'train', ...common, 'node', String(threads), String(warmup), String(steps), String(reps)]],
+        [process.execPath, ['--import', 'tsx', SELF, '--child', 'train', ...common, 'node', String(threads), String(warmup), String(steps), String(reps), String(stepsPerRunOf(w))]],
         torchInfo ? [py!, [PEER, 'train', w.model, ...w.input.map(String), String(w.batch), w.optimizer, String(warmup), String(steps), String(reps), String(threads)]] : undefined,
         reps,
       );
-      const web = inChild(['train', ...common, 'web', String(threads), String(warmup), String(Math.max(3, Math.round(steps / 4))), String(reps)]);
+      const web = inChild(['train', ...common, 'web', String(threads), String(warmup), String(Math.max(3, Math.round(steps / 4))), String(reps), '1']);
       if (torch && !torch.error && ours.params !== undefined && torch.params !== ours.params) throw new Error(`${w.name}: PyTorch's model has ${torch.params} parameters, lossgraph's ${ours.params}: not the same model`);
       const tfjs = inChild(['tfjs', w.model, w.input.join('x'), String(w.batch), String(threads), '2', String(Math.max(3, Math.round(steps / 4))), String(reps)]);
       const rt = ratio(ours, torch);

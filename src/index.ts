@@ -16,5 +16,5 @@ export { buildArtifacts, assembleGraph } from './artifacts/build.ts';
 export { FILES, TENSORS, bakeInference, parseCheckpoint, parseManifest, type ArtifactSpec, type Manifest } from './artifacts/contract.ts';
 export { build } from './artifacts/files.ts';
 export { Session, type SessionOptions, type ExecutionProvider } from './runtime/session.ts';
-export { TrainingSession, type TrainBatch } from './runtime/training.ts';
+export { TrainingSession, type StepResult, type TrainBatch } from './runtime/training.ts';
 export { loadTrainingSession, readCheckpoint, readManifest } from './runtime/node.ts';

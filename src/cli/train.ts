@@ -43,7 +43,7 @@ export function runOptions<T>(y: Argv<T>) {
     .option('teacher', { type: 'string', describe: "a trained run whose predictions, softened by the loss's temperature, are the targets (distillation: --loss '0.5*ce + 0.5*kl(T=4)')" })
     .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param alpha=0.5' })
     .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
-    .option('steps-per-run', { type: 'number', describe: `training steps per run of the training graph (default ${DEFAULT_STEPS_PER_RUN} on the CPU, 1 on CUDA); the updates are the same, more steps per run copy the weights out of ONNX Runtime less often` })
+    .option('steps-per-run', { type: 'number', describe: `training steps per run of the training graph (default ${DEFAULT_STEPS_PER_RUN} on the CPU, fewer for large images; 1 on CUDA); the updates are the same, more steps per run copy the weights out of ONNX Runtime less often` })
     .option('image-size', { type: 'string', describe: 'CxHxW for image folders, UTKFace and Pets (default 3x32x32)' })
     .option('age-bin-width', { type: 'number', default: 1, describe: 'UTKFace: years per class' })
     .option('age-cap', { type: 'number', default: 100, describe: 'UTKFace: ages at or above share the last class' })

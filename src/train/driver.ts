@@ -55,7 +55,7 @@ export interface RunConfig {
   teacher?: string;
   /**
    * Training steps per run of the training graph (unset: DEFAULT_STEPS_PER_RUN on
-   * the CPU, 1 on CUDA). Several steps per run keep the carried tensors inside
+   * the CPU within MAX_RUN_INPUT_BYTES of batches, 1 on CUDA). Several steps per run keep the carried tensors inside
    * the runtime between them; the updates are the same as one step per run.
    */
   stepsPerRun?: number;
@@ -67,19 +67,23 @@ export interface RunConfig {
 }
 
 /**
- * Steps per run on the CPU unless asked otherwise. Measured on a 2-core machine
- * (bench/suite.ts): mlp:512's step falls from ~1.6 to ~1.0 ms at 16 and ~1.2 ms
- * at 8, CNN steps by 5-10%; 8 keeps a run's batches small (a few MB) and
- * Ctrl-C prompt.
+ * Steps per run on the CPU unless asked otherwise, and the most a run's
+ * batches may take together. Measured on a 2-core machine (scratch A/B, runs
+ * interleaved): mlp:512's step at batch 128 took ~1.55 ms at 8 steps per run
+ * and ~1.37 ms at 16, against ~1.9 ms at one; CNN steps gain 5-10%. The byte
+ * cap keeps a run of large images (3x224x224 at batch 64 is 38 MB a batch)
+ * to one step per run.
  */
-export const DEFAULT_STEPS_PER_RUN = 8;
+export const DEFAULT_STEPS_PER_RUN = 16;
+export const MAX_RUN_INPUT_BYTES = 64 * 2 ** 20;
 
 /**
- * The steps per run for `config`. On CUDA the default stays at one step per run:
- * the k-step graph (an ONNX Loop) has not been measured on a GPU yet.
+ * The steps per run for `config`, whose batches hold `batchBytes` of input.
+ * On CUDA the default stays at one step per run: the k-step graph (an ONNX
+ * Loop) has not been measured on a GPU yet.
  */
-export function stepsPerRunFor(config: Pick<RunConfig, 'stepsPerRun' | 'ep'>): number {
-  const k = config.stepsPerRun ?? (config.ep === 'cpu' ? DEFAULT_STEPS_PER_RUN : 1);
+export function stepsPerRunFor(config: Pick<RunConfig, 'stepsPerRun' | 'ep'>, batchBytes: number): number {
+  const k = config.stepsPerRun ?? (config.ep === 'cpu' ? Math.max(1, Math.min(DEFAULT_STEPS_PER_RUN, Math.floor(MAX_RUN_INPUT_BYTES / batchBytes))) : 1);
   if (!Number.isInteger(k) || k < 1) throw new LossgraphError(`--steps-per-run must be a positive integer, got ${k}`);
   return k;
 }
@@ -355,7 +359,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   checkSigmaSchedule(manifest, config);
   const stepsPerEpoch = Math.floor(splits.train.length / config.batch);
   if (stepsPerEpoch === 0) throw new LossgraphError(`--batch ${config.batch} is larger than the ${splits.train.length} training examples`);
-  const stepsPerRun = stepsPerRunFor(config);
+  const stepsPerRun = stepsPerRunFor(config, 4 * config.batch * data.shape.reduce((a, b) => a * b, 1));
 
   const teacher = config.teacher ? await TeacherTargets.create(config.teacher, manifest, data, config.ep, config.threads) : undefined;
   const augmented = config.augment.crop > 0 || config.augment.flip;
