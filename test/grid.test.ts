@@ -38,6 +38,9 @@ test('jobs from a queue are validated like CLI input: unknown fields, wrong type
   refused((j) => (j.config.epochs = '5'), /job field job\.config\.epochs: must be an integer/);
   refused((j) => (j.config.lr = -1), /job field job\.config\.lr: must be a positive number/);
   refused((j) => (j.config.batch = 0), /job field job\.config\.batch/);
+  refused((j) => (j.config.stepsPerRun = 0), /job field job\.config\.stepsPerRun/);
+  const k = makeJob({ ...config, stepsPerRun: 4 }, { label: 'ce', dir: 'cmp/0/seed-1', fingerprint: 'f'.repeat(32) });
+  assert.equal(validateJob(JSON.parse(JSON.stringify(k))).config.stepsPerRun, 4, 'a job keeps its steps per run');
   refused((j) => (j.config.augment = { crop: 4 }), /job\.config\.augment\.flip: is missing/);
   refused((j) => (j.config.lossParams = { w: 'x' }), /job\.config\.lossParams\.w: must be a finite number/);
   refused((j) => (j.dir = '../../etc'), /job\.dir: '\.\.\/\.\.\/etc' is not a relative folder/);

@@ -132,6 +132,7 @@ const CONFIG = record({
   importanceWeights: list(num),
   teacher: str,
   threads: int(1, 1024),
+  stepsPerRun: int(1, 1_000_000),
 }, ['data', 'dataOptions', 'model', 'loss', 'lossParams', 'optimizer', 'epochs', 'batch', 'lr', 'lrSchedule', 'stepEvery', 'stepGamma', 'sigmaMin', 'seed', 'augment', 'ep']);
 
 const JOB = record({
