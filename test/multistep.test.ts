@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { FILES, buildArtifacts, type ArtifactSpec } from '../src/artifacts/build.ts';
-import { multiStepTrainingModel } from '../src/artifacts/multistep.ts';
+import { multiStepTrainingModel } from '../src/runtime/multistep.ts';
 import { decodeModel } from '../src/onnx/proto.ts';
 import type { RuntimeName } from '../src/runtime/session.ts';
 import { TrainingSession, type StepResult, type TrainBatch } from '../src/runtime/training.ts';

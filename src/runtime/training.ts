@@ -7,10 +7,10 @@
 // Method names follow ONNX Runtime's TrainingSession where they fit
 // (runTrainStep, runEvalStep); there is no separate optimizer step or
 // gradient reset because one run already applies the update. runTrainSteps
-// takes several steps in one run of the k-step graph (artifacts/multistep.ts),
+// takes several steps in one run of the k-step graph (runtime/multistep.ts),
 // so the carried tensors cross into JavaScript once per k steps.
 import { FILES, GRAD_NORM, TENSORS, checkpointBytes, parseCheckpoint, termOutput, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
-import { multiStepTrainingModel, perStepOutputs, supportsMultiStep } from '../artifacts/multistep.ts';
+import { multiStepTrainingModel, perStepOutputs, supportsMultiStep } from './multistep.ts';
 import { ArgumentError, ArtifactError } from '../errors.ts';
 import { describeRange, inRange } from '../hyperparameters.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';

@@ -18,7 +18,7 @@
 import type { onnx as onnxTypes } from 'onnx-proto';
 import { ArtifactError } from '../errors.ts';
 import { decodeModel, encodeModel, onnx } from '../onnx/proto.ts';
-import { GRAD_NORM, TENSORS, termOutput, updated, type Manifest } from './contract.ts';
+import { GRAD_NORM, TENSORS, termOutput, updated, type Manifest } from '../artifacts/contract.ts';
 
 /** The symbolic length of the k-step graph's per-step inputs and outputs. */
 export const STEPS_DIM = 'steps';
