@@ -69,3 +69,48 @@ test('patches from a one-hot grouped Conv equal the strided-Slice patches exactl
     assert.deepEqual(results[1], results[0], `${xs} kernel ${kernel}`);
   }
 });
+
+// Small float32 maps on the CPU take the Conv input gradient from ConvTranspose
+// (faster there); everything else, the float64 checks included, from a Conv with
+// the flipped kernel. Both must give the same numbers.
+test('the ConvTranspose form of the Conv input gradient equals the flipped-kernel Conv form; it is chosen only where it is faster', async () => {
+  const { convInputGrad, convInputGradFor, fullWindow } = await import('../src/graph/conv_forms.ts');
+  const configs: [number[], number[], number[], { pads?: number[] }][] = [
+    // dy shape, W shape, x spatial, window
+    [[2, 4, 5, 5], [4, 3, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
+    [[3, 6, 4, 6], [6, 2, 3, 2], [5, 6], { pads: [0, 1, 1, 0] }],
+    [[2, 3, 7], [3, 3, 5], [7], { pads: [2, 2] }],
+  ];
+  for (const [dys, ws, xSpatial, o] of configs) {
+    const r = new Rng(11);
+    const dyData = Float32Array.from({ length: dys.reduce((a, b) => a * b) }, () => r.normal());
+    const wData = Float32Array.from({ length: ws.reduce((a, b) => a * b) }, () => r.normal());
+    const results: number[][] = [];
+    for (const form of [convInputGrad, convInputGradFor]) {
+      const g = new Graph();
+      const dy = g.input('dy', 'float32', dys);
+      const w = g.input('w', 'float32', ws);
+      const dx = form(g, dy, w, xSpatial, fullWindow(ws.slice(2), o));
+      assert.deepEqual(dx.shape, [dys[0], ws[1], ...xSpatial]);
+      if (form === convInputGradFor) assert.equal(dx.producer?.opType, 'ConvTranspose', `${dys}: the faster form is chosen`);
+      g.output(dx, 'dx');
+      const s = await Session.create(g.toBytes());
+      results.push(Array.from((await s.run({ dy: s.tensor('float32', dyData, dys), w: s.tensor('float32', wData, ws) }))['dx']!.data as Float32Array));
+    }
+    results[0]!.forEach((v, i) => assert.ok(Math.abs(v - results[1]![i]!) <= 1e-5 * Math.max(1, Math.abs(v)), `${dys} element ${i}: ${v} vs ${results[1]![i]}`));
+  }
+  // Where the Conv form stays: float64, WebGPU graphs, strides, large maps, a narrower output side.
+  const kept: [string, (g: Graph) => void, 'float32' | 'float64', number[], number[], number[], { strides?: number[]; pads?: number[] }][] = [
+    ['float64', () => {}, 'float64', [2, 4, 5, 5], [4, 3, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
+    ['webgpu', (g) => (g.target = 'webgpu'), 'float32', [2, 4, 5, 5], [4, 3, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
+    ['stride 2', () => {}, 'float32', [2, 4, 3, 3], [4, 3, 3, 3], [5, 5], { strides: [2, 2], pads: [1, 1, 1, 1] }],
+    ['10x10', () => {}, 'float32', [2, 4, 10, 10], [4, 3, 3, 3], [10, 10], { pads: [1, 1, 1, 1] }],
+    ['O < C', () => {}, 'float32', [2, 3, 5, 5], [3, 4, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
+  ];
+  for (const [what, setup, dtype, dys, ws, xSpatial, o] of kept) {
+    const g = new Graph();
+    setup(g);
+    const dx = convInputGradFor(g, g.input('dy', dtype, dys), g.input('w', dtype, ws), xSpatial, fullWindow(ws.slice(2), o));
+    assert.equal(dx.producer?.opType, 'Conv', what);
+  }
+});

@@ -1,8 +1,9 @@
 // Conv and ConvTranspose (groups = 1). Input gradients are Convs with the
-// flipped kernel; weight gradients are patches times dy (one MatMul).
+// flipped kernel (or, for small float32 maps on the CPU, ConvTranspose with the
+// kernel as it is); weight gradients are patches times dy (one MatMul).
 import { registerGradient, type GradContext } from '../registry.ts';
 import { nodeWindow } from '../../graph/attrs.ts';
-import { convInputGrad, convWeightGrad, staticSpatial, type WindowAttrs } from '../../graph/conv_forms.ts';
+import { convInputGradFor, convWeightGrad, staticSpatial, type WindowAttrs } from '../../graph/conv_forms.ts';
 import { intAttr, refuse, stringAttr } from './util.ts';
 import type { Value } from '../../graph/graph.ts';
 
@@ -28,7 +29,7 @@ registerGradient('Conv', (ctx) => {
   const wShape = staticShape(ctx, x[1]!);
   const a = windowOf(ctx, wShape.slice(2));
   return [
-    needs[0] ? convInputGrad(g, dy[0]!, x[1]!, staticSpatial(x[0]!, 'Conv'), a) : undefined,
+    needs[0] ? convInputGradFor(g, dy[0]!, x[1]!, staticSpatial(x[0]!, 'Conv'), a) : undefined,
     needs[1] ? convWeightGrad(g, x[0]!, dy[0]!, wShape, a) : undefined,
     biasGrad(ctx),
   ];
