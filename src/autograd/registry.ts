@@ -56,5 +56,5 @@ export const BACKWARD_OPS = new Set([
   'Greater', 'GreaterOrEqual', 'Less', 'LessOrEqual', 'Equal', 'And',
   'MatMul', 'Gemm', 'Transpose', 'Reshape', 'Squeeze', 'Unsqueeze', 'Expand', 'Slice', 'Pad', 'Concat',
   'Gather', 'GatherElements', 'ScatterElements', 'ReduceSum', 'ReduceProd', 'Shape', 'ConstantOfShape',
-  'Conv', 'MaxPool', 'MaxUnpool', 'BatchNormalization', 'Identity',
+  'Conv', 'ConvTranspose', 'MaxPool', 'MaxUnpool', 'BatchNormalization', 'Identity',
 ]);
