@@ -114,6 +114,8 @@ const cases: Case[] = [
   { op: 'Add', what: 'a bias over 300 columns (the batch sum is a ones row times the gradient)', inputs: [f('a', 3, 300), f('b', 300)], build: (g, [a, b]) => g.add(a!, b!) },
   { op: 'Add', what: 'a [2, 150] bias over a symbolic batch (ones row from the gradient itself)', inputs: [{ ...f('a', 4, 2, 150), declared: ['batch', 2, 150] }, f('b', 2, 150)], build: (g, [a, b]) => g.reduceSum(g.mul(g.add(a!, b!), a!), [0], false), h: 1e-4 },
   { op: 'Conv', what: 'a 288-column weight gradient summed over the batch by a ones row', inputs: [f('x', 3, 4, 5, 5), f('w', 8, 4, 3, 3)], build: (g, [x, w]) => g.conv(x!, w!, undefined, { pads: [1, 1, 1, 1] }) },
+  // Linear in each input, so a wider step costs no truncation error and keeps rounding in f(x +- h) below the tolerance.
+  { op: 'Conv', what: 'more output channels than positions (one GEMM over batch and positions)', inputs: [f('x', 3, 3, 4, 4), f('w', 7, 3, 3, 3)], build: (g, [x, w]) => g.conv(x!, w!), h: 1e-4 },
 ];
 
 for (const [k, c] of cases.entries()) {

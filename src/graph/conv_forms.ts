@@ -86,12 +86,23 @@ function patchRows(g: Graph, patches: Value, sp: number, ck: number): Value {
  * d loss / d W of Conv(x, W) given dy: patches of x times dy. The patches stay
  * in their [N, C*K, P] layout (a free reshape) and only dy is transposed: a
  * batched MatMul per sample, then a sum over the batch. Transposing the much
- * larger patch tensor instead cost about a fifth of a small CNN's step.
+ * larger patch tensor instead cost about a fifth of a small CNN's step; on
+ * small maps with many output channels it is the per-sample product that is
+ * larger, and one GEMM over the transposed patches wins.
  */
 export function convWeightGrad(g: Graph, x: Value, dy: Value, wShape: number[], a: WindowAttrs): Value {
   const { patches, out } = x.dtype === 'float32' ? patchesByConv(g, x, a) : extractPatches(g, x, a);
   const ck = wShape.slice(1).reduce((p, d) => p * d, 1);
   const positions = out.reduce((p, d) => p * d, 1);
+  const o = wShape[0]!;
+  if (g.target === 'cpu' && o > positions) {
+    // More output channels than positions: per-sample gradients [N, C*K, O] would outweigh the
+    // patches, so transpose the patches instead and make one GEMM over batch and positions
+    // (cnn:32,64,128's third block on 7x7 maps: 2.2 instead of 3.1 ms).
+    const rows = g.reshape(g.transpose(g.reshape(patches, [-1, ck, positions]), [1, 0, 2]), [ck, -1]); // [C*K, N*P]
+    const dyRows = g.reshape(g.transpose(g.reshape(dy, [-1, o, positions]), [1, 0, 2]), [o, -1]); // [O, N*P]
+    return g.reshape(g.matMul(dyRows, g.transpose(rows, [1, 0])), wShape);
+  }
   const perSample = g.reshape(patches, [-1, ck, positions]); // [N, C*K, P]
   const dyT = g.transpose(g.reshape(dy, [-1, wShape[0]!, positions]), [0, 2, 1]); // [N, P, O]
   const perSampleGrads = g.matMul(perSample, dyT); // [N, C*K, O]
