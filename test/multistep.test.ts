@@ -104,6 +104,8 @@ test('runTrainSteps takes single steps where the k-step graph cannot run: mixed 
   assertSameResults(one, await multi.runTrainSteps(data, [0.1, 0.1, 0.1]), 'mixed sizes');
   assertSameState(single, multi, 'mixed sizes');
   await assert.rejects(multi.runTrainSteps(data, [0.1]), /runTrainSteps: 3 batches but 1 learning rates/);
+  const short = [data[0]!, { ...data[1]!, images: data[1]!.images.subarray(1) }];
+  await assert.rejects(multi.runTrainSteps(short, [0.1, 0.1]), /runTrainSteps: batch 1 has 19 image values for 5 labels of 1x2x2 images/);
   assert.deepEqual(await multi.runTrainSteps([], []), []);
 
   const gpu = buildArtifacts({ ...spec, target: 'webgpu' });

@@ -10,9 +10,9 @@
 // takes several steps in one run of the k-step graph (runtime/multistep.ts),
 // so the carried tensors cross into JavaScript once per k steps.
 import { FILES, GRAD_NORM, TENSORS, checkpointBytes, parseCheckpoint, termOutput, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
-import { multiStepTrainingModel, perStepOutputs, supportsMultiStep } from './multistep.ts';
 import { ArgumentError, ArtifactError } from '../errors.ts';
 import { describeRange, inRange } from '../hyperparameters.ts';
+import { multiStepTrainingModel, perStepOutputs, supportsMultiStep } from './multistep.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
 
 export interface TrainBatch {
@@ -189,7 +189,11 @@ export class TrainingSession {
     const size = this.batchShape.reduce((a, b) => a * b, 1);
     const classes = this.manifest.spec.classes;
     const wantsTargets = session.inputNames.includes(TENSORS.targets);
-    if (wantsTargets && batches.some((b) => !b.targets)) throw new ArtifactError(`loss '${this.manifest.spec.loss}' needs targets with every batch`);
+    batches.forEach((b, i) => {
+      if (b.images.length !== n * size) throw new ArgumentError(`runTrainSteps: batch ${i} has ${b.images.length} image values for ${n} labels of ${this.batchShape.join('x')} images`);
+      if (wantsTargets && !b.targets) throw new ArtifactError(`loss '${this.manifest.spec.loss}' needs targets with every batch`);
+      if (wantsTargets && b.targets!.length !== n * classes) throw new ArgumentError(`runTrainSteps: batch ${i} has ${b.targets!.length} target values for ${n} labels of ${classes} classes`);
+    });
     if (this.chunk?.labels.length !== k * n) {
       this.chunk = { images: new Float32Array(k * n * size), labels: new BigInt64Array(k * n), targets: wantsTargets ? new Float32Array(k * n * classes) : undefined };
     }
