@@ -104,7 +104,7 @@ export function convWeightGrad(g: Graph, x: Value, dy: Value, wShape: number[], 
     return g.reshape(g.matMul(dyRows, g.transpose(rows, [1, 0])), wShape);
   }
   const perSample = g.reshape(patches, [-1, ck, positions]); // [N, C*K, P]
-  const dyT = g.transpose(g.reshape(dy, [-1, wShape[0]!, positions]), [0, 2, 1]); // [N, P, O]
+  const dyT = g.transpose(g.reshape(dy, [-1, o, positions]), [0, 2, 1]); // [N, P, O]
   const perSampleGrads = g.matMul(perSample, dyT); // [N, C*K, O]
   const summed = sumLeadingAxes(g, perSampleGrads, 1) ?? g.reduceSum(perSampleGrads, [0], false); // [C*K, O]
   return g.reshape(g.transpose(summed, [1, 0]), wShape);

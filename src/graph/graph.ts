@@ -601,7 +601,7 @@ export class Graph {
     if (typeof c !== 'number') throw new GraphError(`BatchNormalization: the channel axis of ${x} must be static`);
     // ONNX Runtime (1.30) may write the running statistics into the buffers of
     // the input statistics, and merges equal initializers first, so constant
-    // inputs here corrupted other constants. Values computed from \`scale\` at
+    // inputs here corrupted other constants. Values computed from `scale` at
     // run time (0 and 1 whatever scale holds, NaN included) are private to this node.
     const finite = this.equal(scale, scale);
     const [zeros, ones] = [0, 1].map((v) => this.where(finite, this.scalar(v, x.dtype), this.scalar(v, x.dtype)));

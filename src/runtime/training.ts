@@ -157,12 +157,19 @@ export class TrainingSession {
       this.carried.set(name, out[updated(name)]!);
     }
     this.step++;
-    const scalar = (name: string) => (out[name] ? (out[name]!.data as Float32Array)[0]! : undefined);
-    this.lastStep = {
-      terms: Object.fromEntries((this.manifest.terms ?? []).flatMap((t) => (out[termOutput(t)] ? [[t, scalar(termOutput(t))!]] : []))),
-      gradNorm: scalar(GRAD_NORM),
+    const { loss, terms, gradNorm } = this.stepResult(out, 0);
+    this.lastStep = { terms, gradNorm };
+    return loss;
+  }
+
+  /** Step `i`'s loss, loss terms and gradient norm from a run's outputs (scalars after one step, [k] after k). */
+  private stepResult(out: Record<string, OrtTensor>, i: number): StepResult {
+    const at = (name: string) => (out[name] ? (out[name]!.data as Float32Array)[i]! : undefined);
+    return {
+      loss: at(TENSORS.loss)!,
+      terms: Object.fromEntries((this.manifest.terms ?? []).flatMap((t) => (out[termOutput(t)] ? [[t, at(termOutput(t))!]] : []))),
+      gradNorm: at(GRAD_NORM),
     };
-    return (out[TENSORS.loss]!.data as Float32Array)[0]!;
   }
 
   /**
@@ -217,12 +224,7 @@ export class TrainingSession {
     const out = await session.run(feeds, [...perStep, ...this.manifest.carried.map((x) => updated(x.name))]);
     for (const name of this.carried.keys()) this.carried.set(name, out[updated(name)]!);
     this.step += k;
-    const at = (name: string, i: number) => (out[name] ? (out[name]!.data as Float32Array)[i]! : undefined);
-    const results = Array.from({ length: k }, (_, i): StepResult => ({
-      loss: at(TENSORS.loss, i)!,
-      terms: Object.fromEntries((this.manifest.terms ?? []).flatMap((t) => (out[termOutput(t)] ? [[t, at(termOutput(t), i)!]] : []))),
-      gradNorm: at(GRAD_NORM, i),
-    }));
+    const results = Array.from({ length: k }, (_, i) => this.stepResult(out, i));
     this.lastStep = { terms: results[k - 1]!.terms, gradNorm: results[k - 1]!.gradNorm };
     return results;
   }
