@@ -322,7 +322,7 @@ async function main(): Promise<void> {
   // fine-tunes one step per run (it evaluates after each), so the web figure stays at 1.
   const { stepsPerRunFor } = await import('../src/train/driver.ts');
   const askedStepsPerRun = flag('steps-per-run') ? Number(arg('steps-per-run', '')) : undefined;
-  const stepsPerRunOf = (w: (typeof WORKLOADS)[number]) => stepsPerRunFor({ ep: 'cpu', stepsPerRun: askedStepsPerRun }, 4 * w.batch * (w.input as readonly number[]).reduce((a, b) => a * b, 1));
+  const stepsPerRunOf = (w: (typeof WORKLOADS)[number]) => stepsPerRunFor({ stepsPerRun: askedStepsPerRun }, 4 * w.batch * (w.input as readonly number[]).reduce((a, b) => a * b, 1));
   const threads = Number(arg('threads', String(cpus().length)));
   const warmup = 5;
   const only = arg('only', '');

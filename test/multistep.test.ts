@@ -109,7 +109,7 @@ test('runTrainSteps takes single steps where the k-step graph cannot run: mixed 
   assert.deepEqual(await multi.runTrainSteps([], []), []);
 
   const gpu = buildArtifacts({ ...spec, target: 'webgpu' });
-  assert.throws(() => multiStepTrainingModel(gpu.files[FILES.training]!, gpu.manifest), /several steps per run need artifacts built for the CPU target; these were built for 'webgpu'/);
+  assert.throws(() => multiStepTrainingModel(gpu.files[FILES.training]!, gpu.manifest), /several steps per run need artifacts built for the CPU or CUDA target; these were built for 'webgpu'/);
   const s = await TrainingSession.fromBuilt(gpu);
   assert.equal(s.multiStep, false);
   const results = await s.runTrainSteps(batches(spec, 2, 4), [0.1, 0.1]);

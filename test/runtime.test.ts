@@ -69,6 +69,9 @@ test('CUDA failures become one line naming the cause', async () => {
     ['CUDA failure 100: no CUDA-capable device is detected ; GPU=0 ; hostname=h ; file=cuda_call.cc ; line=123 ; expr=cudaSetDevice(info_.device_id);', /no GPU is visible to the CUDA provider/],
     ['[ONNXRuntimeError] : 6 : RUNTIME_EXCEPTION : Non-zero status code returned while running Conv node. Name:\'Conv_0\' Status Message: CUDA failure 2: out of memory ; GPU=0', /the GPU ran out of memory: use a smaller --batch or model/],
     ['BFCArena::AllocateRawInternal Failed to allocate memory for requested buffer of size 8589934592', /ran out of memory/],
+    // The provider built against CUDA 13 asks for CUDA 13's libraries: the line names 13, not a version we assumed.
+    ['Failed to load library libonnxruntime_providers_cuda.so with error: libcublasLt.so.13: cannot open shared object file: No such file or directory', /needs the CUDA 13 runtime, and libcublasLt\.so\.13 is missing: install the CUDA 13 libraries/],
+    ['Failed to load library libonnxruntime_providers_cuda.so with error: libcufft.so.11: cannot open shared object file: No such file or directory', /needs libcufft\.so\.11 from the CUDA runtime it was built against/],
     ['CUDA failure 35: CUDA driver version is insufficient for CUDA runtime version', /driver is too old/],
     ['something else\nwith a second line', /^the CUDA execution provider failed: something else$/],
   ];

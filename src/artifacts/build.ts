@@ -12,7 +12,8 @@
 import { EXACT_LIMIT } from '../models/dropout.ts';
 import { grad } from '../autograd/grad.ts';
 import { ArgumentError, LossgraphError } from '../errors.ts';
-import { Graph, OPSET, type Value } from '../graph/graph.ts';
+import { lowerForCuda } from '../graph/cuda_forms.ts';
+import { Graph, OPSET, TARGETS, type Value } from '../graph/graph.ts';
 import { buildLoss, parseLossSpec, predictions, type LossSpec } from '../losses/compile.ts';
 import type { LossContext } from '../losses/types.ts';
 import { ModelBuilder, type GraphKind } from '../models/builder.ts';
@@ -55,7 +56,7 @@ function validate(spec: ArtifactSpec): void {
   if (spec.clipGradNorm !== undefined && !(spec.clipGradNorm > 0 && Number.isFinite(spec.clipGradNorm))) {
     throw new LossgraphError(`--clip-grad-norm must be a positive number, got ${spec.clipGradNorm}`);
   }
-  if (spec.target !== undefined && spec.target !== 'cpu' && spec.target !== 'webgpu') throw new ArgumentError(`--target ${spec.target}: use cpu or webgpu`);
+  if (spec.target !== undefined && !TARGETS.includes(spec.target)) throw new ArgumentError(`--target ${spec.target}: use ${TARGETS.join(', ')}`);
   // The WebGPU form of dropout hashes in exact float32 arithmetic (models/dropout.ts).
   if (spec.target === 'webgpu' && Math.abs(spec.seed) >= EXACT_LIMIT) {
     throw new ArgumentError(`--seed ${spec.seed}: for --target webgpu the seed must lie strictly between -${EXACT_LIMIT} and ${EXACT_LIMIT}`);
@@ -139,6 +140,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   next.params.forEach((v, i) => g.output(v, updated(m.params[i]!.name)));
   for (const s of m.state) g.output(m.stateUpdates.get(s.name)!, updated(s.name));
   next.state.forEach((v, i) => g.output(v, updated(optState[i]!.name)));
+  if (g.target === 'cuda') lowerForCuda(g);
   return { graph: g, builder: m, hyperparameters: hypers, unscheduled, terms: terms.map((t) => t.label), optimizer: optState };
 }
 

@@ -4,6 +4,7 @@
 // It imports no part of the compiler and no Node built-in, so the runtime,
 // the driver and the web page depend on it alone.
 import { ArtifactError } from '../errors.ts';
+import type { Target } from '../graph/graph.ts';
 import { decodeModel, encodeModel } from '../onnx/proto.ts';
 import type { HyperparameterInfo, Unscheduled } from '../hyperparameters.ts';
 import { VERSION } from '../version.ts';
@@ -80,9 +81,10 @@ export interface ArtifactSpec {
   /**
    * The runtime the graphs are built for. 'webgpu' uses forms onnxruntime-web's
    * WebGPU provider runs without CPU fallback: int32 labels, step and seed,
-   * log-softmax as x - logsumexp(x), pairwise gradient sums. Default 'cpu'.
+   * log-softmax as x - logsumexp(x), pairwise gradient sums. 'cuda' uses forms
+   * ONNX Runtime's CUDA provider runs (see graph/cuda_forms.ts). Default 'cpu'.
    */
-  target?: 'cpu' | 'webgpu';
+  target?: Target;
 }
 
 export interface TensorInfo {

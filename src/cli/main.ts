@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { ArgumentError, LossgraphError } from '../errors.ts';
+import { TARGETS } from '../graph/graph.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/files.ts';
@@ -52,7 +53,7 @@ export async function main(argv: string[]): Promise<number> {
         .option('embedding-dim', { type: 'number', default: 32, describe: 'embedding size for minmax' })
         .option('class-weights', { type: 'string', describe: 'class weights for ce, label_smoothing, focal: a comma list, one per class' })
         .option('importance-weights', { type: 'string', describe: 'importance weights of the K-1 thresholds for coral and corn: a comma list' })
-        .option('target', { choices: ['cpu', 'webgpu'] as const, default: 'cpu' as const, describe: "'webgpu': forms onnxruntime-web's WebGPU provider runs without CPU fallback (int32 labels and step, exact-float dropout masks)" })
+        .option('target', { choices: TARGETS, default: 'cpu' as const, describe: "'webgpu': forms onnxruntime-web's WebGPU provider runs without CPU fallback (int32 labels and step, exact-float dropout masks); 'cuda': forms ONNX Runtime's CUDA provider accepts (batch norm's training form lowered)" })
         .option('out', { type: 'string', demandOption: true, describe: 'folder to write' })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON object with the paths' }),
       async (args) => {
@@ -79,7 +80,7 @@ export async function main(argv: string[]): Promise<number> {
           embeddingDim: args['embedding-dim'],
           classWeights: args['class-weights'] === undefined ? undefined : numberList(args['class-weights'], '--class-weights'),
           importanceWeights: args['importance-weights'] === undefined ? undefined : numberList(args['importance-weights'], '--importance-weights'),
-          ...(args.target === 'webgpu' ? { target: 'webgpu' as const } : {}),
+          ...(args.target !== 'cpu' ? { target: args.target } : {}),
           out: args.out,
         });
         if (args.json) console.log(JSON.stringify(paths));

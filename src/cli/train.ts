@@ -6,6 +6,7 @@ import { splitDataset } from '../data/dataset.ts';
 import { ArgumentError } from '../errors.ts';
 import { loadTrainingSession } from '../runtime/node.ts';
 import { DEFAULT_CONFIG, DEFAULT_STEPS_PER_RUN, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
+import { TARGETS } from '../graph/graph.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
 
 export { metricsSummary };
@@ -38,12 +39,12 @@ export function runOptions<T>(y: Argv<T>) {
     .option('sigma-min', { type: 'number', default: DEFAULT_CONFIG.sigmaMin, describe: 'floor of the decayed sigma, > 0 (ours, not seed 000\'s)' })
     .option('class-weights', { type: 'string', describe: "class weights for ce, label_smoothing, focal: 'balanced' (n / (K n_k) on the training split) or a comma list, one per class" })
     .option('importance-weights', { type: 'string', describe: 'importance weights of the K-1 ordinal thresholds for coral and corn: a comma list' })
-    .option('target', { choices: ['cpu', 'webgpu'] as const, default: 'cpu' as const, describe: "'webgpu': build the graphs in forms onnxruntime-web's WebGPU provider runs without CPU fallback (for a page that fine-tunes on WebGPU)" })
+    .option('target', { choices: TARGETS, describe: "the runtime the graphs are built for (default: the one --ep names). 'webgpu': forms onnxruntime-web's WebGPU provider runs without CPU fallback (for a page that fine-tunes on WebGPU); 'cuda': forms ONNX Runtime's CUDA provider accepts (batch norm's training form lowered)" })
     .option('clip-grad-norm', { type: 'number', describe: "clip the global gradient norm to this before each update (PyTorch's clip_grad_norm_), inside the training graph" })
     .option('teacher', { type: 'string', describe: "a trained run whose predictions, softened by the loss's temperature, are the targets (distillation: --loss '0.5*ce + 0.5*kl(T=4)')" })
     .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param alpha=0.5' })
     .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
-    .option('steps-per-run', { type: 'number', describe: `training steps per run of the training graph (default ${DEFAULT_STEPS_PER_RUN} on the CPU, fewer for large images; 1 on CUDA); the updates are the same, more steps per run copy the weights out of ONNX Runtime less often` })
+    .option('steps-per-run', { type: 'number', describe: `training steps per run of the training graph (default ${DEFAULT_STEPS_PER_RUN}, fewer for large images); the updates are the same, more steps per run copy the weights out of ONNX Runtime less often` })
     .option('image-size', { type: 'string', describe: 'CxHxW for image folders, UTKFace and Pets (default 3x32x32)' })
     .option('age-bin-width', { type: 'number', default: 1, describe: 'UTKFace: years per class' })
     .option('age-cap', { type: 'number', default: 100, describe: 'UTKFace: ages at or above share the last class' })
@@ -118,7 +119,7 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
     teacher: a.teacher,
     clipGradNorm: a['clip-grad-norm'],
     ...(a['steps-per-run'] !== undefined ? { stepsPerRun: positive('steps-per-run', a['steps-per-run']) } : {}),
-    ...(a.target === 'webgpu' ? { target: 'webgpu' as const } : {}),
+    ...(a.target && a.target !== 'cpu' ? { target: a.target } : {}),
   };
 }
 

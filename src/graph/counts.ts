@@ -2,7 +2,9 @@
 // type. With a symbolic dimension the usual way is int64 shape arithmetic
 // (Shape, Gather, ReduceProd, Cast), which onnxruntime-web's WebGPU provider
 // cannot run; for the WebGPU target a symbolic dimension is counted as the sum
-// of ones over a one-element-wide slice of the value along it instead.
+// of ones over a one-element-wide slice of the value along it instead. ORT's
+// CUDA provider has no int64 ReduceProd: for the CUDA target the dimensions
+// are cast to the float type first (its ReduceProd has float kernels).
 import type { Graph, Value } from './graph.ts';
 
 /** Ones of x's shape and type, computed from x so they keep its symbolic dimensions (all on WebGPU). */
@@ -15,6 +17,7 @@ export function elementCount(g: Graph, x: Value, axes: readonly number[]): Value
   const known = axes.reduce((p, a) => p * (typeof x.shape[a] === 'number' ? (x.shape[a] as number) : 1), 1);
   const symbolic = axes.filter((a) => typeof x.shape[a] !== 'number');
   if (symbolic.length === 0) return g.scalar(known, x.dtype);
+  if (g.target === 'cuda') return g.reduceProd(g.cast(g.gather(g.shape(x), g.ints(axes)), x.dtype), undefined, false);
   if (g.target !== 'webgpu') return g.cast(g.reduceProd(g.gather(g.shape(x), g.ints(axes)), undefined, false), x.dtype);
   let count: Value = g.scalar(known, x.dtype);
   for (const a of symbolic) {

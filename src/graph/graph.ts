@@ -17,6 +17,10 @@ import {
   type Shape,
 } from './shape.ts';
 
+/** The runtimes a graph can be built for (see Graph.target). */
+export const TARGETS = ['cpu', 'webgpu', 'cuda'] as const;
+export type Target = (typeof TARGETS)[number];
+
 /** The single opset every graph lossgraph emits is written against. */
 export const OPSET = 18;
 /** IR version matching OPSET (ONNX 1.13). */
@@ -128,8 +132,11 @@ export class Graph {
    * The runtime the graph is for. 'webgpu': layers and gradient rules emit forms
    * onnxruntime-web's WebGPU provider runs without CPU fallback where it lacks a
    * kernel the CPU form needs (MaxPool's indices, int64 shape arithmetic).
+   * 'cuda': the CPU forms, but no int64 ReduceProd, and training-mode batch norm
+   * lowered after autodiff (cuda_forms.ts): ORT's CUDA provider refuses the one
+   * and has no kernel for the other.
    */
-  target: 'cpu' | 'webgpu' = 'cpu';
+  target: Target = 'cpu';
 
   constructor(readonly name = 'lossgraph') {}
 
@@ -443,6 +450,11 @@ export class Graph {
   }
 
   // ---------------------------------------------------------- shape ops
+
+  /** Size(x): the element count as an int64 scalar. */
+  size(x: Value): Value {
+    return this.emit('Size', [x], {}, [{ dtype: 'int64', shape: [] }])[0]!;
+  }
 
   /** Shape(x); one node per value, however often it is asked for. */
   shape(x: Value): Value {

@@ -1,4 +1,4 @@
-import type { Graph, Value } from '../graph/graph.ts';
+import type { Graph, Target, Value } from '../graph/graph.ts';
 import type { Range } from '../hyperparameters.ts';
 
 export type { Range };
@@ -29,7 +29,7 @@ export interface LossContext {
   /** [K, D] class embeddings (minmax's trainable label table). */
   embeddings?: Value;
   /** The runtime the graph is for: 'webgpu' picks forms onnxruntime-web's WebGPU provider runs (labels are then int32). */
-  target?: 'cpu' | 'webgpu';
+  target?: Target;
 }
 
 /**

@@ -48,9 +48,9 @@ function scalarInfo(name: string, elemType: number): ValueInfo {
 const node = (opType: string, input: string[], output: string[], attribute: unknown[] = []) =>
   onnx.NodeProto.create({ opType, name: `${output[0]}/${opType}`, input, output, attribute: attribute as never[] });
 
-/** Whether artifacts built for `manifest` can train k steps per run (graphs built for the CPU target). */
+/** Whether artifacts built for `manifest` can train k steps per run (graphs built for the CPU or CUDA target). */
 export function supportsMultiStep(manifest: Manifest): boolean {
-  return (manifest.spec.target ?? 'cpu') === 'cpu';
+  return (manifest.spec.target ?? 'cpu') !== 'webgpu';
 }
 
 /** The names the k-step graph outputs once per step (loss, loss terms, gradient norm), present in this training graph. */
@@ -62,7 +62,7 @@ export function perStepOutputs(manifest: Manifest, trainingOutputs: readonly str
 /** The k-step training model for `training` (the bytes of a training_model.onnx built for `manifest`). */
 export function multiStepTrainingModel(training: Uint8Array, manifest: Manifest): Uint8Array {
   if (!supportsMultiStep(manifest)) {
-    throw new ArtifactError(`several steps per run need artifacts built for the CPU target; these were built for '${manifest.spec.target}'`);
+    throw new ArtifactError(`several steps per run need artifacts built for the CPU or CUDA target; these were built for '${manifest.spec.target}'`);
   }
   const model = decodeModel(training);
   const g = model.graph!;

@@ -8,7 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { FILES, parseCheckpoint, parseManifest, type LoadedCheckpoint, type Manifest } from '../artifacts/contract.ts';
 import { ArtifactError, ProviderError } from '../errors.ts';
-import { CUDA_INSTALL_HINT, describeCudaFailure, type ExecutionProvider, type SessionOptions } from './session.ts';
+import { CUDA_INSTALL_HINT, cudaMajorOf, describeCudaFailure, type ExecutionProvider, type SessionOptions } from './session.ts';
 import { TrainingSession } from './training.ts';
 
 export function readManifest(dir: string): Manifest {
@@ -69,7 +69,10 @@ export function assertCudaInstalled(): void {
   if (ldd.status !== 0 || !ldd.stdout) return;
   const missing = missingLibraries(ldd.stdout);
   if (missing.length) {
-    throw new ProviderError(`${describeCudaFailure(`${missing[0]}: cannot open shared object file`)}${missing.length > 1 ? ` (also missing: ${missing.slice(1).join(', ')})` : ''}`);
+    // Lead with a library whose soname tells the CUDA major the provider was built against.
+    const first = missing.find((l) => cudaMajorOf(l) !== undefined) ?? missing[0]!;
+    const others = missing.filter((l) => l !== first);
+    throw new ProviderError(`${describeCudaFailure(`${first}: cannot open shared object file`)}${others.length ? ` (also missing: ${others.join(', ')})` : ''}`);
   }
 }
 

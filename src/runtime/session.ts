@@ -44,12 +44,24 @@ export function ortModule(runtime: RuntimeName = 'node'): Promise<Ort> {
 }
 
 export const CUDA_INSTALL_HINT =
-  'the CUDA execution provider is not installed: run `npm run install:cuda` on a machine with internet access and CUDA 12 (see README, "CUDA")';
+  'the CUDA execution provider is not installed: run `npm run install:cuda` on a machine with internet access and the CUDA runtime it asks for (see docs/cuda.md)';
+
+/**
+ * The CUDA major version a missing library belongs to, read off its soname:
+ * cuBLAS, cudart, NVRTC and nvJitLink carry the CUDA major itself
+ * (libcublasLt.so.13 is CUDA 13). cuFFT, cuRAND, cuSPARSE and cuSOLVER number
+ * their own releases, so they say nothing about it.
+ */
+export function cudaMajorOf(lib: string): number | undefined {
+  const m = /^lib(?:cublas|cublasLt|cudart|nvrtc|nvJitLink)\.so\.(\d+)/.exec(lib);
+  return m ? Number(m[1]) : undefined;
+}
 
 /**
  * One line for onnxruntime's report of a CUDA provider that failed to start or
- * to run: which library is missing, no GPU, out of memory, an old driver. The
- * raw report is a multi-line C++ status; users need the cause.
+ * to run: which library is missing (and which CUDA or cuDNN major the installed
+ * provider was built against), no GPU, out of memory, an old driver. The raw
+ * report is a multi-line C++ status; users need the cause.
  */
 export function describeCudaFailure(message: string): string {
   const first = message.split('\n')[0]!.trim();
@@ -57,8 +69,11 @@ export function describeCudaFailure(message: string): string {
   const lib = (/([\w.+-]+\.so(?:\.\d+)*): cannot open shared object file/.exec(message) ?? /([\w.+-]+\.dll)\D*(?:error 126|could not be found)/i.exec(message))?.[1];
   if (lib) {
     if (/onnxruntime_providers_(cuda|shared)/.test(lib)) return CUDA_INSTALL_HINT;
-    if (/cudnn/i.test(lib)) return `the CUDA provider needs cuDNN 9, and ${lib} is missing: install cuDNN 9 for CUDA 12 and put its lib folder on LD_LIBRARY_PATH (see README, "CUDA")`;
-    if (/cu(blas|blasLt|dart|fft|rand|sparse|solver)|nvrtc|nvJitLink/i.test(lib)) return `the CUDA provider needs the CUDA 12 runtime, and ${lib} is missing: install the CUDA 12 libraries and put them on LD_LIBRARY_PATH (see README, "CUDA")`;
+    const cudnn = /cudnn\w*\.so\.(\d+)/i.exec(lib)?.[1];
+    if (/cudnn/i.test(lib)) return `the CUDA provider needs cuDNN${cudnn ? ` ${cudnn}` : ''}, and ${lib} is missing: install cuDNN${cudnn ? ` ${cudnn}` : ''} for the provider's CUDA version and put its lib folder on LD_LIBRARY_PATH (see docs/cuda.md)`;
+    const major = cudaMajorOf(lib);
+    if (major !== undefined) return `the CUDA provider needs the CUDA ${major} runtime, and ${lib} is missing: install the CUDA ${major} libraries and put them on LD_LIBRARY_PATH (see docs/cuda.md)`;
+    if (/cu(fft|rand|sparse|solver)|nvrtc|nvJitLink/i.test(lib)) return `the CUDA provider needs ${lib} from the CUDA runtime it was built against, and it is missing: install that runtime's libraries and put them on LD_LIBRARY_PATH (see docs/cuda.md)`;
     return `the CUDA provider cannot load ${lib}: install it or put its folder on LD_LIBRARY_PATH`;
   }
   if (/AppendExecutionProvider_Cuda: Failed to load shared library/i.test(message)) {
@@ -66,7 +81,7 @@ export function describeCudaFailure(message: string): string {
   }
   if (/no CUDA-capable device|cudaErrorNoDevice|CUDA failure 100\b/i.test(message)) return 'no GPU is visible to the CUDA provider: check `nvidia-smi` and CUDA_VISIBLE_DEVICES';
   if (/out of memory|cudaErrorMemoryAllocation|CUDA failure 2\b|Failed to allocate memory/i.test(message)) return 'the GPU ran out of memory: use a smaller --batch or model';
-  if (/driver version is insufficient|CUDA failure 35\b|cudaErrorInsufficientDriver/i.test(message)) return 'the NVIDIA driver is too old for the CUDA 12 runtime the provider needs: update the driver';
+  if (/driver version is insufficient|CUDA failure 35\b|cudaErrorInsufficientDriver/i.test(message)) return 'the NVIDIA driver is too old for the CUDA runtime the provider was built against: update the driver (`lossgraph doctor` names the versions)';
   return `the CUDA execution provider failed: ${first}`;
 }
 

@@ -10,10 +10,25 @@
 // takes several steps in one run of the k-step graph (runtime/multistep.ts),
 // so the carried tensors cross into JavaScript once per k steps.
 import { FILES, GRAD_NORM, TENSORS, checkpointBytes, parseCheckpoint, termOutput, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
-import { ArgumentError, ArtifactError } from '../errors.ts';
+import { ArgumentError, ArtifactError, ProviderError } from '../errors.ts';
+import { cudaRefusals } from './cuda_kernels.ts';
 import { describeRange, inRange } from '../hyperparameters.ts';
 import { multiStepTrainingModel, perStepOutputs, supportsMultiStep } from './multistep.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
+import { decodeModel } from '../onnx/proto.ts';
+
+/**
+ * Fails with one line, before ONNX Runtime does with a C++ status, when the
+ * CUDA provider would refuse a node of the training graph: artifacts built for
+ * the CPU target hold training-mode batch norm, which it refuses at our opset.
+ */
+function assertCudaAccepts(manifest: Manifest, training: Uint8Array): void {
+  const refused = cudaRefusals(decodeModel(training));
+  if (refused.length === 0) return;
+  throw new ProviderError(
+    `the CUDA provider refuses node ${refused[0]}; these artifacts were built for the '${manifest.spec.target ?? 'cpu'}' target: build them for CUDA (lossgraph train --ep cuda does so by itself; lossgraph build --target cuda)`,
+  );
+}
 
 export interface TrainBatch {
   /** [B, C, H, W] images, row-major. */
@@ -95,6 +110,7 @@ export class TrainingSession {
     // On WebGPU the updated parameters, running statistics and optimizer state stay on the GPU
     // from step to step; only the loss (and diagnostics) come back.
     const trainOpts = opts.providers?.[0] === 'webgpu' ? { ...opts, gpuOutputs: manifest.carried.map((c) => updated(c.name)) } : opts;
+    if (opts.ep === 'cuda' && typeof training !== 'string') assertCudaAccepts(manifest, training);
     // One after the other: with onnxruntime-web 1.30, creating two WebGPU sessions at once in a worker never settled (seen in Chromium).
     const train = await Session.create(training, trainOpts);
     const evaluator = await Session.create(evaluation, opts);

@@ -127,7 +127,7 @@ const CONFIG = record({
   augment: record({ crop: int(0, 1024), flip: bool }, ['crop', 'flip']),
   ep: oneOf('cpu', 'cuda'),
   clipGradNorm: positive,
-  target: oneOf('cpu', 'webgpu'),
+  target: oneOf('cpu', 'webgpu', 'cuda'),
   classWeights: either(oneOf('balanced'), list(num)),
   importanceWeights: list(num),
   teacher: str,

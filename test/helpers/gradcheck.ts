@@ -36,6 +36,8 @@ export interface CheckOptions {
   h?: number;
   /** Elements probed per input (all when there are fewer). */
   maxProbes?: number;
+  /** A rewrite applied after autodiff to both graphs, as a target's lowering is (e.g. lowerForCuda). */
+  lower?: (g: Graph) => void;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function gradcheck(
     const unlowered = g.toBytes();
     assertStandardOnnx(unlowered, 'gradcheck graph');
     assertBackwardOps(unlowered, 'gradcheck graph');
+    opts.lower?.(g);
     lowerForFloat64(g);
     return { bytes: g.toBytes(), wrt: wrt.map((w) => inputs.indexOf(w.inp)) };
   };
