@@ -84,7 +84,7 @@ test('CUDA failures become one line naming the cause', async () => {
   assert.deepEqual(missingLibraries(ldd), ['libcublasLt.so.12', 'libcudnn.so.9']);
 });
 
-test('lossgraph doctor runs a graph on each provider and says why one is missing', async () => {
+test('lossgraph doctor trains one CNN step on each provider and says why one is missing', async () => {
   const { spawnSync } = await import('node:child_process');
   const r = spawnSync(process.execPath, ['bin/lossgraph.js', 'doctor', '--json'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
@@ -92,6 +92,7 @@ test('lossgraph doctor runs a graph on each provider and says why one is missing
   const byName = Object.fromEntries(report.providers.map((p: { provider: string }) => [p.provider.split(' ')[0], p]));
   assert.equal(byName.cpu.ok, true);
   assert.equal(byName.wasm.ok, true);
+  assert.match(byName.cpu.detail, /^a CNN training step ran \(/);
   const cudaHere = cudaInstalled();
   if (!cudaHere) {
     assert.equal(byName.cuda.ok, false);

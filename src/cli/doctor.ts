@@ -1,36 +1,39 @@
 // `lossgraph doctor`: what this machine can run lossgraph on. Each execution
-// provider is checked by building a tiny graph and running it, so "ok" means
-// a session really ran, and anything else says in one line what is missing.
+// provider is checked by building a small CNN's artifacts (convolution, batch
+// norm in training mode, max pooling, dropout, AdamW) in the forms that
+// provider takes and running one training step, so "ok" means training really
+// ran there; a provider that lacks a library or refuses a node says so in one line.
 import { spawnSync } from 'node:child_process';
-import { Graph } from '../graph/graph.ts';
+import { buildArtifacts, type ArtifactSpec } from '../artifacts/build.ts';
+import type { Target } from '../graph/graph.ts';
 import { assertCudaInstalled } from '../runtime/node.ts';
-import { Session, type SessionOptions } from '../runtime/session.ts';
+import type { SessionOptions } from '../runtime/session.ts';
+import { TrainingSession } from '../runtime/training.ts';
 import { VERSION } from '../version.ts';
 
 export interface ProviderCheck {
   provider: string;
   ok: boolean;
-  /** What ran (ms for one run), or why it cannot. */
+  /** What ran (ms for the step), or why it cannot. */
   detail: string;
 }
 
-function tinyModel(): Uint8Array {
-  const g = new Graph('doctor');
-  g.output(g.softmax(g.input('x', 'float32', [2, 3]), 1), 'y');
-  return g.toBytes();
-}
+const CHECK_MODEL: ArtifactSpec = { model: 'cnn:4,8;dropout=0.2', loss: 'ce + 0.5*gaussian_kl(sigma=1)', classes: 4, input: [1, 8, 8], optimizer: 'adamw', seed: 0 };
 
-async function check(provider: string, opts: SessionOptions, before?: () => void): Promise<ProviderCheck> {
+async function check(provider: string, target: Target, opts: SessionOptions, before?: () => void): Promise<ProviderCheck> {
   try {
     before?.();
-    const s = await Session.create(tinyModel(), opts);
+    const built = buildArtifacts({ ...CHECK_MODEL, ...(target === 'cpu' ? {} : { target }) });
+    const session = await TrainingSession.fromBuilt(built, opts);
+    const batch = 8;
+    const images = Float32Array.from({ length: batch * 64 }, (_, i) => Math.sin(i));
+    const labels = BigInt64Array.from({ length: batch }, (_, i) => BigInt(i % 4));
     const t0 = performance.now();
-    const out = await s.run({ x: s.tensor('float32', Float32Array.from([1, 2, 3, 0, 0, 0]), [2, 3]) });
+    const loss = await session.runTrainStep({ images, labels }, 1e-3);
     const ms = performance.now() - t0;
-    await s.release();
-    const y = out['y']!.data as Float32Array;
-    if (Math.abs(y[5]! - 1 / 3) > 1e-5) return { provider, ok: false, detail: `ran, but gave a wrong result (${y[5]} for 1/3)` };
-    return { provider, ok: true, detail: `a session ran (${ms.toFixed(2)} ms)` };
+    await session.release();
+    if (!Number.isFinite(loss)) return { provider, ok: false, detail: `a training step ran, but its loss is ${loss}` };
+    return { provider, ok: true, detail: `a CNN training step ran (${ms.toFixed(1)} ms, loss ${loss.toFixed(3)})` };
   } catch (e) {
     return { provider, ok: false, detail: String((e as Error).message).split('\n')[0]! };
   }
@@ -50,9 +53,9 @@ export async function doctor(): Promise<{ lossgraph: string; node: string; onnxr
     onnxruntime: Object.fromEntries(Object.entries(ortNode).map(([k, v]) => [k, String(v)])),
     gpus: gpus(),
     providers: [
-      await check('cpu', { ep: 'cpu' }),
-      await check('cuda', { ep: 'cuda' }, assertCudaInstalled),
-      await check('wasm (onnxruntime-web in Node)', { runtime: 'web' }),
+      await check('cpu', 'cpu', { ep: 'cpu' }),
+      await check('cuda', 'cuda', { ep: 'cuda' }, assertCudaInstalled),
+      await check('wasm (onnxruntime-web in Node)', 'cpu', { runtime: 'web' }),
     ],
   };
 }
