@@ -15,7 +15,7 @@ import { DataCache, decodeResult, encodeResult, jobId, makeJob, runJob, type Job
 import { runInProcesses } from '../train/pool.ts';
 import { parseQueueUrl, runOnQueue } from '../train/queue.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
-import { REPORT_FILE, figure, page, renderSvg, table } from '../train/report.ts';
+import { REPORT_FILE, escapeHtml, figure, page, renderSvg, table } from '../train/report.ts';
 import { parseParams } from './main.ts';
 import { configFrom, type RunArgs } from './train.ts';
 
@@ -61,7 +61,35 @@ const fmt = (mean: number, half: number, signed = false) => `${signed && mean >=
 export interface GridResult {
   rows: { label: string; metrics: Record<string, { mean: number; half: number; diff?: { mean: number; half: number } }> }[];
   markdown: string;
+  /** One sentence reading the table: which differences from the baseline lie outside their 95% interval. */
+  reading: string;
   report: string;
+}
+
+/**
+ * The table in one sentence: for each row, the metrics whose paired difference
+ * from the baseline has a 95% interval that excludes 0 (with better or worse),
+ * and otherwise that every difference is inside its interval. It claims
+ * nothing more than the intervals show.
+ */
+export function readTable(rows: GridResult['rows'], cols: readonly { key: string; title: string; lower?: boolean }[], seeds: number): string {
+  const base = rows[0]?.label ?? '';
+  if (rows.length < 2) return 'Reading the table: one row, so there is nothing to compare.';
+  if (seeds < 2) return 'Reading the table: with one seed there are no intervals, so no difference can be told from noise (use --seeds 3 or more).';
+  const outside = rows.slice(1).map((r) => ({
+    label: r.label,
+    metrics: cols.filter((c) => {
+      const d = r.metrics[c.key]?.diff;
+      return d !== undefined && Number.isFinite(d.half) && Math.abs(d.mean) > d.half;
+    }).map((c) => {
+      const d = r.metrics[c.key]!.diff!;
+      const better = c.lower ? d.mean < 0 : d.mean > 0;
+      return `${c.title} (${fmt(d.mean, d.half, true)}, ${better ? 'better' : 'worse'})`;
+    }),
+  })).filter((r) => r.metrics.length > 0);
+  if (outside.length === 0) return `Reading the table: every difference from '${base}' is inside its 95% interval, so ${seeds} seeds do not tell these rows apart.`;
+  const parts = outside.map((r) => `'${r.label}' differs from '${base}' beyond its 95% interval in ${r.metrics.join(', ')}`);
+  return `Reading the table: ${parts.join('; ')}; every other difference from '${base}' is inside its interval.`;
 }
 
 /** How a grid's jobs run: here one after another, in N child processes, or on a BullMQ queue. */
@@ -126,6 +154,7 @@ async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: numb
   })]);
   const markdown = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
 
+  const reading = readTable(rows, cols, seeds);
   const figures: string[] = [];
   for (const c of cols) {
     const values = rows.map((r) => ({ label: r.label, x: sweepParam ? Number(r.label) : undefined, mean: r.metrics[c.key]!.mean, lo: r.metrics[c.key]!.mean - (r.metrics[c.key]!.half || 0), hi: r.metrics[c.key]!.mean + (r.metrics[c.key]!.half || 0) }));
@@ -142,10 +171,10 @@ async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: numb
   }
   const cfg = entries[0]!.config;
   const html = page(`lossgraph ${kind}`, `<p>Data <code>${cfg.data}</code>, model <code>${cfg.model}</code>, ${cfg.epochs} epochs, batch ${cfg.batch}, optimizer <code>${cfg.optimizer}</code>, learning rate ${cfg.lr}; ${seeds} seeds per row (seed s gives every row the same split and initialisation). Intervals are 95% t intervals; Δ is the paired difference from the first row.</p>
-${table(header, body)}${figures.join('\n')}
+${table(header, body)}<p>${escapeHtml(reading)}</p>${figures.join('\n')}
 <p>${remote ? `The runs are under each queue worker's <code>--out</code>, in <code>${basename(resolve(out))}/r/seed-s/</code> (results.json lists host and folder of each)` : `Row r's run with seed s is in <code>${out}/r/seed-s/</code>`}: its report.html, metrics.jsonl, checkpoint and trained inference model.</p>`);
   writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(html), 'results.json': new TextEncoder().encode(JSON.stringify({ rows, jobs }, null, 2)) });
-  return { rows, markdown, report: join(out, REPORT_FILE) };
+  return { rows, markdown, reading, report: join(out, REPORT_FILE) };
 }
 
 /** `SPEC[;sigma_decay=G][;sigma_min=S]`: a loss spec with its own sigma schedule. */
@@ -190,8 +219,8 @@ function gridMode(a: RunArgs): GridMode {
 }
 
 function finish(a: RunArgs, grid: GridResult): void {
-  if (a.json) console.log(JSON.stringify({ rows: grid.rows, report: grid.report }));
-  else console.log(`\n${grid.markdown}\n\nreport: ${grid.report}`);
+  if (a.json) console.log(JSON.stringify({ rows: grid.rows, reading: grid.reading, report: grid.report }));
+  else console.log(`\n${grid.markdown}\n\n${grid.reading}\nreport: ${grid.report}`);
 }
 
 export async function compareCommand(a: RunArgs): Promise<void> {

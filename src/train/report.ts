@@ -16,24 +16,24 @@ export async function renderSvg(spec: TopLevelSpec): Promise<string> {
   return view.toSVG();
 }
 
-const escape = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+export const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 
 export function page(title: string, body: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
 figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}code{background:#f3f3f3;padding:1px 4px}</style></head>
-<body><h1>${escape(title)}</h1>${body}</body></html>
+<body><h1>${escapeHtml(title)}</h1>${body}</body></html>
 `;
 }
 
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  return `<table><tr>${headers.map((h) => `<th>${escape(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${escape(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+  return `<table><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</table>`;
 }
 
 export function figure(svg: string, caption: string): string {
-  return `<figure>${svg}<figcaption>${escape(caption)}</figcaption></figure>`;
+  return `<figure>${svg}<figcaption>${escapeHtml(caption)}</figcaption></figure>`;
 }
 
 export async function confusionSvg(m: Metrics, classNames: readonly string[]): Promise<string> {
@@ -93,13 +93,13 @@ export async function writeRunReport(out: string, config: RunConfig, r: RunResul
     const names = classNames ?? r.test.confusion.map((_, i) => String(i));
     figures.push(figure(await confusionSvg(r.test, names), 'Confusion matrix on the test split (rows: true class)'));
   }
-  const perClass = r.test.f1 ? `<h2>Per-class F1 (test, threshold 0.5)</h2>${table(['class', 'F1'], r.test.f1.map((f, i) => [escape(classNames?.[i] ?? String(i)), f.toFixed(4)]))}` : '';
+  const perClass = r.test.f1 ? `<h2>Per-class F1 (test, threshold 0.5)</h2>${table(['class', 'F1'], r.test.f1.map((f, i) => [escapeHtml(classNames?.[i] ?? String(i)), f.toFixed(4)]))}` : '';
   const score = v0?.regressionMse !== undefined
     ? { title: 'validation MSE', get: (m: Metrics) => m.regressionMse! }
     : { title: v0?.mAP !== undefined ? 'validation exact-match accuracy' : 'validation accuracy', get: (m: Metrics) => m.accuracy };
   const best = Number.isNaN(r.best.accuracy) ? '' : `<p>Best epoch: ${r.best.epoch}, validation accuracy ${r.best.accuracy.toFixed(4)}.</p>`;
   const summary = Object.entries(metricsSummary(r.test)).map(([k, v]) => [k, v.toFixed(4)]);
-  const body = `<p>Data <code>${escape(config.data)}</code>, model <code>${escape(config.model)}</code>, loss <code>${escape(config.loss)}</code>, optimizer <code>${escape(config.optimizer)}</code>, ${config.epochs} epochs, batch ${config.batch}, learning rate ${config.lr} (${config.lrSchedule})${config.sigmaDecay !== undefined ? `, ${config.sigmaDecayOf === 'variance' ? 'variance' : 'sigma'} decay ${config.sigmaDecay} (sigma min ${config.sigmaMin})` : ''}${config.teacher ? `, teacher <code>${escape(config.teacher)}</code>` : ''}, seed ${config.seed}.</p>
+  const body = `<p>Data <code>${escapeHtml(config.data)}</code>, model <code>${escapeHtml(config.model)}</code>, loss <code>${escapeHtml(config.loss)}</code>, optimizer <code>${escapeHtml(config.optimizer)}</code>, ${config.epochs} epochs, batch ${config.batch}, learning rate ${config.lr} (${config.lrSchedule})${config.sigmaDecay !== undefined ? `, ${config.sigmaDecayOf === 'variance' ? 'variance' : 'sigma'} decay ${config.sigmaDecay} (sigma min ${config.sigmaMin})` : ''}${config.teacher ? `, teacher <code>${escapeHtml(config.teacher)}</code>` : ''}, seed ${config.seed}.</p>
 <h2>Test metrics</h2>${table(['metric', 'value'], summary)}${perClass}${best}
 <h2>Training</h2>${figures.join('\n')}
 <h2>Per epoch</h2>${table(['epoch', 'train loss', 'validation loss', score.title, 'lr', 'sigma', 'seconds'], r.history.map((h) => [String(h.epoch), h.trainLoss.toFixed(4), h.validation.loss.toFixed(4), score.get(h.validation).toFixed(4), h.lr.toPrecision(3), h.sigma?.toFixed(3) ?? '', h.seconds.toFixed(1)]))}`;
