@@ -100,7 +100,7 @@ export async function main(argv: string[]): Promise<number> {
     )
     .command(
       'doctor',
-      'check which execution providers work here (CPU, CUDA, wasm): each runs a tiny graph',
+      'check which execution providers work here (CPU, CUDA, wasm): each trains one step of a small CNN',
       (y: Argv) => y.option('json', { type: 'boolean', default: false }),
       async (a) => (await import('./doctor.ts')).doctorCommand(a as never),
     )
