@@ -14,5 +14,15 @@ if (existsSync(compiled)) {
   register();
   ({ main } = await import('../src/cli/main.ts'));
 }
+const code = await main(process.argv.slice(2));
+// Into a pipe, Node writes stdout and stderr asynchronously: exiting at once
+// would cut what is still queued (a large --json, a table read by a slow
+// reader). An empty write's callback runs once everything before it is out.
+const flushed = (stream) => new Promise((resolve) => {
+  if (stream.destroyed || !stream.writable) return resolve();
+  stream.once('error', () => resolve()); // the reader went away (EPIPE): nothing more to deliver
+  stream.write('', () => resolve());
+});
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
 // A finished command exits, even if a library left a handle open (a Redis client reconnecting, say).
-process.exit(await main(process.argv.slice(2)));
+process.exit(code);

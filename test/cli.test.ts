@@ -115,3 +115,19 @@ for (const [what, args, stdin, message] of badExtra) {
     assert.match(r.stderr, message);
   });
 }
+
+test('a large output reaches a slow reader whole: the command waits for stdout to drain before it exits', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-pipe-'));
+  // B = 4, K = 1000: about 90 KB of JSON, more than a pipe buffer holds.
+  const logits = Array.from({ length: 4 }, (_, b) => Array.from({ length: 1000 }, (_, k) => Math.sin(b * 1000 + k)));
+  writeFileSync(join(dir, 'in.json'), JSON.stringify({ logits, labels: [1, 2, 3, 4] }));
+  const r = spawnSync('bash', ['-c', `"${process.execPath}" "${BIN}" loss --spec ce --json < in.json | (sleep 1; cat)`], { cwd: dir, encoding: 'utf8', maxBuffer: 1 << 24 });
+  assert.equal(r.status, 0, r.stderr);
+  assert.ok(r.stdout.length > 65536, `only ${r.stdout.length} bytes arrived`);
+  const out = JSON.parse(r.stdout);
+  assert.equal(out.grad.length, 4);
+  assert.equal(out.grad[3].length, 1000);
+});
