@@ -116,6 +116,9 @@ const cases: Case[] = [
   { op: 'Conv', what: 'a 288-column weight gradient summed over the batch by a ones row', inputs: [f('x', 3, 4, 5, 5), f('w', 8, 4, 3, 3)], build: (g, [x, w]) => g.conv(x!, w!, undefined, { pads: [1, 1, 1, 1] }) },
   // Linear in each input, so a wider step costs no truncation error and keeps rounding in f(x +- h) below the tolerance.
   { op: 'Conv', what: 'more output channels than positions (one GEMM over batch and positions)', inputs: [f('x', 3, 3, 4, 4), f('w', 7, 3, 3, 3)], build: (g, [x, w]) => g.conv(x!, w!), h: 1e-4 },
+  { op: 'Conv', what: 'groups 2, stride 2, padding 1, bias', inputs: [f('x', 2, 4, 7, 7), f('w', 6, 2, 3, 3), f('b', 6)], build: (g, [x, w, b]) => g.conv(x!, w!, b!, { strides: [2, 2], pads: [1, 1, 1, 1], group: 2 }), h: 1e-4 },
+  { op: 'Conv', what: 'depthwise (groups = channels), dilation 2, asymmetric padding', inputs: [f('x', 2, 3, 8, 7), f('w', 3, 1, 3, 3)], build: (g, [x, w]) => g.conv(x!, w!, undefined, { pads: [1, 2, 2, 1], dilations: [2, 1], group: 3 }), h: 1e-4 },
+  { op: 'Conv', what: 'depthwise with a channel multiplier of 2, stride 2', inputs: [f('x', 2, 2, 6, 6), f('w', 4, 1, 3, 3)], build: (g, [x, w]) => g.conv(x!, w!, undefined, { strides: [2, 2], pads: [1, 1, 1, 1], group: 2 }), h: 1e-4 },
 ];
 
 for (const [k, c] of cases.entries()) {

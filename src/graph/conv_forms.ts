@@ -110,14 +110,39 @@ export function convWeightGrad(g: Graph, x: Value, dy: Value, wShape: number[], 
   return g.reshape(g.transpose(summed, [1, 0]), wShape);
 }
 
+/**
+ * d loss / d W of a grouped Conv (G > 1, depthwise included), W [O, C/G, *k]:
+ * per group, the patches of its input channels times its output channels' dy,
+ * summed over the batch. Patches [N, G, (C/G)*K, P] times dy [N, G, P, O/G].
+ */
+export function groupedConvWeightGrad(g: Graph, x: Value, dy: Value, wShape: number[], a: WindowAttrs, group: number): Value {
+  const { patches, out } = x.dtype === 'float32' ? patchesByConv(g, x, a) : extractPatches(g, x, a);
+  const cgk = wShape.slice(1).reduce((p, d) => p * d, 1);
+  const og = wShape[0]! / group;
+  const positions = out.reduce((p, d) => p * d, 1);
+  const perGroup = g.reshape(patches, [-1, group, cgk, positions]); // [N, G, Cg*K, P]
+  const dyT = g.transpose(g.reshape(dy, [-1, group, og, positions]), [0, 1, 3, 2]); // [N, G, P, Og]
+  const summed = g.reduceSum(g.matMul(perGroup, dyT), [0], false); // [G, Cg*K, Og]
+  return g.reshape(g.transpose(summed, [0, 2, 1]), wShape);
+}
+
 /** Conv(x, W) + b as patches times the reshaped kernel (for runtimes without a Conv kernel of this dtype). */
-export function convByPatches(g: Graph, x: Value, w: Value, b: Value | null, a: WindowAttrs): Value {
+export function convByPatches(g: Graph, x: Value, w: Value, b: Value | null, a: WindowAttrs, group = 1): Value {
   const sp = a.kernel.length;
   const wShape = w.shape.map(Number);
   const o = wShape[0]!;
   const ck = wShape.slice(1).reduce((p, d) => p * d, 1);
   const { patches, out } = extractPatches(g, x, a);
   const positions = out.reduce((p, d) => p * d, 1);
+  if (group !== 1) {
+    // Per group: patches [N, G, P, Cg*K] times that group's kernels [G, Cg*K, Og].
+    const og = o / group;
+    const rows = g.transpose(g.reshape(patches, [-1, group, ck, positions]), [0, 1, 3, 2]);
+    const wMat = g.transpose(g.reshape(w, [group, og, ck]), [0, 2, 1]);
+    let y = g.reshape(g.transpose(g.matMul(rows, wMat), [0, 1, 3, 2]), [0, o, ...out]);
+    if (b) y = g.add(y, g.reshape(b, [1, o, ...out.map(() => 1)]));
+    return y;
+  }
   const rows = g.reshape(patchRows(g, patches, sp, ck), [-1, positions, ck]);
   const wMat = g.transpose(g.reshape(w, [o, ck]), [1, 0]);
   let y = g.reshape(g.transpose(g.matMul(rows, wMat), [0, 2, 1]), [0, o, ...out]);
@@ -131,7 +156,7 @@ export function convByPatches(g: Graph, x: Value, w: Value, b: Value | null, a: 
  * dilated by the stride and padded, with the flipped, channel-transposed
  * kernel. `xSpatial` is the spatial size of the result.
  */
-export function convInputGrad(g: Graph, dy: Value, w: Value, xSpatial: number[], a: WindowAttrs): Value {
+export function convInputGrad(g: Graph, dy: Value, w: Value, xSpatial: number[], a: WindowAttrs, group = 1): Value {
   const sp = a.kernel.length;
   const out = staticSpatial(dy, 'Conv input gradient');
   let d = dy;
@@ -158,8 +183,13 @@ export function convInputGrad(g: Graph, dy: Value, w: Value, xSpatial: number[],
     const len = staticSpatial(d, 'Conv input gradient');
     d = g.slice(d, begin.map((p) => Math.max(0, -p)), end.map((p, i) => len[i]! - Math.max(0, -p)), begin.map((_, i) => 2 + i));
   }
+  // The kernel with input and output channels swapped within each group: [O, C/G, *k] -> [C, O/G, *k].
+  const spatialAxes = Array.from({ length: sp }, (_, i) => 2 + i);
+  const swapped = group === 1
+    ? g.transpose(w, [1, 0, ...spatialAxes])
+    : swapGroupChannels(g, w, group);
   const flipped = g.slice(
-    g.transpose(w, [1, 0, ...Array.from({ length: sp }, (_, i) => 2 + i)]),
+    swapped,
     Array(sp).fill(-1),
     Array(sp).fill(-(2 ** 62)),
     Array.from({ length: sp }, (_, i) => 2 + i),
@@ -168,7 +198,17 @@ export function convInputGrad(g: Graph, dy: Value, w: Value, xSpatial: number[],
   return g.conv(d, flipped, undefined, {
     pads: [...begin.map((p) => Math.max(0, p)), ...end.map((p) => Math.max(0, p))],
     dilations: a.dilations,
+    ...(group !== 1 ? { group } : {}),
   });
+}
+
+/** [O, C/G, *k] -> [C, O/G, *k]: each group's kernel with its input and output channels swapped. */
+function swapGroupChannels(g: Graph, w: Value, group: number): Value {
+  const [o, cg, ...k] = w.shape.map(Number) as [number, number, ...number[]];
+  const og = o / group;
+  const perGroup = g.reshape(w, [group, og, cg, ...k]);
+  const t = g.transpose(perGroup, [0, 2, 1, ...k.map((_, i) => 3 + i)]);
+  return g.reshape(t, [group * cg, og, ...k]);
 }
 
 /**
@@ -183,7 +223,8 @@ export function convInputGrad(g: Graph, dy: Value, w: Value, xSpatial: number[],
  * positions per map; the Conv form everywhere else (float64 graphs, which the
  * finite-difference checks run, and WebGPU graphs keep it).
  */
-export function convInputGradFor(g: Graph, dy: Value, w: Value, xSpatial: number[], a: WindowAttrs): Value {
+export function convInputGradFor(g: Graph, dy: Value, w: Value, xSpatial: number[], a: WindowAttrs, group = 1): Value {
+  if (group !== 1) return convInputGrad(g, dy, w, xSpatial, a, group);
   const [o, c] = w.shape;
   const positions = xSpatial.reduce((p, d) => p * d, 1);
   const plain = a.strides.every((s) => s === 1) && a.dilations.every((d) => d === 1);

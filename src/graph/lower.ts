@@ -13,7 +13,7 @@ function rewrite(g: Graph, node: Node): Value {
   const y = node.outputs[0]!;
   switch (node.opType) {
     case 'Conv':
-      return convByPatches(g, x!, w!, b ?? null, nodeWindow(node, w!.shape.slice(2).map(Number)));
+      return convByPatches(g, x!, w!, b ?? null, nodeWindow(node, w!.shape.slice(2).map(Number)), intAttr(node, 'group', 1));
     case 'ConvTranspose': {
       const out = convInputGrad(g, x!, w!, staticSpatial(y, 'ConvTranspose'), nodeWindow(node, w!.shape.slice(2).map(Number)));
       return b ? g.add(out, g.reshape(b, [1, -1, ...y.shape.slice(2).map(() => 1)])) : out;

@@ -1,16 +1,17 @@
-// Conv and ConvTranspose (groups = 1). Input gradients are Convs with the
-// flipped kernel (or, for small float32 maps on the CPU, ConvTranspose with the
-// kernel as it is); weight gradients are patches times dy (one MatMul).
+// Conv (any groups, depthwise included) and ConvTranspose (groups = 1). Input
+// gradients are Convs with the flipped kernel, grouped like the forward one
+// (or, for small float32 maps on the CPU, ConvTranspose with the kernel as it
+// is); weight gradients are patches times dy (one MatMul, per group).
 import { registerGradient, type GradContext } from '../registry.ts';
 import { nodeWindow } from '../../graph/attrs.ts';
-import { convInputGradFor, convWeightGrad, staticSpatial, type WindowAttrs } from '../../graph/conv_forms.ts';
+import { convInputGradFor, convWeightGrad, groupedConvWeightGrad, staticSpatial, type WindowAttrs } from '../../graph/conv_forms.ts';
 import { intAttr, refuse, stringAttr } from './util.ts';
 import type { Value } from '../../graph/graph.ts';
 
-function windowOf(ctx: Pick<GradContext, 'node'>, kernel: number[]): WindowAttrs {
+function windowOf(ctx: Pick<GradContext, 'node'>, kernel: number[], groupsAllowed = false): WindowAttrs {
   const { node } = ctx;
   if (stringAttr(node, 'auto_pad', 'NOTSET') !== 'NOTSET') refuse(node, 'auto_pad is not supported; give explicit pads');
-  if (intAttr(node, 'group', 1) !== 1) refuse(node, 'groups other than 1 are not supported yet');
+  if (!groupsAllowed && intAttr(node, 'group', 1) !== 1) refuse(node, 'groups other than 1 are not supported yet');
   return nodeWindow(node, kernel);
 }
 
@@ -27,10 +28,11 @@ function biasGrad(ctx: GradContext): Value | undefined {
 registerGradient('Conv', (ctx) => {
   const { g, x, dy, needs } = ctx;
   const wShape = staticShape(ctx, x[1]!);
-  const a = windowOf(ctx, wShape.slice(2));
+  const a = windowOf(ctx, wShape.slice(2), true);
+  const group = intAttr(ctx.node, 'group', 1);
   return [
-    needs[0] ? convInputGradFor(g, dy[0]!, x[1]!, staticSpatial(x[0]!, 'Conv'), a) : undefined,
-    needs[1] ? convWeightGrad(g, x[0]!, dy[0]!, wShape, a) : undefined,
+    needs[0] ? convInputGradFor(g, dy[0]!, x[1]!, staticSpatial(x[0]!, 'Conv'), a, group) : undefined,
+    needs[1] ? (group === 1 ? convWeightGrad(g, x[0]!, dy[0]!, wShape, a) : groupedConvWeightGrad(g, x[0]!, dy[0]!, wShape, a, group)) : undefined,
     biasGrad(ctx),
   ];
 });
