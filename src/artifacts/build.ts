@@ -18,6 +18,7 @@ import { buildLoss, parseLossSpec, predictions, type LossSpec } from '../losses/
 import type { LossContext } from '../losses/types.ts';
 import { ModelBuilder, type GraphKind } from '../models/builder.ts';
 import { initParams } from '../models/params.ts';
+import type { ImportedModel } from '../models/onnx_import.ts';
 import { forwardModel, parseModelSpec, type HeadSpec } from '../models/zoo.ts';
 import { optimizerState, optimizerUpdate, parseOptimizerSpec } from '../optim/optimizers.ts';
 import { FILES, GRAD_NORM, MANIFEST_FORMAT, TENSORS, checkpointBytes, termOutput, updated, type ArtifactSpec, type Manifest, type ManifestHyperparameter, type NamedTensor, type TensorInfo, type Unscheduled } from './contract.ts';
@@ -75,7 +76,7 @@ interface Assembled {
 }
 
 /** Builds one of the three graphs. `values` (by name) are baked into an inference graph. */
-export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: ReadonlyMap<string, Float32Array>): Assembled {
+export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: ReadonlyMap<string, Float32Array>, imported?: ImportedModel): Assembled {
   validate(spec);
   const loss = parseLossSpec(spec.loss);
   const model = parseModelSpec(spec.model);
@@ -93,7 +94,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
 
   if (kind === 'inference') {
     const m = new ModelBuilder(g, 'inference', values);
-    outputPredictions(forwardModel(m, model, x, head), classTable(m));
+    outputPredictions(forwardModel(m, model, x, head, imported), classTable(m));
     return { graph: g, builder: m, hyperparameters: [], unscheduled: [], terms: [], optimizer: [] };
   }
 
@@ -108,7 +109,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   const seed = training ? g.input(TENSORS.seed, intType, []) : undefined;
   g.target = spec.target ?? 'cpu';
   const m = new ModelBuilder(g, kind, undefined, seed && step ? { seed, step } : undefined);
-  const out = forwardModel(m, model, x, head);
+  const out = forwardModel(m, model, x, head, imported);
   const ctx: LossContext = { g, logits: out, labels, classes: spec.classes, targets, embeddings: classTable(m), target: spec.target };
   if (spec.hierarchy) ctx.hierarchy = spec.hierarchy;
   if (spec.classWeights) ctx.weights = g.constant('float32', [spec.classes], spec.classWeights);
@@ -162,16 +163,20 @@ function infos(vs: readonly Value[]): TensorInfo[] {
   return vs.map((v) => ({ name: v.name, dtype: v.dtype, shape: [...v.shape] }));
 }
 
-/** Builds all artifacts in memory. Same spec, same bytes. */
-export function buildArtifacts(spec: ArtifactSpec): BuiltArtifacts {
-  const training = assembleGraph(spec, 'training');
-  const evalG = assembleGraph(spec, 'eval');
+/**
+ * Builds all artifacts in memory. Same spec, same bytes. A spec whose model is
+ * `onnx:PATH` needs the model, read at the edge (importOnnxModel, or
+ * readImportedModel in Node).
+ */
+export function buildArtifacts(spec: ArtifactSpec, imported?: ImportedModel): BuiltArtifacts {
+  const training = assembleGraph(spec, 'training', undefined, imported);
+  const evalG = assembleGraph(spec, 'eval', undefined, imported);
   const m = training.builder;
   const initial = initParams(m.params, spec.seed);
   const values = new Map<string, Float32Array>();
   m.params.forEach((p, i) => values.set(p.name, initial[i]!));
-  for (const s of m.state) values.set(s.name, new Float32Array(s.shape.reduce((a, b) => a * b, 1)).fill(s.init));
-  const inference = assembleGraph(spec, 'inference', values);
+  for (const s of m.state) values.set(s.name, s.data ? s.data.slice() : new Float32Array(s.shape.reduce((a, b) => a * b, 1)).fill(s.init));
+  const inference = assembleGraph(spec, 'inference', values, imported);
   const loss = parseLossSpec(spec.loss);
 
   const carried: Manifest['carried'] = [

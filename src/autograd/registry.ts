@@ -42,7 +42,7 @@ export function registeredOps(): string[] {
  * or piecewise constant. Listed so that reaching one is not an error.
  */
 export const NO_GRADIENT = new Set([
-  'Shape', 'Size', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not',
+  'Shape', 'Size', 'Resize', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not',
   'ArgMax', 'ArgMin', 'Range', 'ConstantOfShape', 'Sign', 'Floor', 'Ceil', 'Round',
 ]);
 

@@ -451,6 +451,19 @@ export class Graph {
 
   // ---------------------------------------------------------- shape ops
 
+  /**
+   * Bilinear resize of the two spatial axes of [N, C, H, W] to `size`
+   * (half-pixel centres, as PyTorch's interpolate without antialiasing).
+   * Only ever applied to inputs: it has no gradient rule.
+   */
+  resize(x: Value, size: [number, number]): Value {
+    const sizes = this.constant('int64', [4], [0, 0, ...size]);
+    const full = this.concat([this.slice(this.shape(x), [0], [2], [0]), this.slice(sizes, [2], [4], [0])], 0);
+    return this.emit('Resize', [x, null, null, full],
+      { mode: attr.string('linear'), coordinate_transformation_mode: attr.string('half_pixel') },
+      [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, ...size] }])[0]!;
+  }
+
   /** Size(x): the element count as an int64 scalar. */
   size(x: Value): Value {
     return this.emit('Size', [x], {}, [{ dtype: 'int64', shape: [] }])[0]!;

@@ -15,6 +15,8 @@ export interface StateSpec {
   shape: number[];
   /** Initial value of every element. */
   init: number;
+  /** Initial values, when given (an imported model's); `init` is then unused. */
+  data?: Float32Array;
 }
 
 export class ModelBuilder {
@@ -69,6 +71,37 @@ export class ModelBuilder {
     return this.tensor(name, shape);
   }
 
+  /** A trainable parameter whose initial value is given (an imported model's weight). */
+  givenParam(name: string, shape: number[], data: Float32Array): Value {
+    const fan = shape.slice(1).reduce((a, b) => a * b, 1);
+    this.params.push({ name, shape, init: 'given', fanIn: fan, fanOut: shape[0] ?? 1, data });
+    const v = this.tensor(name, shape);
+    this.paramValues.push(v);
+    return v;
+  }
+
+  /** A state tensor whose initial value is given (an imported model's running statistics). */
+  givenState(name: string, shape: number[], data: Float32Array): Value {
+    this.state.push({ name, shape, init: 0, data });
+    return this.tensor(name, shape);
+  }
+
+  /**
+   * Batch norm with batch statistics in a training graph, updating the given
+   * running statistics as ONNX defines it: running * keep + batch * (1 - keep),
+   * the variance unbiased (as PyTorch, whose momentum is 1 - keep).
+   */
+  trainingBatchNorm(x: Value, scale: Value, bias: Value, runMean: Value, runVar: Value, eps: number, keep: number): Value {
+    const g = this.g;
+    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
+    const { mean, variance, y } = g.target === 'webgpu' ? this.batchNormByOps(x, scale, bias, eps) : g.batchNormalizationTraining(x, scale, bias, eps);
+    const n = elementCount(g, x, axes);
+    const unbiased = g.mul(variance, g.div(n, g.sub(n, 1)));
+    this.stateUpdates.set(runMean.name, g.add(g.mul(runMean, keep), g.mul(mean, 1 - keep)));
+    this.stateUpdates.set(runVar.name, g.add(g.mul(runVar, keep), g.mul(unbiased, 1 - keep)));
+    return y;
+  }
+
   // ---------------------------------------------------------------- layers
 
   /** x [B, in] -> [B, units]. */
@@ -120,14 +153,7 @@ export class ModelBuilder {
     const shift = this.param(`${name}.shift`, [c], 'zeros', c, c);
     const runMean = this.stateTensor(`${name}.running_mean`, [c], 0);
     const runVar = this.stateTensor(`${name}.running_var`, [c], 1);
-    if (this.kind === 'training') {
-      const { mean, variance, y } = g.target === 'webgpu' ? this.batchNormByOps(x, scale, shift, eps) : g.batchNormalizationTraining(x, scale, shift, eps);
-      const n = elementCount(g, x, axes);
-      const unbiased = g.mul(variance, g.div(n, g.sub(n, 1)));
-      this.stateUpdates.set(runMean.name, g.add(g.mul(runMean, 1 - momentum), g.mul(mean, momentum)));
-      this.stateUpdates.set(runVar.name, g.add(g.mul(runVar, 1 - momentum), g.mul(unbiased, momentum)));
-      return y;
-    }
+    if (this.kind === 'training') return this.trainingBatchNorm(x, scale, shift, runMean, runVar, eps, 1 - momentum);
     // WebGPU graphs keep the elementwise form, which every provider runs.
     if (g.target === 'webgpu') return this.normalise(x, g.reshape(runMean, bshape), g.reshape(runVar, bshape), scale, shift, eps);
     return g.batchNormalization(x, scale, shift, runMean, runVar, eps);

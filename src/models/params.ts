@@ -6,7 +6,7 @@ import { Rng } from './random.ts';
  * U(+-sqrt(6/(fanIn+fanOut))), for linear heads and embeddings; coral-bias:
  * CORAL's descending threshold biases (K-1 ... 1)/(K-1).
  */
-export type Init = 'he-normal' | 'xavier-uniform' | 'zeros' | 'ones' | 'coral-bias';
+export type Init = 'he-normal' | 'xavier-uniform' | 'zeros' | 'ones' | 'coral-bias' | 'given';
 
 export interface ParamSpec {
   name: string;
@@ -15,6 +15,8 @@ export interface ParamSpec {
   /** Inputs feeding each output unit (He / Xavier scale). */
   fanIn: number;
   fanOut: number;
+  /** The initial values of a 'given' parameter (an imported model's weight). */
+  data?: Float32Array;
 }
 
 export function paramSize(p: ParamSpec): number {
@@ -26,7 +28,10 @@ export function initParams(params: readonly ParamSpec[], seed: number): Float32A
   const rng = new Rng(seed);
   return params.map((p) => {
     const out = new Float32Array(paramSize(p));
-    if (p.init === 'he-normal') {
+    if (p.init === 'given') {
+      // Given values draw nothing from the stream, so the new head starts as it would on any body.
+      out.set(p.data!);
+    } else if (p.init === 'he-normal') {
       const std = Math.sqrt(2 / p.fanIn);
       for (let i = 0; i < out.length; i++) out[i] = rng.normal() * std;
     } else if (p.init === 'xavier-uniform') {

@@ -2,10 +2,14 @@
 // (hidden widths), `cnn:32,64,128` (filters of each conv block). The head
 // follows the loss: K logits, K-1 ordinal thresholds, or an embedding.
 import { ArgumentError } from '../errors.ts';
-import type { Value } from '../graph/graph.ts';
+import type { Graph, Value } from '../graph/graph.ts';
+import { ONNX_MODEL_PREFIX, emitImportedBody, parseOnnxModelSpec, type ImportedModel, type OnnxModelOptions } from './onnx_import.ts';
 import type { ModelBuilder } from './builder.ts';
 
-export interface ModelSpec {
+/** A zoo model, or an imported ONNX model (its options; the model itself is read at the edge). */
+export type ModelSpec = ZooModelSpec | { kind: 'onnx'; options: OnnxModelOptions };
+
+export interface ZooModelSpec {
   kind: 'mlp' | 'cnn';
   widths: number[];
   /** Dropout before the head (0 disables it). */
@@ -31,12 +35,13 @@ const DEFAULT_DROPOUT = { mlp: 0, cnn: 0.2 };
  * `;dropout=R`, and for CNNs `;pool=max|avg` and `;head=dense|gap`.
  */
 export function parseModelSpec(text: string): ModelSpec {
+  if (text.trim().startsWith(ONNX_MODEL_PREFIX)) return { kind: 'onnx', options: parseOnnxModelSpec(text.trim().slice(ONNX_MODEL_PREFIX.length)) };
   const m = /^(mlp|cnn):(\d+(?:,\d+)*)((?:;[a-z]+=[a-z0-9.]+)*)$/.exec(text.trim());
-  if (!m) throw new ArgumentError(`model '${text}' is not understood; use mlp:WIDTHS or cnn:FILTERS, e.g. mlp:512 or cnn:32,64,128`);
+  if (!m) throw new ArgumentError(`model '${text}' is not understood; use mlp:WIDTHS, cnn:FILTERS or onnx:FILE, e.g. mlp:512, cnn:32,64,128 or 'onnx:resnet18.onnx;head=replace;train=head'`);
   const kind = m[1] as 'mlp' | 'cnn';
   const widths = m[2]!.split(',').map(Number);
   if (widths.some((w) => w < 1 || w > 65536)) throw new ArgumentError(`model '${text}': widths must be between 1 and 65536`);
-  const spec: ModelSpec = { kind, widths, dropout: DEFAULT_DROPOUT[kind], pool: 'max', features: 'dense' };
+  const spec: ZooModelSpec = { kind, widths, dropout: DEFAULT_DROPOUT[kind], pool: 'max', features: 'dense' };
   for (const opt of m[3]!.split(';').filter(Boolean)) {
     const [key, value] = opt.split('=') as [string, string];
     if (key === 'dropout') {
@@ -49,9 +54,18 @@ export function parseModelSpec(text: string): ModelSpec {
   return spec;
 }
 
-/** x: [B, C, H, W] images. Returns the head's output. */
-export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: HeadSpec): Value {
+/**
+ * x: [B, C, H, W] images. Returns the head's output. An imported model
+ * (`imported`, read at the edge) takes x adapted to its input size.
+ */
+export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: HeadSpec, imported?: ImportedModel): Value {
   const g = m.g;
+  if (spec.kind === 'onnx') {
+    if (!imported) throw new ArgumentError(`model '${spec.options.path}': the imported model was not read (build it through lossgraph's CLI, or pass importOnnxModel's result)`);
+    const { features, attachHead: replace } = emitImportedBody(m, imported, adaptInput(g, x, imported.inputShape));
+    if (!replace) return checkKeptHead(features, head, imported);
+    return attachHead(m, features.rank > 2 ? g.flatten(features, 1) : features, head);
+  }
   let h = x;
   if (spec.kind === 'cnn') {
     spec.widths.forEach((filters, i) => {
@@ -71,6 +85,27 @@ export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: H
   }
   h = m.dropout(h, spec.dropout);
   return attachHead(m, h, head);
+}
+
+/** Images of the data's size and channels made the model's: grey to RGB by repetition, then a bilinear resize. */
+function adaptInput(g: Graph, x: Value, [c, h, w]: [number, number, number]): Value {
+  let y = x;
+  const channels = Number(x.shape[1]);
+  if (channels !== c) {
+    if (channels !== 1) throw new ArgumentError(`the data has ${channels} channels and the imported model takes ${c}; only 1-channel data is repeated to fit`);
+    y = g.concat(Array.from({ length: c }, () => y), 1);
+  }
+  if (Number(x.shape[2]) !== h || Number(x.shape[3]) !== w) y = g.resize(y, [h, w]);
+  return y;
+}
+
+/** A kept head must already have the width the loss reads. */
+function checkKeptHead(out: Value, head: HeadSpec, imported: ImportedModel): Value {
+  const want = head.kind === 'logits' ? head.classes : head.kind === 'embedding' ? head.dim : head.classes - 1;
+  if (out.rank !== 2 || out.shape[1] !== want) {
+    throw new ArgumentError(`${imported.options.path}: output '${imported.outputName}' is ${out}, but the loss reads ${want} values per example; use ;head=replace`);
+  }
+  return out;
 }
 
 function attachHead(m: ModelBuilder, h: Value, head: HeadSpec): Value {

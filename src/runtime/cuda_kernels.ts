@@ -93,6 +93,7 @@ export const CUDA_KERNELS: Readonly<Record<string, { input: number; types: reado
   ReduceSumSquare: { input: 0, types: FLOAT },
   Relu: { input: 0, types: FLOAT },
   Reshape: { input: 0, types: ANY },
+  Resize: { input: 0, types: ['float32', 'float64', 'int32'] },
   ScatterElements: { input: 0, types: ANY },
   Shape: { input: 0, types: ANY },
   Sigmoid: { input: 0, types: FLOAT },
