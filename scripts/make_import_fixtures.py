@@ -89,6 +89,31 @@ ARCHS = {
 }
 
 
+def calibrate(model, x):
+    """Running statistics from the batch, as a trained model would have them: with torchvision's
+    fresh statistics (mean 0, variance 1) the deeper eval-mode models' activations vanish
+    (efficientnet's features average 1e-11), and every gradient but the classifier's with them.
+    Scales and shifts get a little spread so their gradients differ per channel."""
+    gen = torch.Generator().manual_seed(2)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.reset_running_stats()
+            m.momentum = None  # a plain average over the calibration passes
+            with torch.no_grad():
+                m.weight.copy_(1 + 0.2 * torch.randn(m.weight.shape, generator=gen))
+                m.bias.copy_(0.1 * torch.randn(m.bias.shape, generator=gen))
+    model.train()
+    with torch.no_grad():
+        # Another batch than the one the gradients are taken on: statistics of that very batch
+        # make the eval-mode gradients ill-conditioned (PyTorch's own float32 gradients then
+        # differ from its float64 ones by up to 5% of the largest).
+        model(torch.randn(8, *x.shape[1:], generator=gen) * 0.5)
+    for m in model.modules():
+        if isinstance(m, nn.BatchNorm2d):
+            m.momentum = 0.1  # PyTorch's default again: the export writes ONNX's momentum = 1 - 0.1
+    model.eval()
+
+
 def write_safetensors(path, tensors):
     header, offset, blobs = {}, 0, []
     for name in sorted(tensors):
@@ -119,6 +144,8 @@ def main():
         for m in model.modules():
             if isinstance(m, nn.Dropout):
                 m.p = 0.0
+        if not training:
+            calibrate(model, x)
         model.train(training)
         folder = os.path.join(OUT, name)
         os.makedirs(folder, exist_ok=True)

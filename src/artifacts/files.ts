@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ArtifactError } from '../errors.ts';
 import { buildArtifacts } from './build.ts';
 import { FILES, type ArtifactSpec } from './contract.ts';
+import { readImportedModel } from './model_file.ts';
 
 /** Writes `files` into `dir` atomically per file (temporary name, then rename). */
 export function writeFiles(dir: string, files: Record<string, Uint8Array>): string[] {
@@ -51,7 +52,7 @@ function syncFolder(dir: string): void {
 /** The TypeScript API of `lossgraph build`: writes the artifact folder and returns the file paths. */
 export function build(spec: ArtifactSpec & { out: string }): Record<keyof typeof FILES, string> {
   const { out, ...rest } = spec;
-  const built = buildArtifacts(rest);
+  const built = buildArtifacts(rest, readImportedModel(rest.model));
   writeFiles(out, built.files);
   return Object.fromEntries(Object.entries(FILES).map(([k, f]) => [k, join(out, f)])) as Record<keyof typeof FILES, string>;
 }

@@ -12,6 +12,7 @@ import * as esbuild from 'esbuild';
 import { Jimp } from 'jimp';
 import { buildArtifacts } from '../artifacts/build.ts';
 import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
+import { readImportedModel } from '../artifacts/model_file.ts';
 import { readExample, splitDataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
 import { ArtifactError, LossgraphError } from '../errors.ts';
@@ -164,7 +165,7 @@ const WEBGPU_FOLDER = 'webgpu';
 function writeWebgpuGraphs(manifest: Manifest, tensors: Map<string, Float32Array>, dir: string): BundleMeta['webgpu'] {
   let built;
   try {
-    built = buildArtifacts({ ...manifest.spec, target: 'webgpu' });
+    built = buildArtifacts({ ...manifest.spec, target: 'webgpu' }, readImportedModel(manifest.spec.model));
   } catch (e) {
     if (e instanceof LossgraphError) return { unavailable: e.message };
     throw e;

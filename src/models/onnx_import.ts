@@ -32,7 +32,7 @@ export interface OnnxModelOptions {
   head: 'replace' | 'keep';
   /** Which parameters train: the new head only, all, or those whose name matches a regular expression (plus the head). */
   train: 'head' | 'all' | { pattern: string };
-  /** C, H, W of the input, for models whose input dims are symbolic. */
+  /** C, H, W of the input: for models whose input dims are symbolic, or another image size for a convolutional body. */
   input?: [number, number, number];
   /** Per-channel normalisation applied in the graph before the model: (x - mean) / std. */
   mean?: number[];
@@ -216,8 +216,9 @@ export function importOnnxModel(bytes: Uint8Array, options: OnnxModelOptions, re
   if (chw.some((d) => d === undefined)) {
     throw new ArgumentError(`${where}: input '${input.name}' has symbolic dims [${(tt.shape?.dim ?? []).map((d) => d.dimParam || d.dimValue).join(', ')}]; say the size with ;input=CxHxW, e.g. onnx:${options.path};input=3x224x224`);
   }
-  if (given && dims.slice(1).some((d, i) => d !== undefined && d !== given[i])) {
-    throw new ArgumentError(`${where}: input '${input.name}' is ${dims.slice(1).join('x')}, but ;input= says ${given.join('x')}`);
+  // ;input= may change the image size (convolutional bodies with global pooling take any), not the channels.
+  if (given && dims[1] !== undefined && dims[1] !== given[0]) {
+    throw new ArgumentError(`${where}: input '${input.name}' has ${dims[1]} channels, but ;input= says ${given[0]}`);
   }
   const c = chw[0]!;
   for (const [key, v] of [['mean', options.mean], ['std', options.std]] as const) {

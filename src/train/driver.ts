@@ -8,6 +8,7 @@ import cliProgress from 'cli-progress';
 import { buildArtifacts } from '../artifacts/build.ts';
 import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
 import { writeFiles } from '../artifacts/files.ts';
+import { readImportedModel } from '../artifacts/model_file.ts';
 import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadData, type DataOptions } from '../data/index.ts';
@@ -346,7 +347,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     clipGradNorm: config.clipGradNorm,
     // --ep cuda builds the CUDA forms unless a target is asked for.
     target: config.target ?? (config.ep === 'cuda' ? 'cuda' : undefined),
-  });
+  }, readImportedModel(config.model));
   const manifest = built?.manifest ?? readManifest(out);
   const spec = parseLossSpec(config.loss);
   const readsTargets = spec.needs.has('targets');
