@@ -12,6 +12,7 @@ import { lowerForCuda } from '../src/graph/cuda_forms.ts';
 import { cudaProblems } from '../src/runtime/cuda_kernels.ts';
 import { ProviderError } from '../src/errors.ts';
 import { knownLosses } from '../src/losses/registry.ts';
+import type { ImportedModel } from '../src/models/onnx_import.ts';
 import { decodeModel } from '../src/onnx/proto.ts';
 import { multiStepTrainingModel } from '../src/runtime/multistep.ts';
 import { TrainingSession, type TrainBatch } from '../src/runtime/training.ts';
@@ -42,8 +43,8 @@ function spec(model: string, loss: Partial<ArtifactSpec>, target: ArtifactSpec['
 }
 
 /** Every graph of one build, by file: the three graphs and the k-step training graph. */
-function graphsOf(s: ArtifactSpec): Record<string, Uint8Array> {
-  const built = buildArtifacts(s);
+function graphsOf(s: ArtifactSpec, imported?: ImportedModel): Record<string, Uint8Array> {
+  const built = buildArtifacts(s, imported);
   const training = built.files[FILES.training]!;
   return {
     [FILES.training]: training,
@@ -143,4 +144,16 @@ test('the CUDA-target training step makes the CPU target\'s updates (same losses
     const worst = t.data.reduce((m, v, j) => Math.max(m, Math.abs(v - u.data[j]!) / Math.max(1, Math.abs(v))), 0);
     assert.ok(worst <= 1e-4, `'${t.name}' differs by ${worst}`);
   });
+});
+
+test('imported models built for the CUDA target run on the CUDA provider too (every fixture, training with batch statistics)', async () => {
+  const { readImportedModel } = await import('../src/artifacts/model_file.ts');
+  const { fileURLToPath } = await import('node:url');
+  for (const arch of ['resnet18', 'mobilenet_v2', 'mobilenet_v3_small', 'efficientnet_b0', 'shufflenet_v2_x1_0', 'squeezenet1_1']) {
+    const model = `onnx:${fileURLToPath(new URL(`./fixtures/imported/${arch}/model.onnx`, import.meta.url))};input=3x32x32;train=all`;
+    for (const [file, bytes] of Object.entries(graphsOf({ ...spec(model, { loss: 'ce + 0.5*gaussian_kl(sigma=1)' }, 'cuda'), input: [1, 28, 28] }, readImportedModel(model)))) {
+      const problems = cudaProblems(decodeModel(bytes));
+      assert.deepEqual(problems, [], `${arch}, ${file}:\n${problems.join('\n')}`);
+    }
+  }
 });
