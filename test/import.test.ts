@@ -169,3 +169,31 @@ test('bad models: one line naming the file and node, exit code 2, nothing writte
     assert.match(r.stderr, expected);
   }
 });
+
+test('weights in an external-data file are read from beside the model, and give the same graphs as inline weights', () => {
+  const dir = tmp();
+  const model = decodeModel(readFileSync(fixture('resnet18')));
+  const chunks: Buffer[] = [];
+  let offset = 0;
+  for (const t of model.graph!.initializer!) {
+    const raw = Buffer.from(t.rawData!);
+    chunks.push(raw);
+    Object.assign(t, { rawData: new Uint8Array(0), dataLocation: 1, externalData: [{ key: 'location', value: 'weights.bin' }, { key: 'offset', value: String(offset) }, { key: 'length', value: String(raw.length) }] });
+    offset += raw.length;
+  }
+  writeFileSync(join(dir, 'weights.bin'), Buffer.concat(chunks));
+  writeFileSync(join(dir, 'model.onnx'), encodeModel(model));
+  const build = (path: string) => {
+    const spec = `onnx:${path};input=3x32x32;train=all`;
+    return buildArtifacts({ model: spec, loss: 'ce', classes: 3, input: [3, 32, 32], optimizer: 'sgd', seed: 0 }, readImportedModel(spec));
+  };
+  const [inline, external] = [build(fixture('resnet18')), build(join(dir, 'model.onnx'))];
+  // The same tensors (the checkpoint's metadata names the model's path, which differs).
+  const tensors = (b: typeof inline) => decodeSafetensors(b.files[FILES.checkpoint]!, 'checkpoint').tensors.map((t) => [t.name, Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength)]);
+  assert.deepEqual(tensors(external), tensors(inline));
+  assert.deepEqual(Buffer.from(external.files[FILES.training]!), Buffer.from(inline.files[FILES.training]!));
+  // A location outside the model's folder is refused.
+  model.graph!.initializer![0]!.externalData![0]!.value = '../elsewhere.bin';
+  writeFileSync(join(dir, 'escape.onnx'), encodeModel(model));
+  assert.throws(() => readImportedModel(`onnx:${join(dir, 'escape.onnx')}`), /external data '\.\.\/elsewhere\.bin' lies outside the model's folder/);
+});
