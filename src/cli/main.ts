@@ -42,7 +42,7 @@ export async function main(argv: string[]): Promise<number> {
       'build',
       'write training, eval and inference graphs, a checkpoint and a manifest for a model, loss and optimizer',
       (y) => y
-        .option('model', { type: 'string', demandOption: true, describe: 'mlp:WIDTHS or cnn:FILTERS, e.g. mlp:512 or cnn:32,64,128' })
+        .option('model', { type: 'string', demandOption: true, describe: "mlp:WIDTHS, cnn:FILTERS or an ONNX model, e.g. mlp:512, cnn:32,64,128 or 'onnx:resnet18.onnx;head=replace;train=head' (docs/import.md)" })
         .option('loss', { type: 'string', demandOption: true, describe: "loss spec, e.g. 'ce + 0.5*gaussian_kl(sigma=2)'" })
         .option('classes', { type: 'number', demandOption: true, describe: 'number of classes K' })
         .option('input', { type: 'string', demandOption: true, describe: 'one example as CxHxW, e.g. 1x28x28' })

@@ -26,7 +26,7 @@ function positive(name: string, v: number, integer = true): number {
 export function runOptions<T>(y: Argv<T>) {
   return y
     .option('data', { type: 'string', default: 'embedded', describe: `data set: ${DATA_FORMS}` })
-    .option('model', { type: 'string', default: 'cnn:16,32', describe: 'mlp:WIDTHS or cnn:FILTERS' })
+    .option('model', { type: 'string', default: 'cnn:16,32', describe: "mlp:WIDTHS, cnn:FILTERS or 'onnx:FILE;head=replace;train=head' (an imported model, docs/import.md)" })
     .option('epochs', { type: 'number', default: DEFAULT_CONFIG.epochs })
     .option('batch', { type: 'number', default: DEFAULT_CONFIG.batch })
     .option('lr', { type: 'number', default: DEFAULT_CONFIG.lr, describe: 'learning rate' })
