@@ -103,3 +103,30 @@ test('Ctrl-C (SIGINT) stops after the current step with a checkpoint; --resume c
   assert.equal(resumed.code, 0, resumed.stderr);
   assertSameWeights(whole, out, 'resumed after Ctrl-C');
 });
+
+test('a run SIGKILLed after an epoch\'s checkpoint exports the checkpoint\'s weights, not the stale inference model beside it', async () => {
+  const { spawn } = await import('node:child_process');
+  const { existsSync } = await import('node:fs');
+  const { decodeModel } = await import('../src/onnx/proto.ts');
+  const out = join(tmp(), 'killed');
+  // Many epochs, so the kill lands after the first checkpoint and before the end (where the inference model is baked).
+  const child = spawn(process.execPath, [BIN, 'train', '--data', 'embedded', '--model', 'mlp:16', '--epochs', '200', '--out', out], { stdio: 'ignore' });
+  const metrics = join(out, 'metrics.jsonl');
+  for (let i = 0; i < 600 && !(existsSync(metrics) && readFileSync(metrics, 'utf8').trim().split('\n').filter(Boolean).length >= 1); i++) await new Promise((r) => setTimeout(r, 50));
+  child.kill('SIGKILL');
+  await new Promise((r) => child.once('exit', r));
+  const checkpoint = new Map(decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors')), 'checkpoint').tensors.map((t) => [t.name, t.data as Float32Array]));
+  const stale = new Map((decodeModel(readFileSync(join(out, 'inference_model.onnx'))).graph!.initializer ?? []).map((t) => [t.name!, t]));
+  const weight = 'dense0.weight';
+  assert.notDeepEqual(Buffer.from(stale.get(weight)!.rawData!), Buffer.from(checkpoint.get(weight)!.buffer), 'the kill landed after the inference model was baked; the test needs the stale one');
+  const web = join(tmp(), 'web');
+  const r = cli(['export', '--run', out, '--out', web]);
+  assert.equal(r.code, 0, r.stderr);
+  const exported = decodeModel(readFileSync(join(web, 'model', 'inference_model.onnx')));
+  for (const t of exported.graph!.initializer ?? []) {
+    const want = checkpoint.get(t.name!);
+    if (want) assert.deepEqual(Buffer.from(t.rawData!), Buffer.from(want.buffer, want.byteOffset, want.byteLength), `${t.name} is not the checkpoint's`);
+  }
+  const meta = JSON.parse(readFileSync(join(web, 'model', 'meta.json'), 'utf8'));
+  assert.ok(meta.run.epoch >= 1, `meta.json names epoch ${meta.run.epoch}`);
+});

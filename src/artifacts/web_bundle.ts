@@ -24,7 +24,7 @@ export interface BundleMeta {
    * (`--target webgpu`), in model/webgpu/, sharing the checkpoint; or why there are none.
    */
   webgpu: { folder: string } | { unavailable: string };
-  run: { model: string; loss: string; data: string; testAccuracy?: number };
+  run: { model: string; loss: string; data: string; testAccuracy?: number; /** The epoch of the exported checkpoint. */ epoch?: number };
 }
 
 export type ToWorker =

@@ -107,7 +107,11 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
   mkdirSync(join(tmp, 'ort'), { recursive: true });
   mkdirSync(join(tmp, 'samples'), { recursive: true });
   try {
-    for (const f of [FILES.inference, FILES.training, FILES.eval, FILES.checkpoint, FILES.manifest]) copyFileSync(join(run, f), join(tmp, 'model', f));
+    for (const f of [FILES.training, FILES.eval, FILES.checkpoint, FILES.manifest]) copyFileSync(join(run, f), join(tmp, 'model', f));
+    // The inference model is baked here from the checkpoint being exported, never copied: a run killed
+    // after a checkpoint but before its own bake holds an inference model of older (or initial) weights.
+    const weights = manifest.carried.map((t) => ({ name: t.name, shape: t.shape, data: checkpoint.tensors.get(t.name)! }));
+    writeFileSync(join(tmp, 'model', FILES.inference), bakeInference(readFileSync(join(run, FILES.inference)), weights));
     const webgpu = writeWebgpuGraphs(manifest, checkpoint.tensors, join(tmp, 'model', WEBGPU_FOLDER));
     const test = splitDataset(data, config.seed).test;
     const samples: BundleMeta['samples'] = [];
@@ -133,7 +137,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
       },
       samples,
       webgpu,
-      run: { model: config.model, loss: config.loss, data: config.data },
+      run: { model: config.model, loss: config.loss, data: config.data, ...(checkpoint.metadata.epoch ? { epoch: Number(checkpoint.metadata.epoch) } : {}) },
     };
     writeFileSync(join(tmp, 'model', 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
     const dist = ortDist();
