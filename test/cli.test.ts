@@ -131,3 +131,37 @@ test('a large output reaches a slow reader whole: the command waits for stdout t
   assert.equal(out.grad.length, 4);
   assert.equal(out.grad[3].length, 1000);
 });
+
+test('user names never reach Object\'s prototype: a parameter or level named __proto__ or constructor is the user\'s', () => {
+  const input = { logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0] };
+  const half = (r: ReturnType<typeof cli>) => {
+    assert.equal(r.code, 0, r.stderr);
+    assertClose(JSON.parse(r.stdout), { loss: referenceCe(input.logits, input.labels).loss / 2, grad: referenceCe(input.logits, input.labels).grad.map((row) => row.map((v) => v / 2)) }, 1e-9);
+  };
+  half(cli(['loss', '--spec', '__proto__*ce', '--json'], JSON.stringify({ ...input, params: JSON.parse('{"__proto__": 0.5}') })));
+  half(cli(['loss', '--spec', '__proto__*ce', '--param', '__proto__=0.5', '--json'], JSON.stringify(input)));
+  half(cli(['loss', '--spec', 'constructor*ce', '--param', 'constructor=0.5', '--json'], JSON.stringify(input)));
+  const unbound = cli(['loss', '--spec', 'constructor*ce'], JSON.stringify(input));
+  assert.equal(unbound.code, 2);
+  assert.match(unbound.stderr, /parameter 'constructor' has no value/);
+  const level = cli(['loss', '--spec', 'hierarchical(level=constructor)'], JSON.stringify({ logits: [[1, 2, 3, 4], [0, 0, 5, 1]], labels: [2, 0], groups: [0, 0, 1, 1] }));
+  assert.equal(level.code, 2);
+  assert.match(level.stderr, /unknown level 'constructor'; known levels: coarse/);
+});
+
+test('the probe refuses what training refuses and never prints a non-finite loss: K < 2, overflowing weights, integers beyond 2^53', () => {
+  const input = { logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0] };
+  const cases: [string, unknown, RegExp][] = [
+    ['sparse_lsr', { logits: [[1], [0]], labels: [0, 0] }, /the input has 1 class; a loss needs at least 2/],
+    ['minmax', { logits: [[1, 2], [0, 1]], labels: [0, 0], embeddings: [[1, 0]] }, /the input has 1 class; a loss needs at least 2/],
+    ['1e308*ce', input, /the loss of '1e308\*ce' is Infinity for this input/],
+    ['ce(ignore_index=18446744073709551616)', input, /'ignore_index' of 'ce' is too large: integers must lie within ±9007199254740991 at column 4/],
+  ];
+  for (const [spec, body, expected] of cases) {
+    const r = cli(['loss', '--spec', spec, '--json'], JSON.stringify(body));
+    assert.equal(r.code, 2, `${spec}: ${r.stdout}`);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr.trim(), expected);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+});

@@ -103,6 +103,8 @@ export function parseProbeInput(text: string): LossProbeInput {
 export function probeClasses(spec: LossSpec, input: LossProbeInput): number {
   const width = input.logits[0]!.length;
   const k = spec.head === 'thresholds' ? width + 1 : spec.head === 'embedding' ? input.embeddings?.length ?? 0 : width;
+  // As training refuses it: with one class there is nothing to classify (sparse_lsr and minmax divide by K - 1).
+  if (k < 2) throw new LossgraphError(`the input has ${k} class${k === 1 ? '' : 'es'}; a loss needs at least 2 (logits rows of width ${spec.head === 'thresholds' ? 1 : 2} or more)`);
   if (spec.head === 'embedding' && !input.embeddings) throw new LossgraphError(`loss spec '${spec.text}' needs "embeddings": the class embedding table (K x D)`);
   input.labels.forEach((y, i) => {
     if ((y < 0 || y >= k) && y !== spec.ignoreIndex) throw new LossgraphError(`labels[${i}] = ${y} is out of range: with ${k} classes a label is 0..${k - 1}`);
@@ -176,10 +178,10 @@ export async function runLossProbe(
   const session = await Session.create(graph.toBytes());
   const Typed = dtype === 'float64' ? Float64Array : Float32Array;
   const f64 = (rows: number[][] | number[], dims: number[]) => session.tensor(dtype, Typed.from(rows.flat()), dims);
-  const feeds: Record<string, OrtTensor> = {
+  const feeds = Session.feeds({
     logits: f64(input.logits, [b, w]),
     labels: session.tensor('int64', BigInt64Array.from(input.labels, (y) => BigInt(y)), [b]),
-  };
+  });
   if (input.targets) feeds.targets = f64(input.targets, [b, k]);
   if (input.weights) feeds.weights = f64(input.weights, [k]);
   if (input.importance) feeds.importance = f64(input.importance, [k - 1]);
@@ -188,8 +190,13 @@ export async function runLossProbe(
   const out = await session.run(feeds);
   await session.release();
   const g = out['grad']!.data as Float64Array | Float32Array;
+  const loss = (out['loss']!.data as Float64Array | Float32Array)[0]!;
+  // A non-finite result is an error, not JSON null with exit 0.
+  if (!Number.isFinite(loss)) throw new LossgraphError(`the loss of '${spec.text}' is ${loss} for this input (a weight or argument overflows, or logits beyond the float range)`);
+  const bad = g.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) throw new LossgraphError(`the gradient of '${spec.text}' is ${g[bad]} at logits[${Math.floor(bad / w)}][${bad % w}] for this input`);
   return {
-    loss: (out['loss']!.data as Float64Array | Float32Array)[0]!,
+    loss,
     grad: Array.from({ length: b }, (_, i) => Array.from(g.subarray(i * w, (i + 1) * w))),
   };
 }

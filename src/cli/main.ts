@@ -194,7 +194,8 @@ export async function main(argv: string[]): Promise<number> {
 
 /** `name=value` pairs from --param. */
 export function parseParams(pairs: readonly string[]): Record<string, number> {
-  const out: Record<string, number> = {};
+  // No prototype: `--param __proto__=0.5` is a parameter, not Object's.
+  const out = Object.create(null) as Record<string, number>;
   for (const p of pairs) {
     if (/^[^=]*\./.test(p)) throw new ArgumentError(`--param ${p}: parameter names cannot contain '.' (set a term's argument inside the spec, e.g. gaussian_kl(sigma=2))`);
     const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(p);

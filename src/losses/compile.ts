@@ -242,6 +242,8 @@ function resolveArgs(text: string, t: Term, def: LossDefinition): Resolved {
     } else if (spec.kind === 'int') {
       const n = paramsIn(v).length === 0 && v.kind !== 'param' ? numeric(text, v, () => NaN) : NaN;
       if (!Number.isInteger(n)) fail(text, a.col, `'${spec.name}' of '${t.name}' must be an integer`);
+      // Beyond 2^53 a number is no longer the integer written (18446744073709551616 wrapped to 0 in int64).
+      if (!Number.isSafeInteger(n)) fail(text, a.col, `'${spec.name}' of '${t.name}' is ${v.kind === 'number' ? 'too large' : n}: integers must lie within ±${Number.MAX_SAFE_INTEGER}`);
       if (!inRange(n, spec.range)) outOfRange(spec, n, a.col);
       out[spec.name] = { kind: 'fixed', value: n };
     } else {
@@ -306,7 +308,8 @@ export function buildLoss(spec: LossSpec | string, ctx: LossContext, opts: Build
     return h.input;
   };
   const bound = (name: string, col: number): number => {
-    const value = opts.params?.[name];
+    // Own properties only: a parameter named 'constructor' or '__proto__' is the user's, never Object's.
+    const value = opts.params && Object.hasOwn(opts.params, name) ? opts.params[name] : undefined;
     if (value === undefined) {
       fail(s.text, col, `parameter '${name}' has no value: bind it (e.g. --param ${name}=0.5) or use a known loss (${knownLosses().join(', ')})`);
     }

@@ -63,7 +63,7 @@ export const hierarchical: LossDefinition = {
       if (names.length !== 1) throw new LossgraphError(`hierarchical: name a level (level=...); this hierarchy has ${names.join(', ')}`);
       level = names[0]!;
     }
-    const groups = levels[level];
+    const groups = Object.hasOwn(levels, level) ? levels[level] : undefined;
     if (!groups) throw new LossgraphError(`hierarchical: unknown level '${level}'; known levels: ${names.join(', ')}`);
     validateGroups(groups, classes, `hierarchy level '${level}'`);
     const coarseLabels = g.gather(g.constant(labels.dtype, [classes], groups), labels, 0);

@@ -142,6 +142,15 @@ export class Session {
     return new this.ort.Tensor(dtype === 'float64' ? 'float64' : dtype, data as never, dims);
   }
 
+  /**
+   * An empty feeds object without a prototype: graph inputs may carry user
+   * names (loss parameters), and `feeds['__proto__'] = t` on a plain object
+   * would set its prototype instead of a feed.
+   */
+  static feeds(entries: Record<string, OrtTensor> = {}): Record<string, OrtTensor> {
+    return Object.assign(Object.create(null) as Record<string, OrtTensor>, entries);
+  }
+
   /** One run. Fetches all outputs unless `fetches` names some. */
   async run(feeds: Record<string, OrtTensor>, fetches?: readonly string[]): Promise<Record<string, OrtTensor>> {
     try {

@@ -141,10 +141,10 @@ export class TrainingSession {
 
   private batchFeeds(s: Session, b: TrainBatch): Record<string, OrtTensor> {
     const n = b.labels.length;
-    const feeds: Record<string, OrtTensor> = {
+    const feeds = Session.feeds({
       [TENSORS.input]: s.tensor('float32', b.images, [n, ...this.batchShape]),
       [TENSORS.labels]: this.intTensor(s, b.labels, [n]),
-    };
+    });
     if (s.inputNames.includes(TENSORS.targets)) {
       if (!b.targets) throw new ArtifactError(`loss '${this.manifest.spec.loss}' needs targets with every batch`);
       feeds[TENSORS.targets] = s.tensor('float32', b.targets, [n, this.manifest.spec.classes]);
@@ -226,13 +226,13 @@ export class TrainingSession {
       c.labels.set(b.labels, i * n);
       if (c.targets) c.targets.set(b.targets!, i * n * classes);
     });
-    const feeds: Record<string, OrtTensor> = {
+    const feeds = Session.feeds({
       [TENSORS.input]: session.tensor('float32', c.images, [k, n, ...this.batchShape]),
       [TENSORS.labels]: session.tensor('int64', c.labels, [k, n]),
       [TENSORS.lr]: session.tensor('float32', Float32Array.from(lrs), [k]),
       [TENSORS.step]: session.tensor('int64', new BigInt64Array([BigInt(this.step + 1)]), []),
       [TENSORS.seed]: session.tensor('int64', new BigInt64Array([BigInt(this.manifest.spec.seed)]), []),
-    };
+    });
     if (c.targets) feeds[TENSORS.targets] = session.tensor('float32', c.targets, [k, n, classes]);
     for (const [name, t] of this.hyper) feeds[name] = t;
     for (const [name, t] of this.carried) feeds[name] = t;
