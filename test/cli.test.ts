@@ -165,3 +165,25 @@ test('the probe refuses what training refuses and never prints a non-finite loss
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
 });
+
+test('targets are checked where they enter: kl needs distributions, bce needs [0, 1] (probe JSON and CSV columns), one line naming the row', async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const probe = (spec: string, targets: number[][]) => cli(['loss', '--spec', spec], JSON.stringify({ logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0], targets }));
+  const cases: [ReturnType<typeof cli>, RegExp][] = [
+    [probe('kl', [[0.5, 0.5, 0.1], [0, 0, 1]]), /^lossgraph: "targets"\[0\]: the targets sum to 1\.1; 'kl' needs each row to be a distribution summing to 1$/],
+    [probe('kl', [[0.2, 0.8, 0], [-0.2, 0.6, 0.6]]), /^lossgraph: "targets"\[1\]: target 0 is -0\.2; 'kl' needs non-negative targets/],
+    [probe('0.5*ce + 0.5*bce', [[0, 1, 2], [0, 0, 1]]), /^lossgraph: "targets"\[0\]: target 2 is 2; 'bce' needs targets in \[0, 1\]$/],
+  ];
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-targets-'));
+  const csv = join(dir, 'data.csv');
+  writeFileSync(csv, `f1,f2,y1,y2\n${Array.from({ length: 20 }, (_, i) => `${i},${i % 3},${i === 7 ? 1.5 : 0.25},0.5`).join('\n')}\n`);
+  cases.push([cli(['train', '--data', `csv:${csv}`, '--target-columns', 'y1,y2', '--model', 'mlp:4', '--loss', 'bce', '--epochs', '1', '--out', join(dir, 'run')]), /example 8: target 0 is 1\.5; 'bce' needs targets in \[0, 1\]/]);
+  for (const [r, expected] of cases) {
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr.trim(), expected);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  assert.equal(probe('kl', [[0.2, 0.8, 0], [0, 0, 1]]).code, 0);
+});

@@ -8,7 +8,8 @@ import type { Dim } from '../graph/shape.ts';
 import { buildLoss, parseLossSpec, type LossSpec } from '../losses/compile.ts';
 import { validateGroups } from '../losses/hierarchical.ts';
 import type { LossContext } from '../losses/types.ts';
-import { Session, type OrtTensor } from '../runtime/session.ts';
+import { Session } from '../runtime/session.ts';
+import { checkTargets } from '../losses/targets.ts';
 
 export interface LossProbeInput {
   logits: number[][];
@@ -110,6 +111,7 @@ export function probeClasses(spec: LossSpec, input: LossProbeInput): number {
     if ((y < 0 || y >= k) && y !== spec.ignoreIndex) throw new LossgraphError(`labels[${i}] = ${y} is out of range: with ${k} classes a label is 0..${k - 1}`);
   });
   if (input.targets && input.targets[0]!.length !== k) throw new LossgraphError(`"targets" rows have ${input.targets[0]!.length} values, expected one per class (${k})`);
+  if (input.targets) checkTargets(spec, input.targets.flat(), k, (r) => `"targets"[${r}]`);
   if (input.weights && input.weights.length !== k) throw new LossgraphError(`"weights" has ${input.weights.length} values, expected one per class (${k})`);
   if (input.importance && input.importance.length !== k - 1) throw new LossgraphError(`"importance" has ${input.importance.length} values, expected one per threshold (${k - 1})`);
   for (const [level, groups] of Object.entries(input.hierarchy ?? {})) validateGroups(groups, k, `groups${level === 'coarse' ? '' : `.${level}`}`);

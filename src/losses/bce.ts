@@ -9,6 +9,7 @@ export const bce: LossDefinition = {
   summary: 'binary cross-entropy with logits against multi-label targets, mean over batch and classes',
   head: 'logits',
   needs: ['targets'],
+  targetRule: 'probability',
   args: [{ name: 'reduction', kind: 'choice', default: 'mean', choices: ['mean', 'sum'], doc: 'mean over batch and classes, or sum' }],
   build(ctx, args) {
     const { g, logits } = ctx;

@@ -15,7 +15,7 @@ import type { Value } from '../graph/graph.ts';
 import { describeRange, inRange, type HyperparameterInfo, type Unscheduled } from '../hyperparameters.ts';
 import { isLoss, knownLosses, lossDefinition } from './registry.ts';
 import { SpecError, hasTerm, parseSpec, termsOf, type Expr } from './spec.ts';
-import type { ArgSpec, ArgValue, Head, LossContext, LossDefinition, Need, Predictions, PredictContext, Range, TermContext } from './types.ts';
+import type { ArgSpec, ArgValue, Head, LossContext, LossDefinition, Need, Predictions, PredictContext, Range, TargetRule, TermContext } from './types.ts';
 
 type Term = Extract<Expr, { kind: 'term' }>;
 
@@ -39,6 +39,8 @@ export interface LossSpec {
   params: readonly string[];
   /** The label every term of the spec ignores (one value for the whole spec). */
   ignoreIndex: number;
+  /** What the spec's terms require of their targets, each rule with the first term that imposes it. */
+  targetRules: ReadonlyMap<TargetRule, string>;
 }
 
 export type { Unscheduled };
@@ -95,8 +97,10 @@ export function parseLossSpec(text: string): LossSpec {
   let ignore: { value: number; from: string } | undefined;
   const threshold: LossDefinition[] = [];
   const labelTerms: string[] = [];
+  const targetRules = new Map<TargetRule, string>();
   for (const t of terms) {
     const def = lossDefinition(t.name);
+    if (def.targetRule && !targetRules.has(def.targetRule)) targetRules.set(def.targetRule, t.name);
     const args = resolveArgs(text, t, def);
     const fixed = fixedArgs(args);
     const termNeeds = [...(def.needs ?? []), ...(def.needsWhen?.(fixed) ?? [])];
@@ -125,6 +129,7 @@ export function parseLossSpec(text: string): LossSpec {
     ordinal: terms.some((t) => lossDefinition(t.name).ordinal),
     needs,
     labelTerms,
+    targetRules,
     params: [...new Set(paramsIn(expr))],
     ignoreIndex: ignore?.value ?? DEFAULT_IGNORE_INDEX,
   };

@@ -32,6 +32,7 @@ export const kl: LossDefinition = {
   summary: 'KL(targets || softmax(logits / T)) * T^2, batchmean (soft targets, distillation)',
   head: 'logits',
   needs: ['targets'],
+  targetRule: 'distribution',
   args: [
     { name: 'T', kind: 'hyper', default: 1, range: { min: 0, minExclusive: true }, role: 'temperature', doc: 'temperature; the loss is scaled by T^2' },
     REDUCTION_BATCHMEAN,

@@ -6,6 +6,9 @@ export type { Range };
 /** What the model produces for a loss: K class logits, K-1 ordinal thresholds, or an embedding. */
 export type Head = 'logits' | 'thresholds' | 'embedding';
 
+/** What a loss requires of its targets (see LossDefinition.targetRule). */
+export type TargetRule = 'distribution' | 'probability';
+
 /** Extra data a loss may need beyond logits and labels. */
 export type Need = 'targets' | 'weights' | 'hierarchy' | 'embeddings';
 
@@ -99,6 +102,12 @@ export interface LossDefinition {
   needs?: readonly Need[];
   /** Data it needs only under some fixed arguments, e.g. mse(input=raw) needs targets. */
   needsWhen?(fixed: Readonly<Record<string, string | number>>): readonly Need[];
+  /**
+   * What its targets must be, checked where data enters: 'distribution' (rows of
+   * non-negative values summing to 1, as KL divergence needs) or 'probability'
+   * (each value in [0, 1], as binary cross-entropy needs).
+   */
+  targetRule?: TargetRule;
   /** The classes are ordered: the inference graph also outputs the expected class. */
   ordinal?: boolean;
   /** The model head, where the head kind alone does not decide it: CORAL shares one weight vector over its thresholds. */

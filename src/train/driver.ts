@@ -15,6 +15,7 @@ import { loadData, type DataOptions } from '../data/index.ts';
 import { ArtifactError, LossgraphError } from '../errors.ts';
 import type { Target } from '../graph/graph.ts';
 import { parseLossSpec } from '../losses/compile.ts';
+import { checkTargets } from '../losses/targets.ts';
 import { sigmaAtEpoch } from '../losses/gaussian_kl.ts';
 import { assertProvider, loadTrainingSession, readCheckpoint, readManifest } from '../runtime/node.ts';
 import type { ExecutionProvider } from '../runtime/session.ts';
@@ -356,6 +357,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   if (readsTargets && !data.targets && !config.teacher) {
     throw new LossgraphError(`loss '${config.loss}' needs targets, which --data ${config.data} does not provide (multi-label or regression columns, or --teacher RUN for soft targets)`);
   }
+  if (data.targets && readsTargets) checkTargets(spec, data.targets, data.targets.length / data.labels.length, (r) => `--data ${config.data}: example ${r + 1}`);
   if (data.task === 'regression' && spec.labelTerms.length) {
     throw new LossgraphError(`--data ${config.data} has regression targets, which '${spec.labelTerms[0]}' does not read; train it with a loss that reads them, e.g. 'mse(input=raw)'`);
   }
