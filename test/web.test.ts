@@ -277,3 +277,48 @@ test('serve: types and isolation headers; traversal, encoded traversal, symlink 
   }
   assert.equal((await get(server.url, '/index.html')).status, 200);
 });
+
+test('the page\'s fine-tuning as a person uses it: images labelled before Start are kept, the classify panel then uses the fine-tuned model, downloads are the latest model, bad settings are refused', { skip }, async () => {
+  type App = {
+    addImages(f: { bytes: Uint8Array; label: number }[]): Promise<number>;
+    finetune(o: unknown): Promise<{ losses: number[] }>;
+    classify(b: Uint8Array): Promise<{ top: { name: string }[]; probabilities: Float32Array }>;
+    startWorker(i: unknown): Promise<unknown>;
+    download(which: string): Promise<void>;
+  };
+  const { page } = await openPage();
+  const files = await writeFolder(join(dir, 'person'), 3, 33);
+  const labelled = files.map((f) => ({ bytes: Array.from(readFileSync(f)), label: CLASSES.indexOf(f.split('/').at(-2)!) }));
+  const probe = Array.from(readFileSync(files[0]!));
+  const classify = () => page.evaluate(async (b) => {
+    const r = await (globalThis as unknown as { lossgraph: App }).lossgraph.classify(new Uint8Array(b));
+    return { names: r.top.map((t) => t.name), probabilities: Array.from(r.probabilities) };
+  }, probe);
+  const before = await classify();
+  // Labelled before any Start: the worker starts on Start and keeps them.
+  const count = await page.evaluate(async (items) => (globalThis as unknown as { lossgraph: App }).lossgraph.addImages(items.map((x) => ({ bytes: new Uint8Array(x.bytes), label: x.label }))), labelled);
+  assert.equal(count, labelled.length);
+  const r = await page.evaluate(async () => (globalThis as unknown as { lossgraph: App }).lossgraph.finetune({ steps: 6, batch: 4, lr: 0.05 }));
+  assert.equal(r.losses.length, 6);
+  const after = await classify();
+  assert.ok(after.probabilities.some((p, k) => Math.abs(p - before.probabilities[k]!) > 1e-6), 'the classify panel still shows the bundle\'s model');
+  const download = async () => {
+    const [d] = await Promise.all([page.waitForEvent('download'), page.evaluate(() => (globalThis as unknown as { lossgraph: App }).lossgraph.download('inference'))]);
+    return readFileSync((await d.path())!);
+  };
+  const first = await download();
+  // New classes: their own labels, a new head; the panel and the download follow.
+  await page.evaluate(() => (globalThis as unknown as { lossgraph: App }).lossgraph.startWorker({ mode: 'new', classes: ['dark', 'light'], loss: 'ce' }));
+  await page.evaluate(async (items) => (globalThis as unknown as { lossgraph: App }).lossgraph.addImages(items.map((x, i) => ({ bytes: new Uint8Array(x.bytes), label: i % 2 }))), labelled);
+  await page.evaluate(async () => (globalThis as unknown as { lossgraph: App }).lossgraph.finetune({ steps: 4, batch: 4, lr: 0.05 }));
+  const renamed = await classify();
+  assert.deepEqual([...renamed.names].sort(), ['dark', 'light']);
+  const second = await download();
+  assert.notDeepEqual(second, first, 'the download is the earlier model');
+  // Settings a person can mistype: one line on the page, nothing runs.
+  for (const [o, expected] of [[{ steps: 3, batch: 0, lr: 0.01 }, /batch must be a whole number/], [{ steps: 3, batch: 4, lr: -1 }, /learning rate must be above 0/], [{ steps: 3, batch: 4, lr: 1e9 }, /at most 10/], [{ steps: 2.5, batch: 4, lr: 0.01 }, /steps must be a whole number/]] as const) {
+    const message = await page.evaluate(async (s) => (globalThis as unknown as { lossgraph: App }).lossgraph.finetune(s).then(() => 'ran', (e: Error) => e.message), o);
+    assert.match(message, expected);
+  }
+  await page.close();
+});

@@ -73,7 +73,12 @@ class App {
   private workerListeners = new Set<(m: FromWorker) => void>();
   private ftImages: Float32Array[] = [];
   private ftLabels: number[] = [];
-  private lastExport?: { checkpoint: Uint8Array; inference: Uint8Array };
+  /** The last fine-tuned model, exported once its training finished; cleared when training starts again. */
+  private lastExport?: { checkpoint: Uint8Array; inference: Uint8Array; accuracy: number };
+  /** The classes the worker's model (and, after fine-tuning, the classify panel) predicts. */
+  private classNames: string[] = [];
+  /** Whether the classify panel shows the bundle's model (whose ordinal values and hierarchy apply) or a fine-tuned new-class one. */
+  private ownClasses = true;
   private history: { step: number; loss: number; accuracy: number }[] = [];
 
   constructor() {
@@ -123,7 +128,9 @@ class App {
     $('input-size').textContent = `${p.channels}×${p.height}×${p.width}`;
     $('model-line').textContent = `Model ${this.meta.run.model}, loss ${this.meta.run.loss}, trained on ${this.meta.run.data}; ${this.meta.classes.length} classes.`;
     this.renderSamples();
-    this.renderLabelChoices(this.meta.classes);
+    this.classNames = [...this.meta.classes];
+    this.predictedNames = [...this.meta.classes];
+    this.renderLabelChoices(this.classNames);
   }
 
   /** The model's input for an image file's bytes: the same decoder and steps as the Node loader. */
@@ -149,13 +156,13 @@ class App {
     const classIndex = Number((out[TENSORS.class]!.data as BigInt64Array)[0]);
     const order = probs.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
     const result: Prediction = {
-      top: order.slice(0, Math.min(5, probs.length)).map(([v, i]) => ({ index: i, name: this.meta.classes[i] ?? String(i), probability: v })),
+      top: order.slice(0, Math.min(5, probs.length)).map(([v, i]) => ({ index: i, name: this.predictedNames[i] ?? String(i), probability: v })),
       probabilities: probs,
       classIndex,
       ms,
     };
     const expected = out[TENSORS.expectedClass]?.data as Float32Array | undefined;
-    if (expected) {
+    if (expected && this.ownClasses) {
       result.expected = expected[0]!;
       const v = this.meta.ordinal?.values;
       if (v) {
@@ -164,12 +171,15 @@ class App {
         result.expectedUnit = v[lo]! + (result.expected - lo) * (v[hi]! - v[lo]!);
       }
     }
-    if (this.meta.hierarchy) {
+    if (this.meta.hierarchy && this.ownClasses) {
       result.coarse = Object.fromEntries(Object.entries(this.meta.hierarchy).map(([level, h]) => [level, h.names[h.groups[classIndex]!] ?? String(h.groups[classIndex])]));
     }
     this.renderPrediction(result);
     return result;
   }
+
+  /** The names of the classes the classify panel's model predicts. */
+  private predictedNames: string[] = [];
 
   private drawInput(x: Float32Array): void {
     const { channels, height, width } = this.meta.preprocess;
@@ -200,7 +210,7 @@ class App {
     $('coarse').textContent = r.coarse ? Object.entries(r.coarse).map(([l, g]) => `${l}: ${g}`).join(', ') : '';
     const unit = this.meta.ordinal?.unit;
     $('expected').textContent = r.expected === undefined ? '' : `Expected value: ${r.expectedUnit !== undefined ? `${r.expectedUnit.toFixed(1)} ${unit}` : `class ${r.expected.toFixed(2)}`}`;
-    $('distribution').innerHTML = r.expected === undefined ? '' : barChart(r.probabilities, this.meta.classes);
+    $('distribution').innerHTML = r.expected === undefined ? '' : barChart(r.probabilities, this.predictedNames);
   }
 
   private renderSamples(): void {
@@ -278,10 +288,19 @@ class App {
     const r = await ready;
     this.trainingBackend = r.backend;
     $('ft-backend').textContent = r.backend === 'webgpu' ? 'Fine-tuning runs on WebGPU (weights and optimizer state stay on the GPU).' : `Fine-tuning runs on wasm${r.why ? ` (${r.why})` : ''}.`;
-    this.renderLabelChoices(init.mode === 'new' ? init.classes : this.meta.classes);
-    this.ftImages = [];
-    this.ftLabels = [];
+    // Labelled images keep their labels while the classes stay the same (images added before the first Start
+    // included); new classes make the old labels meaningless, so those images are dropped, and the page says so.
+    const classes = init.mode === 'new' ? init.classes : this.meta.classes;
+    const same = classes.length === this.classNames.length && classes.every((c, i) => c === this.classNames[i]);
+    this.classNames = [...classes];
+    this.renderLabelChoices(this.classNames);
+    if (!same && this.ftLabels.length) {
+      $('ft-count').textContent = `0 images (the ${this.ftLabels.length} labelled for the previous classes were cleared)`;
+      this.ftImages = [];
+      this.ftLabels = [];
+    }
     this.history = [];
+    this.lastExport = undefined;
     return r;
   }
 
@@ -295,9 +314,12 @@ class App {
   }
 
   async finetune(o: { steps: number; batch: number; lr: number }): Promise<{ losses: number[]; accuracy: number; stepsPerSecond: number; medianStepMs: number; stopped: boolean; backend?: string; stateOn: string[] }> {
+    checkSettings(o);
     if (!this.worker || !this.workerReady) await this.startWorker({ mode: 'existing' });
     await this.workerReady;
     if (this.ftLabels.length === 0) throw new Error('add a few labelled images first');
+    this.lastExport = undefined;
+    for (const id of ['download-checkpoint', 'download-model']) ($(id) as HTMLButtonElement).disabled = true;
     const size = this.ftImages[0]!.length;
     const images = new Float32Array(this.ftLabels.length * size);
     this.ftImages.forEach((x, i) => images.set(x, i * size));
@@ -320,6 +342,10 @@ class App {
     this.worker!.postMessage({ type: 'train', images, labels: Int32Array.from(this.ftLabels), steps: o.steps, batch: o.batch, lr: o.lr } satisfies ToWorker);
     try {
       const d = await done;
+      const bad = losses.findIndex((l) => !Number.isFinite(l));
+      // A diverged model is neither shown nor offered for download.
+      if (bad >= 0) throw new Error(`the loss became ${losses[bad]} at step ${bad + 1}; nothing was kept: try a lower learning rate`);
+      await this.useFinetuned();
       const sorted = [...stepMs].sort((a, b) => a - b);
       // stepsPerSecond counts the whole loop (each step is followed by an evaluation of every labelled image, for the live accuracy); medianStepMs is the training step alone.
       return { losses, accuracy, stepsPerSecond: d.stepsPerSecond, medianStepMs: sorted[Math.floor(sorted.length / 2)] ?? NaN, stopped: d.stopped, backend: this.trainingBackend, stateOn };
@@ -327,9 +353,22 @@ class App {
       this.workerListeners.delete(collect);
       ($('start') as HTMLButtonElement).disabled = false;
       ($('stop') as HTMLButtonElement).disabled = true;
-      ($('download-checkpoint') as HTMLButtonElement).disabled = false;
-      ($('download-model') as HTMLButtonElement).disabled = false;
+      for (const id of ['download-checkpoint', 'download-model']) ($(id) as HTMLButtonElement).disabled = !this.lastExport;
     }
+  }
+
+  /** The fine-tuned model becomes the classify panel's: exported from the worker, opened as the inference session. */
+  private async useFinetuned(): Promise<void> {
+    const r = await this.exportTrained();
+    let session: Session | undefined;
+    if (this.backend === 'webgpu') session = await Session.create(r.inference, { runtime: 'web', ort, providers: ['webgpu'] }).catch(() => undefined);
+    session ??= await Session.create(r.inference, { runtime: 'web', ort, providers: ['wasm'] });
+    const old = this.session;
+    this.session = session;
+    await old.release().catch(() => undefined);
+    this.predictedNames = [...this.classNames];
+    this.ownClasses = this.classNames.length === this.meta.classes.length && this.classNames.every((c, i) => c === this.meta.classes[i]);
+    $('model-line').textContent = `Fine-tuned in this page (${this.classNames.length} classes: ${this.classNames.join(', ')}); accuracy on the labelled images ${(100 * r.accuracy).toFixed(1)}%.`;
   }
 
   stop(): void {
@@ -347,7 +386,8 @@ class App {
   }
 
   async download(which: 'checkpoint' | 'inference'): Promise<void> {
-    const r = this.lastExport ?? (await this.exportTrained());
+    const r = this.lastExport;
+    if (!r) throw new Error('fine-tune first: the download is the model of the last finished fine-tuning');
     const bytes = which === 'checkpoint' ? r.checkpoint : r.inference;
     const a = document.createElement('a');
     a.href = URL.createObjectURL(new Blob([bytes as BlobPart], { type: 'application/octet-stream' }));
@@ -365,7 +405,16 @@ function barChart(values: number[], names: string[]): string {
   return `<svg width="${values.length * w}" height="${h}" role="img" aria-label="predicted distribution over the ordered classes">${bars}</svg>`;
 }
 
-function lineChart(points: { step: number; loss: number; accuracy: number }[]): string {
+/** Fine-tuning settings a person can type: whole steps and batch, a positive finite learning rate. */
+export function checkSettings(o: { steps: number; batch: number; lr: number }): void {
+  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > 100000) throw new Error(`steps must be a whole number from 1 to 100000, got ${o.steps}`);
+  if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > 4096) throw new Error(`batch must be a whole number from 1 to 4096, got ${o.batch}`);
+  if (!Number.isFinite(o.lr) || o.lr <= 0 || o.lr > 10) throw new Error(`the learning rate must be above 0 and at most 10, got ${o.lr}`);
+}
+
+function lineChart(all: { step: number; loss: number; accuracy: number }[]): string {
+  // Points with a non-finite loss are left out of the chart (the status line says what happened).
+  const points = all.filter((p) => Number.isFinite(p.loss) && Number.isFinite(p.accuracy));
   const w = 420;
   const h = 160;
   const maxLoss = Math.max(...points.map((p) => p.loss), 1e-9);
