@@ -40,6 +40,40 @@ function layerOf(rel: string): string | undefined {
   return parts.length > 2 ? parts[1] : undefined;
 }
 
+/** Every module's relative imports (static, re-exports and dynamic), by repository-relative path. */
+function importGraph(): Map<string, string[]> {
+  const graph = new Map<string, string[]>();
+  for (const file of [...walk(join(root, 'src')), ...walk(join(root, 'web'))]) {
+    const text = readFileSync(file, 'utf8');
+    const targets = [...text.matchAll(/(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)]
+      .map((m) => (m[1] ?? m[2])!)
+      .filter((s) => s.startsWith('.'))
+      .map((s) => relative(root, resolve(dirname(file), s)));
+    graph.set(relative(root, file), targets);
+  }
+  return graph;
+}
+
+/** Import cycles, each as the chain of modules that closes it (a depth-first search; one chain per cycle found). */
+export function importCycles(): string[] {
+  const graph = importGraph();
+  const state = new Map<string, 'open' | 'done'>();
+  const stack: string[] = [];
+  const cycles: string[] = [];
+  const visit = (m: string) => {
+    state.set(m, 'open');
+    stack.push(m);
+    for (const t of graph.get(m) ?? []) {
+      if (state.get(t) === 'open') cycles.push([...stack.slice(stack.indexOf(t)), t].join(' -> '));
+      else if (!state.has(t)) visit(t);
+    }
+    stack.pop();
+    state.set(m, 'done');
+  };
+  for (const m of [...graph.keys()].sort()) if (!state.has(m)) visit(m);
+  return cycles;
+}
+
 export function violations(): string[] {
   const found: string[] = [];
   for (const file of [...walk(join(root, 'src')), ...walk(join(root, 'web'))]) {
@@ -69,4 +103,8 @@ export function violations(): string[] {
 
 test('imports follow the data flow; the compiler, the contract and the page use no Node built-ins', () => {
   assert.deepEqual(violations(), []);
+});
+
+test('no import cycle, within a layer or across layers', () => {
+  assert.deepEqual(importCycles(), []);
 });

@@ -121,7 +121,7 @@ for (const [spec, message] of termInArgument) {
 // 5. Parameter names never collide with argument inputs.
 test('parameters: a name with a dot is refused, in the spec and in --param', async () => {
   assert.throws(() => parseLossSpec('gaussian_kl.sigma*ce + gaussian_kl(sigma=3)'), /'gaussian_kl.sigma' is not a valid parameter name: parameter names cannot contain '.'.* at column 1/);
-  const { parseParams } = await import('../src/cli/main.ts');
+  const { parseParams } = await import('../src/cli/args.ts');
   assert.throws(() => parseParams(['gaussian_kl.sigma=0.5']), /--param gaussian_kl.sigma=0.5: parameter names cannot contain '.'/);
 });
 

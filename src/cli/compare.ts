@@ -16,7 +16,7 @@ import { runInProcesses } from '../train/pool.ts';
 import { parseQueueUrl, runOnQueue } from '../train/queue.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
 import { REPORT_FILE, escapeHtml, figure, page, renderSvg, table } from '../train/report.ts';
-import { parseParams } from './main.ts';
+import { parseParams } from './args.ts';
 import { configFrom, type RunArgs } from './train.ts';
 
 interface Entry {

@@ -8,6 +8,7 @@ import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/files.ts';
 import { evalCommand, numberList, runOptions, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
+import { parseParams } from './args.ts';
 
 /** Options that may be given several times, collecting every value. */
 const REPEATABLE = new Set(['_', 'param', 'losses']);
@@ -190,18 +191,4 @@ export async function main(argv: string[]): Promise<number> {
     if (process.env.LOSSGRAPH_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }
-}
-
-/** `name=value` pairs from --param. */
-export function parseParams(pairs: readonly string[]): Record<string, number> {
-  // No prototype: `--param __proto__=0.5` is a parameter, not Object's.
-  const out = Object.create(null) as Record<string, number>;
-  for (const p of pairs) {
-    if (/^[^=]*\./.test(p)) throw new ArgumentError(`--param ${p}: parameter names cannot contain '.' (set a term's argument inside the spec, e.g. gaussian_kl(sigma=2))`);
-    const m = /^([A-Za-z_][A-Za-z0-9_]*)=(.+)$/.exec(p);
-    const v = m ? Number(m[2]) : NaN;
-    if (!m || !Number.isFinite(v)) throw new ArgumentError(`--param ${p}: expected NAME=NUMBER, e.g. --param w=0.7`);
-    out[m[1]!] = v;
-  }
-  return out;
 }

@@ -8,6 +8,7 @@ import { loadTrainingSession } from '../runtime/node.ts';
 import { DEFAULT_CONFIG, DEFAULT_STEPS_PER_RUN, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import { TARGETS } from '../graph/graph.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
+import { parseParams } from './args.ts';
 
 export { metricsSummary };
 
@@ -129,7 +130,6 @@ function printMetrics(title: string, m: Metrics): void {
 }
 
 export async function trainCommand(a: RunArgs): Promise<void> {
-  const { parseParams } = await import('./main.ts');
   const log = a.json ? () => {} : (line: string) => console.log(line);
   let config: RunConfig;
   let out: string;

@@ -10,7 +10,6 @@ import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, rename
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { DataError } from '../errors.ts';
-import { stackImages } from './dataset.ts';
 
 const MAGIC = 'lossgraph-image-cache/1';
 
@@ -252,4 +251,11 @@ function finishStreamed(tmp: string, path: string, reserve: number, exampleSize:
     closeSync(src);
     rmSync(tmp, { force: true });
   }
+}
+
+/** Concatenates per-example arrays (all of one shape) into a Dataset's image buffer. */
+function stackImages(items: readonly Float32Array[], size: number): Float32Array {
+  const out = new Float32Array(items.length * size);
+  items.forEach((x, i) => out.set(x, i * size));
+  return out;
 }

@@ -69,13 +69,6 @@ export function splitDataset(d: Dataset, seed: number): Splits {
   };
 }
 
-/** Concatenates per-example arrays (all of one shape) into a Dataset's image buffer. */
-export function stackImages(items: readonly Float32Array[], size: number): Float32Array {
-  const out = new Float32Array(items.length * size);
-  items.forEach((x, i) => out.set(x, i * size));
-  return out;
-}
-
 /** Example `i` of `d` into `into` (C*H*W floats), from memory or from the disk cache. */
 export function readExample(d: Dataset, i: number, into: Float32Array): void {
   if (d.reader) d.reader.read(i, into);
