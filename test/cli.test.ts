@@ -187,3 +187,44 @@ test('targets are checked where they enter: kl needs distributions, bce needs [0
   }
   assert.equal(probe('kl', [[0.2, 0.8, 0], [0, 0, 1]]).code, 0);
 });
+
+test('flags a person mistypes are one line and exit 2, before anything is written (issue 27 items 9, 18, 19, 20)', async () => {
+  const { mkdtempSync, existsSync, readFileSync, writeFileSync, cpSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-flags-'));
+  const train = (...extra: string[]) => cli(['train', '--data', 'embedded', '--model', 'mlp:8', '--epochs', '1', ...extra, '--out', join(dir, 'x')]);
+  const cases: [ReturnType<typeof cli>, RegExp][] = [
+    [train('--epochs', '2'), /--epochs is given twice \(--epochs 1, then --epochs 2\); give it once/],
+    [train('--lr-step-gamma', '-5'), /--lr-step-gamma must be a positive finite number, got -5/],
+    [train('--seed', ''), /--seed: an empty value/],
+    [train('--lr', '1e309'), /--lr must be a positive finite number, got Infinity/],
+    [cli(['serve', dir, '--host', '']), /--host: an empty value/],
+  ];
+  for (const [r, expected] of cases) {
+    assert.equal(r.code, 2, r.stdout);
+    assert.match(r.stderr, expected);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+  assert.equal(existsSync(join(dir, 'x')), false, 'nothing written');
+  // --resume takes the run's own settings: others are refused, not ignored.
+  const run = join(dir, 'run');
+  assert.equal(cli(['train', '--data', 'embedded', '--model', 'mlp:8', '--epochs', '1', '--out', run]).code, 0);
+  const resumed = cli(['train', '--resume', run, '--epochs', '3', '--out', join(dir, 'y')]);
+  assert.equal(resumed.code, 2);
+  assert.match(resumed.stderr, /--resume continues a run with the settings in its run\.json; --epochs, --out would be ignored/);
+  // A manifest naming a file outside its run is refused.
+  const forged = join(dir, 'forged');
+  cpSync(run, forged, { recursive: true });
+  const manifest = JSON.parse(readFileSync(join(forged, 'manifest.json'), 'utf8'));
+  writeFileSync(join(forged, 'manifest.json'), JSON.stringify({ ...manifest, checkpoint: '../../../etc/hostname' }));
+  const ev = cli(['eval', '--run', forged]);
+  assert.equal(ev.code, 2);
+  assert.match(ev.stderr, /checkpoint "\.\.\/\.\.\/\.\.\/etc\/hostname" is not a file name in the run's folder/);
+  // A name with a newline cannot forge a second line.
+  const odd = join(dir, 'x\nlossgraph: done, all fine');
+  const forgedLine = cli(['eval', '--run', odd]);
+  assert.equal(forgedLine.code, 2);
+  assert.equal(forgedLine.stderr.trim().split('\n').length, 1, forgedLine.stderr);
+  assert.match(forgedLine.stderr, /x\\nlossgraph: done, all fine/);
+});

@@ -135,6 +135,13 @@ export function parseManifest(text: string, where: string): Manifest {
   if (typeof m.lossgraph === 'string' && newerVersion(m.lossgraph, VERSION)) {
     throw new ArtifactError(`${where} was written by lossgraph ${m.lossgraph}, newer than this lossgraph ${VERSION}; upgrade lossgraph to use it`);
   }
+  // The files a manifest names lie in its own folder: a name with a path could make eval read any file.
+  const plain = (name: unknown, what: string) => {
+    if (typeof name !== 'string' || !/^[\w][\w.-]*$/.test(name)) throw new ArtifactError(`${where}: ${what} ${JSON.stringify(name)} is not a file name in the run's folder`);
+  };
+  plain(m.checkpoint, 'checkpoint');
+  if (typeof m.graphs !== 'object' || m.graphs === null) throw new ArtifactError(`${where}: no "graphs"`);
+  for (const [kind, g] of Object.entries(m.graphs)) plain((g as { file?: unknown } | null)?.file, `graphs.${kind}.file`);
   return m;
 }
 

@@ -13,15 +13,43 @@ import { parseParams } from './args.ts';
 /** Options that may be given several times, collecting every value. */
 const REPEATABLE = new Set(['_', 'param', 'losses']);
 
+/**
+ * An option given twice is refused: yargs adds up a repeated number option
+ * (`--epochs 2 --epochs 1` trained 3 epochs), and any rule of ours (first or
+ * last wins) would be a guess. --param and --losses are meant to repeat.
+ */
+function checkRepeats(argv: readonly string[]): void {
+  const seen = new Map<string, string>();
+  for (const [i, token] of argv.entries()) {
+    if (token === '--') break;
+    // An empty value is never meant: `--seed ''` read as 0, silently.
+    if (token === '' || /^--[\w-]+=$/.test(token)) throw new ArgumentError(`${token || argv[i - 1] || 'an argument'}: an empty value; give one, or leave the option out`);
+    const m = /^--(?:no-)?([A-Za-z][\w-]*)(?:=.*)?$/.exec(token);
+    if (!m || REPEATABLE.has(m[1]!)) continue;
+    const shown = token.includes('=') || argv[i + 1] === undefined || argv[i + 1]!.startsWith('--') ? token : `${token} ${argv[i + 1]}`;
+    const first = seen.get(m[1]!);
+    if (first !== undefined) throw new ArgumentError(`--${m[1]} is given twice (${first}, then ${shown}); give it once`);
+    seen.set(m[1]!, shown);
+  }
+  // `train --resume DIR` continues with the run's own settings: anything that would change them is refused, not ignored.
+  if (argv[0] === 'train' && seen.has('resume')) {
+    const ignored = [...seen.keys()].filter((k) => !RESUME_MAY.has(k));
+    if (ignored.length) throw new ArgumentError(`--resume continues a run with the settings in its run.json; ${ignored.map((k) => `--${k}`).join(', ')} would be ignored: leave ${ignored.length === 1 ? 'it' : 'them'} out`);
+  }
+}
+
+/** What `train --resume` may be given besides the folder: how to run, not what to train. */
+const RESUME_MAY = new Set(['resume', 'json', 'threads', 'cache', 'cache-dir', 'max-memory', 'help']);
+
+/** A message on one line whatever it quotes: control characters (a newline in a file name) are escaped, so no line can be forged. */
+export function oneLine(message: string): string {
+  return message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
+}
+
 /** Runs the CLI and returns the exit code: 0 ok, 2 bad input or usage, 1 internal error. */
 export async function main(argv: string[]): Promise<number> {
   const parser = yargs(argv)
     .scriptName('lossgraph')
-    // A repeated option takes its last value (as most CLIs do), never an array that a number
-    // option cannot be; the options meant to repeat (--param, --losses) keep every value.
-    .middleware((argv) => {
-      for (const [k, v] of Object.entries(argv)) if (Array.isArray(v) && !REPEATABLE.has(k)) (argv as Record<string, unknown>)[k] = v.at(-1);
-    }, true)
     .strict()
     .demandCommand(1, 'name a command (lossgraph --help lists them)')
     .command(
@@ -179,15 +207,16 @@ export async function main(argv: string[]): Promise<number> {
     .help()
     .version(false);
   try {
+    checkRepeats(argv);
     await parser.parseAsync();
     return 0;
   } catch (e) {
     if (e instanceof LossgraphError) {
-      process.stderr.write(`lossgraph: ${e.message}\n`);
+      process.stderr.write(`lossgraph: ${oneLine(e.message)}\n`);
       // Ctrl-C: the shell's convention, 128 + SIGINT.
       return e.name === 'Interrupted' ? 130 : 2;
     }
-    process.stderr.write(`lossgraph: internal error: ${(e as Error).message}\n`);
+    process.stderr.write(`lossgraph: internal error: ${oneLine(String((e as Error).message))}\n`);
     if (process.env.LOSSGRAPH_DEBUG) process.stderr.write(`${(e as Error).stack}\n`);
     return 1;
   }

@@ -19,7 +19,7 @@ export function parseSize(text: string, flag: string): [number, number, number] 
 }
 
 function positive(name: string, v: number, integer = true): number {
-  if (!(v > 0) || (integer && !Number.isInteger(v))) throw new ArgumentError(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${v}`);
+  if (!(v > 0) || !Number.isFinite(v) || (integer && !Number.isInteger(v))) throw new ArgumentError(`--${name} must be a positive ${integer ? 'integer' : 'finite number'}, got ${v}`);
   return v;
 }
 
@@ -108,7 +108,7 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
     lr: positive('lr', a.lr, false),
     lrSchedule: a['lr-schedule'],
     stepEvery: positive('lr-step-every', a['lr-step-every']),
-    stepGamma: a['lr-step-gamma'],
+    stepGamma: positive('lr-step-gamma', a['lr-step-gamma'], false),
     sigmaDecay: a['sigma-decay'],
     sigmaDecayOf: a['sigma-decay-of'],
     sigmaMin: a['sigma-min'],
