@@ -92,8 +92,8 @@ test('compare --workers 2 gives the sequential table, bit for bit; bad flags are
   }
 });
 
-test('the table is read in one sentence that claims only what the intervals show', async () => {
-  const { readTable } = await import('../src/cli/compare.ts');
+test('each row is read in one sentence that claims only what the intervals show', async () => {
+  const { readRows } = await import('../src/train/grid_figures.ts');
   const cols = [{ key: 'accuracy', title: 'accuracy' }, { key: 'mae', title: 'MAE', lower: true }];
   const row = (label: string, acc?: [number, number], mae?: [number, number]) => ({
     label,
@@ -102,9 +102,11 @@ test('the table is read in one sentence that claims only what the intervals show
       mae: { mean: 0.1, half: 0.01, ...(mae ? { diff: { mean: mae[0], half: mae[1] } } : {}) },
     },
   });
-  assert.equal(readTable([row('ce'), row('ce + kl', [-0.01, 0.02], [0.01, 0.03])], cols, 5),
-    "Reading the table: every difference from 'ce' is inside its 95% interval, so 5 seeds do not tell these rows apart.");
-  assert.equal(readTable([row('ce'), row('a', [-0.022, 0.018], [0.022, 0.019]), row('b', [0.001, 0.02], [-0.03, 0.01])], cols, 5),
-    "Reading the table: 'a' differs from 'ce' beyond its 95% interval in accuracy (-0.022 ± 0.018, worse), MAE (+0.022 ± 0.019, worse); 'b' differs from 'ce' beyond its 95% interval in MAE (-0.030 ± 0.010, better); every other difference from 'ce' is inside its interval.");
-  assert.match(readTable([row('ce'), row('a', [0.5, Number.NaN])], cols, 1), /with one seed there are no intervals/);
+  assert.deepEqual(readRows([row('ce'), row('ce + kl', [-0.01, 0.02], [0.01, 0.03])], cols, 5),
+    ["'ce + kl': every difference from 'ce' is inside its 95% interval; 5 seeds do not tell them apart."]);
+  assert.deepEqual(readRows([row('ce'), row('a', [-0.022, 0.018], [0.022, 0.019]), row('b', [0.001, 0.02], [-0.03, 0.01])], cols, 5), [
+    "'a' differs from 'ce' beyond its 95% interval in accuracy (-0.022 ± 0.018, worse), MAE (+0.022 ± 0.019, worse).",
+    "'b' differs from 'ce' beyond its 95% interval in MAE (-0.030 ± 0.010, better); its other difference is inside its interval.",
+  ]);
+  assert.match(readRows([row('ce'), row('a', [0.5, Number.NaN])], cols, 1)[0]!, /With one seed there are no intervals/);
 });

@@ -10,11 +10,12 @@ import type { Dataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
 import { ArgumentError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
-import type { RunConfig } from '../train/driver.ts';
+import type { EpochRecord, RunConfig } from '../train/driver.ts';
 import { DataCache, decodeResult, encodeResult, jobId, makeJob, runJob, type JobResult } from '../train/jobs.ts';
 import { runInProcesses } from '../train/pool.ts';
 import { parseQueueUrl, runOnQueue } from '../train/queue.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
+import { curvesSpec, forestSpec, outsideInterval, readRows, seedsSpec } from '../train/grid_figures.ts';
 import { REPORT_FILE, escapeHtml, figure, page, renderSvg, table } from '../train/report.ts';
 import { parseParams } from './args.ts';
 import { configFrom, type RunArgs } from './train.ts';
@@ -61,35 +62,9 @@ const fmt = (mean: number, half: number, signed = false) => `${signed && mean >=
 export interface GridResult {
   rows: { label: string; metrics: Record<string, { mean: number; half: number; diff?: { mean: number; half: number } }> }[];
   markdown: string;
-  /** One sentence reading the table: which differences from the baseline lie outside their 95% interval. */
-  reading: string;
+  /** One sentence per row after the baseline: which of its differences lie outside their 95% interval. */
+  reading: string[];
   report: string;
-}
-
-/**
- * The table in one sentence: for each row, the metrics whose paired difference
- * from the baseline has a 95% interval that excludes 0 (with better or worse),
- * and otherwise that every difference is inside its interval. It claims
- * nothing more than the intervals show.
- */
-export function readTable(rows: GridResult['rows'], cols: readonly { key: string; title: string; lower?: boolean }[], seeds: number): string {
-  const base = rows[0]?.label ?? '';
-  if (rows.length < 2) return 'Reading the table: one row, so there is nothing to compare.';
-  if (seeds < 2) return 'Reading the table: with one seed there are no intervals, so no difference can be told from noise (use --seeds 3 or more).';
-  const outside = rows.slice(1).map((r) => ({
-    label: r.label,
-    metrics: cols.filter((c) => {
-      const d = r.metrics[c.key]?.diff;
-      return d !== undefined && Number.isFinite(d.half) && Math.abs(d.mean) > d.half;
-    }).map((c) => {
-      const d = r.metrics[c.key]!.diff!;
-      const better = c.lower ? d.mean < 0 : d.mean > 0;
-      return `${c.title} (${fmt(d.mean, d.half, true)}, ${better ? 'better' : 'worse'})`;
-    }),
-  })).filter((r) => r.metrics.length > 0);
-  if (outside.length === 0) return `Reading the table: every difference from '${base}' is inside its 95% interval, so ${seeds} seeds do not tell these rows apart.`;
-  const parts = outside.map((r) => `'${r.label}' differs from '${base}' beyond its 95% interval in ${r.metrics.join(', ')}`);
-  return `Reading the table: ${parts.join('; ')}; every other difference from '${base}' is inside its interval.`;
 }
 
 /** How a grid's jobs run: here one after another, in N child processes, or on a BullMQ queue. */
@@ -134,10 +109,11 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
   }
   const byEntry: JobResult[][] = entries.map((_, i) => results.slice(i * seeds, (i + 1) * seeds));
   const metrics: Metrics[][] = byEntry.map((runs) => runs.map((r) => ({ ...r.test, bestValidationAccuracy: r.bestValidationAccuracy })));
-  return tabulate(kind, entries, seeds, metrics, out, sweepParam, jobs.map((j, i) => ({ id: jobId(j), row: Math.floor(i / seeds), seed: j.seed, host: results[i]!.host, runDir: results[i]!.runDir, seconds: results[i]!.seconds, history: results[i]!.history })), mode.queue !== undefined);
+  const histories = byEntry.map((runs) => runs.map((r) => r.history));
+  return tabulate(kind, entries, seeds, metrics, histories, out, sweepParam, jobs.map((j, i) => ({ id: jobId(j), row: Math.floor(i / seeds), seed: j.seed, host: results[i]!.host, runDir: results[i]!.runDir, seconds: results[i]!.seconds, history: results[i]!.history })), mode.queue !== undefined);
 }
 
-async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: number, results: Metrics[][], out: string, sweepParam: { name: string; values: number[] } | undefined, jobs: object[], remote: boolean): Promise<GridResult> {
+async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: number, results: Metrics[][], histories: EpochRecord[][][], out: string, sweepParam: { name: string; values: number[] } | undefined, jobs: object[], remote: boolean): Promise<GridResult> {
   const cols = columnsFor(results);
   const rows = entries.map((e, i) => ({
     label: e.label,
@@ -148,30 +124,38 @@ async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: numb
     })),
   }));
   const header = [kind === 'sweep' ? sweepParam!.name : 'loss', ...cols.flatMap((c) => [c.title, `Δ ${c.title}`])];
+  // A difference whose 95% interval excludes 0 is starred.
   const body = rows.map((r) => [r.label, ...cols.flatMap((c) => {
     const m = r.metrics[c.key]!;
-    return [fmt(m.mean, m.half), m.diff ? fmt(m.diff.mean, m.diff.half, true) : '(baseline)'];
+    return [fmt(m.mean, m.half), m.diff ? `${fmt(m.diff.mean, m.diff.half, true)}${outsideInterval(m.diff) ? ' *' : ''}` : '(baseline)'];
   })]);
-  const markdown = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  const starred = rows.some((r) => cols.some((c) => outsideInterval(r.metrics[c.key]!.diff)));
+  const markdown = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n')
+    + (starred ? '\n\n* marks a paired difference whose 95% interval excludes 0' : '');
 
-  const reading = readTable(rows, cols, seeds);
+  const reading = readRows(rows, cols, seeds);
+  const axis = kind === 'sweep' ? sweepParam!.name : 'loss';
   const figures: string[] = [];
   for (const c of cols) {
-    const values = rows.map((r) => ({ label: r.label, x: sweepParam ? Number(r.label) : undefined, mean: r.metrics[c.key]!.mean, lo: r.metrics[c.key]!.mean - (r.metrics[c.key]!.half || 0), hi: r.metrics[c.key]!.mean + (r.metrics[c.key]!.half || 0) }));
-    const spec = (sweepParam
-      ? { data: { values }, width: 360, height: 220, title: c.title, layer: [
+    if (sweepParam) {
+      const values = rows.map((r) => ({ x: Number(r.label), mean: r.metrics[c.key]!.mean, lo: r.metrics[c.key]!.mean - (r.metrics[c.key]!.half || 0), hi: r.metrics[c.key]!.mean + (r.metrics[c.key]!.half || 0) }));
+      const spec = { data: { values }, width: 360, height: 220, title: c.title, layer: [
         { mark: { type: 'area', opacity: 0.25 }, encoding: { x: { field: 'x', type: 'quantitative', title: sweepParam.name }, y: { field: 'lo', type: 'quantitative', scale: { zero: false } }, y2: { field: 'hi' } } },
         { mark: { type: 'line', point: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative', title: c.title } } },
-      ] }
-      : { data: { values }, width: 360, height: 40 * values.length + 20, title: c.title, layer: [
-        { mark: 'bar', encoding: { y: { field: 'label', type: 'nominal', sort: null, title: null, axis: { labelLimit: 480 } }, x: { field: 'mean', type: 'quantitative', title: c.title, scale: { zero: false } } } },
-        { mark: { type: 'rule', color: 'black' }, encoding: { y: { field: 'label', type: 'nominal', sort: null }, x: { field: 'lo', type: 'quantitative' }, x2: { field: 'hi' } } },
-      ] }) as TopLevelSpec;
-    figures.push(figure(await renderSvg(spec), `${c.title}: mean over ${seeds} seeds with 95% interval`));
+      ] } as TopLevelSpec;
+      figures.push(figure(await renderSvg(spec), `${c.title} over ${sweepParam.name}: mean over ${seeds} seeds with a 95% band`));
+    } else if (rows.length > 1) {
+      figures.push(figure(await renderSvg(forestSpec(rows, c, axis)), `${c.title}: each row's paired difference from '${rows[0]!.label}' (the same seeds) with its 95% interval; the dashed line is no difference`));
+    }
+    figures.push(figure(await renderSvg(seedsSpec(rows.map((r) => r.label), results.map((runs) => runs.map((m) => c.get(m)!)), c, axis)), `${c.title}: mean over ${seeds} seeds with its 95% interval; the dots are the seeds`));
+  }
+  const validationAccuracy = histories.map((runs) => runs.map((h) => h.map((e) => e.validation.accuracy)));
+  if (validationAccuracy.every((runs) => runs.every((h) => h.length > 0 && h.every(Number.isFinite)))) {
+    figures.push(figure(await renderSvg(curvesSpec(rows.map((r) => r.label), validationAccuracy, 'validation accuracy')), 'validation accuracy after each epoch, one line per row'));
   }
   const cfg = entries[0]!.config;
   const html = page(`lossgraph ${kind}`, `<p>Data <code>${cfg.data}</code>, model <code>${cfg.model}</code>, ${cfg.epochs} epochs, batch ${cfg.batch}, optimizer <code>${cfg.optimizer}</code>, learning rate ${cfg.lr}; ${seeds} seeds per row (seed s gives every row the same split and initialisation). Intervals are 95% t intervals; Δ is the paired difference from the first row.</p>
-${table(header, body)}<p>${escapeHtml(reading)}</p>${figures.join('\n')}
+${table(header, body)}${starred ? '<p class="note">* marks a paired difference whose 95% interval excludes 0</p>' : ''}<ul>${reading.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>${figures.join('\n')}
 <p>${remote ? `The runs are under each queue worker's <code>--out</code>, in <code>${basename(resolve(out))}/r/seed-s/</code> (results.json lists host and folder of each)` : `Row r's run with seed s is in <code>${out}/r/seed-s/</code>`}: its report.html, metrics.jsonl, checkpoint and trained inference model.</p>`);
   writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(html), 'results.json': new TextEncoder().encode(JSON.stringify({ rows, jobs }, null, 2)) });
   return { rows, markdown, reading, report: join(out, REPORT_FILE) };
@@ -220,7 +204,7 @@ function gridMode(a: RunArgs): GridMode {
 
 function finish(a: RunArgs, grid: GridResult): void {
   if (a.json) console.log(JSON.stringify({ rows: grid.rows, reading: grid.reading, report: grid.report }));
-  else console.log(`\n${grid.markdown}\n\n${grid.reading}\nreport: ${grid.report}`);
+  else console.log(`\n${grid.markdown}\n\n${grid.reading.join('\n')}\nreport: ${grid.report}`);
 }
 
 export async function compareCommand(a: RunArgs): Promise<void> {
