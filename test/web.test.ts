@@ -105,7 +105,7 @@ test('the page classifies like the Node runtime, and every request stays on the 
   await page.close();
 });
 
-test('the page\'s preprocessing gives the Node loader\'s input tensor exactly, for JPEG and PNG', { skip }, async () => {
+test('the page\'s preprocessing gives the Node loader\'s input tensor exactly, for JPEG and PNG, camera orientation included; transparency over white in both', { skip }, async () => {
   const { page } = await openPage();
   const r = new Rng(5);
   const big = new Jimp({ width: 53, height: 37 });
@@ -115,6 +115,11 @@ test('the page\'s preprocessing gives the Node loader\'s input tensor exactly, f
     ['jpeg', await big.getBuffer('image/jpeg', { quality: 90 })],
     ['small png (upscaled)', await sampleImage(r, 1, 'image/png')],
   ];
+  // A camera JPEG stored sideways (EXIF orientation 6, 8, 3): both turn it upright.
+  const wide = new Jimp({ width: 40, height: 20 });
+  for (let i = 0; i < wide.bitmap.data.length; i++) wide.bitmap.data[i] = i % 4 === 3 ? 255 : (i * 37) % 256;
+  const plain = new Uint8Array(await wide.getBuffer('image/jpeg', { quality: 95 }));
+  for (const o of [6, 8, 3]) cases.push([`jpeg with EXIF orientation ${o}`, Buffer.from(withExifOrientation(plain, o))]);
   for (const [name, bytes] of cases) {
     const web = await withBytes<number[]>(page, 'preprocess', bytes);
     const node = await decodeImage(new Uint8Array(bytes), { width: SIZE[2], height: SIZE[1], channels: 3 });
@@ -123,8 +128,26 @@ test('the page\'s preprocessing gives the Node loader\'s input tensor exactly, f
     node.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - web[i]!))));
     assert.equal(worst, 0, `${name}: largest difference ${worst}`);
   }
+  // Transparency: both composite over white. A canvas keeps 8-bit premultiplied colour, so partly
+  // transparent pixels may differ by a rounding step; fully transparent ones are white in both.
+  const clear = new Jimp({ width: 16, height: 16 });
+  for (let p = 0; p < 256; p++) clear.bitmap.data.set([200, 30, 60, p % 3 === 0 ? 0 : p % 3 === 1 ? 128 : 255], 4 * p);
+  const bytes = await clear.getBuffer('image/png');
+  const web = await withBytes<number[]>(page, 'preprocess', bytes);
+  const node = await decodeImage(new Uint8Array(bytes), { width: 16, height: 16, channels: 3 });
+  let worst = 0;
+  node.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - web[i]!))));
+  assert.ok(worst <= 2 / 255, `alpha PNG: largest difference ${worst}`);
+  assert.equal(node[0], 1, 'a fully transparent pixel is white');
   await page.close();
 });
+
+/** A JPEG's bytes with an EXIF segment (APP1) saying `orientation`, as cameras write it. */
+function withExifOrientation(jpegBytes: Uint8Array, orientation: number): Uint8Array {
+  const tiff = [0x49, 0x49, 0x2a, 0, 8, 0, 0, 0, 1, 0, 0x12, 0x01, 3, 0, 1, 0, 0, 0, orientation, 0, 0, 0, 0, 0, 0, 0];
+  const body = [0x45, 0x78, 0x69, 0x66, 0, 0, ...tiff];
+  return Uint8Array.from([0xff, 0xd8, 0xff, 0xe1, (body.length + 2) >> 8, (body.length + 2) & 255, ...body, ...jpegBytes.subarray(2)]);
+}
 
 test('fine-tuning in the page: the loss falls, Node follows the same trajectory, and lossgraph eval scores the downloaded checkpoint as the page did', { skip }, async (t) => {
   const ftDir = join(dir, 'finetune');

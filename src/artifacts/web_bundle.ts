@@ -17,6 +17,9 @@ export interface BundleMeta {
     resize: string;
     scale: string;
     grayscale: string;
+    /** How transparency is treated, and camera orientation. */
+    alpha: string;
+    orientation: string;
   };
   samples: { file: string; label: string }[];
   /**

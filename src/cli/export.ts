@@ -134,6 +134,8 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
         resize: 'jimp resize to height x width (its default, bilinear), skipped when the size already matches',
         scale: 'each 8-bit channel divided by 255, planes in C x H x W order',
         grayscale: 'ITU-R BT.601 luma: 0.299 R + 0.587 G + 0.114 B',
+        alpha: 'composited over white by alpha before resizing',
+        orientation: 'JPEG EXIF orientation applied (the image turned upright) before resizing',
       },
       samples,
       webgpu,

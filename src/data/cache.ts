@@ -65,9 +65,17 @@ export interface CacheOptions {
   maxMemoryBytes?: number;
 }
 
+/**
+ * The decoding pipeline's version, part of every key: a change to how pixels
+ * become tensors (2: transparency composited over white, EXIF orientation in
+ * the page too) must not reuse tensors decoded the old way.
+ */
+const DECODER_VERSION = 2;
+
 /** The cache key: every input the decoded tensors depend on. */
 export function cacheKey(items: readonly { path: string; label: number }[], recipe: unknown): string {
   const h = createHash('sha256');
+  h.update(`decoder ${DECODER_VERSION}\n`);
   h.update(JSON.stringify(recipe));
   for (const it of items) {
     let st: { size: number; mtimeMs: number } = { size: -1, mtimeMs: -1 };

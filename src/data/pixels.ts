@@ -54,7 +54,10 @@ function taps(n: number, m: number): { index: number[]; weight: number[] }[] {
   });
 }
 
-/** The model input for decoded pixels: resized (separably, in float), scaled to [0, 1], in C x H x W planes. */
+/**
+ * The model input for decoded pixels: composited over white by alpha, resized
+ * (separably, in float), scaled to [0, 1], in C x H x W planes.
+ */
 export function pixelsToTensor(src: Rgba, size: TensorSize): Float32Array {
   const { width: w, height: h, channels } = size;
   const plane = w * h;
@@ -72,9 +75,13 @@ export function pixelsToTensor(src: Rgba, size: TensorSize): Float32Array {
         for (let b = 0; b < tx.index.length; b++) {
           const k = 4 * (row + tx.index[b]!);
           const wgt = ty.weight[a]! * tx.weight[b]!;
-          rgb[0] += wgt * src.data[k]!;
-          rgb[1] += wgt * src.data[k + 1]!;
-          rgb[2] += wgt * src.data[k + 2]!;
+          // Over white by alpha: a transparent pixel is white whatever colour it stores
+          // (a browser canvas keeps none for it, jimp keeps whatever the file held).
+          const alpha = src.data[k + 3]! / 255;
+          const white = 255 * (1 - alpha);
+          rgb[0] += wgt * (src.data[k]! * alpha + white);
+          rgb[1] += wgt * (src.data[k + 1]! * alpha + white);
+          rgb[2] += wgt * (src.data[k + 2]! * alpha + white);
         }
       }
       const p = y * w + x;
