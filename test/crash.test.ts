@@ -130,3 +130,52 @@ test('a run SIGKILLed after an epoch\'s checkpoint exports the checkpoint\'s wei
   const meta = JSON.parse(readFileSync(join(web, 'model', 'meta.json'), 'utf8'));
   assert.ok(meta.run.epoch >= 1, `meta.json names epoch ${meta.run.epoch}`);
 });
+
+test('two trains on one --out: one runs, the other is refused in one line; the winner\'s run is whole', async () => {
+  const { spawn } = await import('node:child_process');
+  const out = join(tmp(), 'shared');
+  const start = () => {
+    const child = spawn(process.execPath, [BIN, 'train', '--data', 'embedded', '--model', 'mlp:16', '--epochs', '6', '--out', out], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d) => (stderr += d));
+    return new Promise<{ code: number | null; stderr: string }>((r) => child.once('exit', (code) => r({ code, stderr })));
+  };
+  const [a, b] = await Promise.all([start(), start()]);
+  const codes = [a.code, b.code].sort();
+  assert.deepEqual(codes, [0, 2], `exit codes ${a.code} and ${b.code}: ${a.stderr} ${b.stderr}`);
+  const loser = a.code === 2 ? a : b;
+  assert.match(loser.stderr, /is in use by another lossgraph train \(process \d+\)|already holds a run/);
+  assert.equal(loser.stderr.trim().split('\n').length, 1);
+  const ev = cli(['eval', '--run', out]);
+  assert.equal(ev.code, 0, ev.stderr);
+});
+
+test('export killed at any moment over an earlier export: the folder is the old export or the new one, whole; no temporary folder outlives the next export', async () => {
+  const { spawn } = await import('node:child_process');
+  const { createHash } = await import('node:crypto');
+  const { existsSync, readdirSync } = await import('node:fs');
+  const { dirname } = await import('node:path');
+  const run = join(tmp(), 'run');
+  assert.equal(cli(['train', '--data', 'embedded', '--model', 'mlp:8', '--epochs', '1', '--out', run]).code, 0);
+  const web = join(tmp(), 'web');
+  assert.equal(cli(['export', '--run', run, '--out', web]).code, 0);
+  const whole = () => {
+    const sums = readFileSync(join(web, 'SHA256SUMS'), 'utf8').trim().split('\n');
+    for (const line of sums) {
+      const [hash, file] = line.split('  ') as [string, string];
+      assert.equal(createHash('sha256').update(readFileSync(join(web, file))).digest('hex'), hash, `${file} is not the one SHA256SUMS names`);
+    }
+  };
+  for (const delay of [150, 400, 700, 1000, 1300]) {
+    const child = spawn(process.execPath, [BIN, 'export', '--run', run, '--out', web], { stdio: 'ignore' });
+    await new Promise((r) => setTimeout(r, delay));
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    // Between the two renames the export may stand aside; the next export puts it back or replaces it.
+    if (existsSync(web)) whole();
+  }
+  assert.equal(cli(['export', '--run', run, '--out', web]).code, 0);
+  whole();
+  const strays = readdirSync(dirname(web)).filter((f) => /^web\.(tmp|old)-/.test(f));
+  assert.deepEqual(strays, []);
+});

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { ArtifactError } from '../errors.ts';
 import { buildArtifacts } from './build.ts';
 import { FILES, type ArtifactSpec } from './contract.ts';
+import { beginFolder } from './folders.ts';
 import { readImportedModel } from './model_file.ts';
 
 /** Writes `files` into `dir` atomically per file (temporary name, then rename). */
@@ -53,6 +54,14 @@ function syncFolder(dir: string): void {
 export function build(spec: ArtifactSpec & { out: string }): Record<keyof typeof FILES, string> {
   const { out, ...rest } = spec;
   const built = buildArtifacts(rest, readImportedModel(rest.model));
-  writeFiles(out, built.files);
+  // A build over an earlier one replaces the folder whole: never new graphs beside an old manifest.
+  const folder = beginFolder(out);
+  try {
+    writeFiles(folder.tmp, built.files);
+    folder.commit();
+  } catch (e) {
+    folder.abort();
+    throw e;
+  }
   return Object.fromEntries(Object.entries(FILES).map(([k, f]) => [k, join(out, f)])) as Record<keyof typeof FILES, string>;
 }

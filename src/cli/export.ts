@@ -4,7 +4,7 @@
 // page and its worker bundled with esbuild, onnxruntime-web's own .mjs/.wasm
 // files (no CDN), and a SHA256SUMS list of every file.
 import { createHash } from 'node:crypto';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +12,7 @@ import * as esbuild from 'esbuild';
 import { Jimp } from 'jimp';
 import { buildArtifacts } from '../artifacts/build.ts';
 import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
+import { beginFolder } from '../artifacts/folders.ts';
 import { readImportedModel } from '../artifacts/model_file.ts';
 import { readExample, splitDataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
@@ -100,9 +101,9 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
   if (c !== 1 && c !== 3) throw new ArtifactError(`${run}: the page classifies images of 1 or 3 channels; this model takes ${c}`);
   if (data.task && data.task !== 'classification') throw new ArtifactError(`${run}: the page shows single-label classifiers; this run is ${data.task}`);
 
-  // Everything goes into a temporary folder beside the target, renamed into place at the end.
-  const tmp = `${out}.tmp-${process.pid}`;
-  rmSync(tmp, { recursive: true, force: true });
+  // Everything goes into a temporary folder beside the target, which takes its place at the end (folders.ts).
+  const folder = beginFolder(out);
+  const tmp = folder.tmp;
   mkdirSync(join(tmp, 'model'), { recursive: true });
   mkdirSync(join(tmp, 'ort'), { recursive: true });
   mkdirSync(join(tmp, 'samples'), { recursive: true });
@@ -150,13 +151,12 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
     const files = listFiles(tmp);
     const sums = files.map((f) => `${createHash('sha256').update(readFileSync(join(tmp, f))).digest('hex')}  ${f}`);
     writeFileSync(join(tmp, 'SHA256SUMS'), `${sums.join('\n')}\n`);
-    rmSync(out, { recursive: true, force: true });
-    renameSync(tmp, out);
+    folder.commit();
     const all = [...files, 'SHA256SUMS'];
     const bytes = all.reduce((a, f) => a + readFileSync(join(out, f)).length, 0);
     return { out, files: all, bytes, metafile, pageBytes: readFileSync(join(out, 'page.js')).length, workerBytes: readFileSync(join(out, 'worker.js')).length };
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    folder.abort();
     throw e;
   }
 }

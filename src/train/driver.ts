@@ -8,6 +8,7 @@ import cliProgress from 'cli-progress';
 import { buildArtifacts } from '../artifacts/build.ts';
 import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
 import { writeFiles } from '../artifacts/files.ts';
+import { lockFolder } from '../artifacts/folders.ts';
 import { readImportedModel } from '../artifacts/model_file.ts';
 import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
@@ -374,15 +375,22 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   let session: TrainingSession;
   let history: EpochRecord[] = [];
   let partial: PartialEpoch | undefined;
-  if (built) {
-    writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
-    writeJsonl(out, []);
-    session = await TrainingSession.fromBuilt(built, { ep: config.ep, threads: config.threads });
-  } else {
-    const checkpoint = readCheckpoint(join(out, FILES.checkpoint), manifest);
-    history = JSON.parse(checkpoint.metadata.history ?? '[]') as EpochRecord[];
-    partial = checkpoint.metadata.partial ? (JSON.parse(checkpoint.metadata.partial) as PartialEpoch) : undefined;
-    session = await TrainingSession.open(manifest, readFileSync(join(out, FILES.training)), readFileSync(join(out, FILES.eval)), checkpoint, { ep: config.ep, threads: config.threads });
+  // One process writes a run folder at a time: a second train (or resume) on it is refused, not interleaved.
+  const unlock = lockFolder(out, 'train');
+  try {
+    if (built) {
+      writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
+      writeJsonl(out, []);
+      session = await TrainingSession.fromBuilt(built, { ep: config.ep, threads: config.threads });
+    } else {
+      const checkpoint = readCheckpoint(join(out, FILES.checkpoint), manifest);
+      history = JSON.parse(checkpoint.metadata.history ?? '[]') as EpochRecord[];
+      partial = checkpoint.metadata.partial ? (JSON.parse(checkpoint.metadata.partial) as PartialEpoch) : undefined;
+      session = await TrainingSession.open(manifest, readFileSync(join(out, FILES.training)), readFileSync(join(out, FILES.eval)), checkpoint, { ep: config.ep, threads: config.threads });
+    }
+  } catch (e) {
+    unlock();
+    throw e;
   }
   // The checkpoint on disk is always the last good one: it is written only after a finished, finite epoch.
   const stopped = (what: string) => new TrainingStopped(
@@ -457,6 +465,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     bar?.stop();
     await session.release();
     await teacher?.release();
+    unlock();
   }
 }
 
