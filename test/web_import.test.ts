@@ -9,9 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { FILES } from '../src/artifacts/contract.ts';
-import { decodeImage } from '../src/data/image.ts';
-import { Session } from '../src/runtime/session.ts';
-import { CHROMIUM, CLASSES, SIZE, openPage, servedRun, writeFolder, type ServedRun } from './helpers/web.ts';
+import { CHROMIUM, CLASSES, assertClassifiesLikeNode, openPage, servedRun, writeFolder, type ServedRun } from './helpers/web.ts';
 
 const FIXTURE = fileURLToPath(new URL('./fixtures/imported/mobilenet_v3_small/model.onnx', import.meta.url));
 const skip = !existsSync(CHROMIUM) ? `no ${CHROMIUM} (apt-get install chromium)` : undefined;
@@ -29,20 +27,7 @@ after(async () => {
 test('the page of an imported-model run classifies like onnxruntime-node and fine-tunes its head', { skip }, async () => {
   const { page } = await openPage(run!);
   const files = await writeFolder(join(run!.dir, 'check'), 2, 5);
-  const inference = await Session.create(readFileSync(join(run!.dir, 'web', 'model', FILES.inference)));
-  for (const f of files) {
-    const web = await page.evaluate(async (b) => {
-      const app = (globalThis as unknown as { lossgraph: { classify(x: Uint8Array): Promise<{ classIndex: number; probabilities: Float32Array }> } }).lossgraph;
-      const r = await app.classify(new Uint8Array(b));
-      return { classIndex: r.classIndex, probabilities: Array.from(r.probabilities) };
-    }, Array.from(readFileSync(f)));
-    const x = await decodeImage(f, { width: SIZE[2], height: SIZE[1], channels: 3 });
-    const out = await inference.run({ input: inference.tensor('float32', x, [1, ...SIZE]) });
-    const probs = Array.from(out['probabilities']!.data as Float32Array);
-    assert.equal(web.classIndex, Number((out['class']!.data as BigInt64Array)[0]), f);
-    probs.forEach((p, k) => assert.ok(Math.abs(p - web.probabilities[k]!) < 1e-4, `${f}: class ${k}: ${web.probabilities[k]} vs ${p}`));
-  }
-  await inference.release();
+  await assertClassifiesLikeNode(page, files, join(run!.dir, 'web', 'model', FILES.inference));
 
   const labelled = (await writeFolder(join(run!.dir, 'finetune'), 4, 9)).map((f) => ({ bytes: Array.from(readFileSync(f)), label: CLASSES.indexOf(f.split('/').at(-2)!) }));
   await page.evaluate(() => (globalThis as unknown as { lossgraph: { startWorker(i: unknown): Promise<unknown> } }).lossgraph.startWorker({ mode: 'existing' }));

@@ -3,7 +3,8 @@
 // follows the loss: K logits, K-1 ordinal thresholds, or an embedding.
 import { ArgumentError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
-import { ONNX_MODEL_PREFIX, emitImportedBody, parseOnnxModelSpec, type ImportedModel, type OnnxModelOptions } from './onnx_import.ts';
+import { ONNX_MODEL_PREFIX, parseOnnxModelSpec, type ImportedModel, type OnnxModelOptions } from './onnx_import.ts';
+import { emitImportedBody } from './onnx_rebuild.ts';
 import type { ModelBuilder } from './builder.ts';
 
 /** A zoo model, or an imported ONNX model (its options; the model itself is read at the edge). */

@@ -1,7 +1,8 @@
 // For the browser tests: small labelled image folders (three colour classes,
 // PNG and JPEG mixed, that a tiny CNN learns in a few epochs), a run trained
 // on one, exported, served and opened in Debian's Chromium, and the page.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Jimp } from 'jimp';
@@ -9,6 +10,8 @@ import type { Browser, Page } from 'playwright-core';
 import { exportBundle, type ExportResult } from '../../src/cli/export.ts';
 import { serve } from '../../src/cli/serve.ts';
 import { Rng } from '../../src/models/random.ts';
+import { decodeImage } from '../../src/data/image.ts';
+import { Session } from '../../src/runtime/session.ts';
 import { DEFAULT_CONFIG, runTraining } from '../../src/train/driver.ts';
 import { CHROMIUM } from '../../bench/webgpu/harness.ts';
 
@@ -89,4 +92,28 @@ export async function openPage(run: ServedRun, query = ''): Promise<{ page: Page
   await page.waitForFunction(() => (globalThis as { lossgraph?: unknown }).lossgraph !== undefined);
   await page.evaluate(() => (globalThis as unknown as { lossgraph: { ready: Promise<void> } }).lossgraph.ready);
   return { page, requests, loadMs: Date.now() - t0 };
+}
+
+/**
+ * Classifies each of `files` in the page and with onnxruntime-node on `inferenceModel`:
+ * the same top-1 class, and probabilities within 1e-4. `what` names the page's backend in messages.
+ */
+export async function assertClassifiesLikeNode(page: Page, files: readonly string[], inferenceModel: string, what = 'page'): Promise<void> {
+  const inference = await Session.create(readFileSync(inferenceModel));
+  try {
+    for (const f of files) {
+      const web = await page.evaluate(async (b) => {
+        const app = (globalThis as unknown as { lossgraph: { classify(x: Uint8Array): Promise<{ classIndex: number; probabilities: Float32Array }> } }).lossgraph;
+        const r = await app.classify(new Uint8Array(b));
+        return { classIndex: r.classIndex, probabilities: Array.from(r.probabilities) };
+      }, Array.from(readFileSync(f)));
+      const x = await decodeImage(f, { width: SIZE[2], height: SIZE[1], channels: 3 });
+      const out = await inference.run({ input: inference.tensor('float32', x, [1, ...SIZE]) });
+      const probs = Array.from(out['probabilities']!.data as Float32Array);
+      assert.equal(web.classIndex, Number((out['class']!.data as BigInt64Array)[0]), f);
+      probs.forEach((p, k) => assert.ok(Math.abs(p - web.probabilities[k]!) < 1e-4, `${f}: class ${k}: ${what} ${web.probabilities[k]} vs Node ${p}`));
+    }
+  } finally {
+    await inference.release();
+  }
 }

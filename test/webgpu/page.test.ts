@@ -15,9 +15,8 @@ import type { Page } from 'playwright-core';
 import { FILES, parseCheckpoint, parseManifest } from '../../src/artifacts/contract.ts';
 import { cyclicBatch } from '../../src/data/batches.ts';
 import { decodeImage } from '../../src/data/image.ts';
-import { Session } from '../../src/runtime/session.ts';
 import { TrainingSession } from '../../src/runtime/training.ts';
-import { CHROMIUM, CLASSES, SIZE, openPage as openServedPage, servedRun, writeFolder, type ServedRun } from '../helpers/web.ts';
+import { CHROMIUM, CLASSES, SIZE, assertClassifiesLikeNode, openPage as openServedPage, servedRun, writeFolder, type ServedRun } from '../helpers/web.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/lossgraph.js', import.meta.url));
 let skip: string | undefined = existsSync(CHROMIUM) ? undefined : `no ${CHROMIUM}`;
@@ -60,19 +59,7 @@ test('the page classifies and fine-tunes on WebGPU, state on the GPU; Node follo
   // Classification on WebGPU, against onnxruntime-node on the CPU.
   assert.equal(await page.evaluate(() => (globalThis as unknown as { lossgraph: App }).lossgraph.backend), 'webgpu', await page.evaluate(() => (globalThis as unknown as { lossgraph: App }).lossgraph.backendNote));
   assert.match((await page.textContent('#backend'))!, /^webgpu$/);
-  const inference = await Session.create(readFileSync(join(dir, 'web', 'model', FILES.inference)));
-  for (const f of files.slice(0, 4)) {
-    const web = await page.evaluate(async (b) => {
-      const r = await (globalThis as unknown as { lossgraph: App }).lossgraph.classify(new Uint8Array(b));
-      return { classIndex: r.classIndex, probabilities: Array.from(r.probabilities) };
-    }, Array.from(readFileSync(f)));
-    const x = await decodeImage(f, { width: SIZE[2], height: SIZE[1], channels: 3 });
-    const out = await inference.run({ input: inference.tensor('float32', x, [1, ...SIZE]) });
-    const probs = Array.from(out['probabilities']!.data as Float32Array);
-    assert.equal(web.classIndex, Number((out['class']!.data as BigInt64Array)[0]), f);
-    probs.forEach((p, k) => assert.ok(Math.abs(p - web.probabilities[k]!) < 1e-4, `${f}: class ${k}: WebGPU ${web.probabilities[k]} vs CPU ${p}`));
-  }
-  await inference.release();
+  await assertClassifiesLikeNode(page, files.slice(0, 4), join(dir, 'web', 'model', FILES.inference), 'WebGPU');
 
   // Fine-tuning on WebGPU.
   const ready = await page.evaluate(() => (globalThis as unknown as { lossgraph: App }).lossgraph.startWorker({ mode: 'existing' }));
