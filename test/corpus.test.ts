@@ -74,7 +74,11 @@ interface Case {
   says: RegExp;
 }
 
-const train = (...a: string[]) => ['train', '--epochs', '1', '--model', 'mlp:4', '--out', join(root, 'never-written'), ...a];
+/** A train command line: the case's flags, and these defaults for the flags it does not give (an option given twice is refused). */
+const train = (...a: string[]) => {
+  const defaults: [string, string][] = [['--epochs', '1'], ['--model', 'mlp:4'], ['--out', join(root, 'never-written')]];
+  return ['train', ...defaults.filter(([flag]) => !a.includes(flag)).flat(), ...a];
+};
 const probe = '{"logits":[[1,2,3]],"labels":[2]}';
 let run = ''; // a finished run, made in the first test
 let otherRun = '';
@@ -127,7 +131,7 @@ const cases: Case[] = [
   { name: '--ep cuda without the provider', args: () => train('--ep', 'cuda'), says: /CUDA execution provider is not installed/ },
   { name: '--batch 0', args: () => train('--batch', '0'), says: /--batch must be a positive integer, got 0/ },
   { name: '--epochs -1', args: () => train('--epochs', '-1'), says: /--epochs must be a positive integer, got -1/ },
-  { name: '--lr -1', args: () => train('--lr', '-1'), says: /--lr must be a positive number, got -1/ },
+  { name: '--lr -1', args: () => train('--lr', '-1'), says: /--lr must be a positive finite number, got -1/ },
   { name: 'a non-numeric --batch', args: () => train('--batch', 'many'), says: /--batch must be a positive integer, got NaN/ },
   { name: 'a non-numeric --class-weights', args: () => train('--class-weights', '1,x'), says: /--class-weights 1,x: 'x' is not a number/ },
   { name: '--clip-grad-norm 0', args: () => train('--clip-grad-norm', '0'), says: /--clip-grad-norm must be a positive number, got 0/ },
