@@ -197,3 +197,21 @@ test('weights in an external-data file are read from beside the model, and give 
   writeFileSync(join(dir, 'escape.onnx'), encodeModel(model));
   assert.throws(() => readImportedModel(`onnx:${join(dir, 'escape.onnx')}`), /external data '\.\.\/elsewhere\.bin' lies outside the model's folder/);
 });
+
+test('a frozen body\'s features are computed once: the head trains on them with the same results as full forward passes, and the full model scores the same', () => {
+  const model = `onnx:${fixture('mobilenet_v3_small')};input=3x32x32;train=head`;
+  const args = (out: string, ...extra: string[]) => ['train', '--data', 'fashion-mnist:datasets/fashion-mnist-subset', '--model', model, '--epochs', '2', '--lr', '0.01', '--out', out, '--json', ...extra];
+  const [a, b] = [join(tmp(), 'cached'), join(tmp(), 'full')];
+  const cached = cli(args(a));
+  const full = cli(args(b, '--no-feature-cache'));
+  assert.equal(cached.code, 0, cached.stderr);
+  assert.equal(full.code, 0, full.stderr);
+  const [rc, rf] = [cached, full].map((r) => JSON.parse(r.stdout.trim().split('\n').pop()!));
+  assert.equal(rc.test.accuracy, rf.test.accuracy);
+  assert.ok(Math.abs(rc.test.loss - rf.test.loss) < 1e-5, `test loss ${rc.test.loss} with cached features, ${rf.test.loss} without`);
+  // The cached run's checkpoint is the full model's: eval (images through the whole model) scores what training reported.
+  const ev = cli(['eval', '--run', a, '--json']);
+  assert.equal(ev.code, 0, ev.stderr);
+  const scored = JSON.parse(ev.stdout.trim().split('\n').pop()!);
+  assert.equal((scored.test ?? scored).accuracy, rc.test.accuracy);
+});

@@ -19,7 +19,7 @@ import type { LossContext } from '../losses/types.ts';
 import { ModelBuilder, type GraphKind } from '../models/builder.ts';
 import { initParams } from '../models/params.ts';
 import type { ImportedModel } from '../models/onnx_import.ts';
-import { forwardModel, parseModelSpec, type HeadSpec } from '../models/zoo.ts';
+import { forwardModel, importedFeatures, parseModelSpec, type HeadSpec } from '../models/zoo.ts';
 import { optimizerState, optimizerUpdate, parseOptimizerSpec } from '../optim/optimizers.ts';
 import { FILES, GRAD_NORM, MANIFEST_FORMAT, TENSORS, checkpointBytes, termOutput, updated, type ArtifactSpec, type Manifest, type ManifestHyperparameter, type NamedTensor, type TensorInfo, type Unscheduled } from './contract.ts';
 
@@ -214,3 +214,22 @@ export function buildArtifacts(spec: ArtifactSpec, imported?: ImportedModel): Bu
     },
   };
 }
+
+/**
+ * The graph of an imported model's frozen body: images of `spec.input` in,
+ * the [B, F] features its replaced head reads out ('features'). With
+ * train=head and frozen batch norm nothing in it trains, so a driver can
+ * compute each image's features once and train the head (`linear`) on them.
+ */
+export function buildFeatureGraph(spec: ArtifactSpec, imported: ImportedModel): { bytes: Uint8Array; features: number } {
+  const g = new Graph('feature_model');
+  const m = new ModelBuilder(g, 'inference', new Map());
+  const x = g.input(TENSORS.input, 'float32', ['batch', ...spec.input]);
+  const features = importedFeatures(m, imported, x);
+  if (m.params.length || m.state.length) throw new LossgraphError(`${imported.options.path}: the body has weights that train (${[...m.params, ...m.state].map((p) => p.name).slice(0, 3).join(', ')}); its features cannot be cached`);
+  g.output(features, FEATURES_OUTPUT);
+  return { bytes: g.toBytes(), features: Number(features.shape[1]) };
+}
+
+/** The feature graph's output. */
+export const FEATURES_OUTPUT = 'features';

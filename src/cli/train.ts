@@ -45,6 +45,7 @@ export function runOptions<T>(y: Argv<T>) {
     .option('teacher', { type: 'string', describe: "a trained run whose predictions, softened by the loss's temperature, are the targets (distillation: --loss '0.5*ce + 0.5*kl(T=4)')" })
     .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param alpha=0.5' })
     .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
+    .option('feature-cache', { type: 'boolean', default: true, describe: "with an imported model whose body is frozen (train=head, bn=frozen) and no augmentation, compute each image's features once and train the head on them (--no-feature-cache: the whole model every step)" })
     .option('steps-per-run', { type: 'number', describe: `training steps per run of the training graph (default ${DEFAULT_STEPS_PER_RUN}, fewer for large images); the updates are the same, more steps per run copy the weights out of ONNX Runtime less often` })
     .option('image-size', { type: 'string', describe: 'CxHxW for image folders, UTKFace and Pets (default 3x32x32)' })
     .option('age-bin-width', { type: 'number', default: 1, describe: 'UTKFace: years per class' })
@@ -120,6 +121,7 @@ export function configFrom(a: RunArgs, loss: string, seed: number, params: Recor
     teacher: a.teacher,
     clipGradNorm: a['clip-grad-norm'],
     ...(a['steps-per-run'] !== undefined ? { stepsPerRun: positive('steps-per-run', a['steps-per-run']) } : {}),
+    ...(a['feature-cache'] === false ? { featureCache: false } : {}),
     ...(a.target && a.target !== 'cpu' ? { target: a.target } : {}),
   };
 }

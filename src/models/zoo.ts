@@ -7,8 +7,12 @@ import { ONNX_MODEL_PREFIX, parseOnnxModelSpec, type ImportedModel, type OnnxMod
 import { emitImportedBody } from './onnx_rebuild.ts';
 import type { ModelBuilder } from './builder.ts';
 
-/** A zoo model, or an imported ONNX model (its options; the model itself is read at the edge). */
-export type ModelSpec = ZooModelSpec | { kind: 'onnx'; options: OnnxModelOptions };
+/**
+ * A zoo model; `linear`, the head alone on the flattened input (a linear
+ * probe: what a frozen imported body's head trains as on cached features);
+ * or an imported ONNX model (its options; the model itself is read at the edge).
+ */
+export type ModelSpec = ZooModelSpec | { kind: 'linear' } | { kind: 'onnx'; options: OnnxModelOptions };
 
 export interface ZooModelSpec {
   kind: 'mlp' | 'cnn';
@@ -37,8 +41,9 @@ const DEFAULT_DROPOUT = { mlp: 0, cnn: 0.2 };
  */
 export function parseModelSpec(text: string): ModelSpec {
   if (text.trim().startsWith(ONNX_MODEL_PREFIX)) return { kind: 'onnx', options: parseOnnxModelSpec(text.trim().slice(ONNX_MODEL_PREFIX.length)) };
+  if (text.trim() === 'linear') return { kind: 'linear' };
   const m = /^(mlp|cnn):(\d+(?:,\d+)*)((?:;[a-z]+=[a-z0-9.]+)*)$/.exec(text.trim());
-  if (!m) throw new ArgumentError(`model '${text}' is not understood; use mlp:WIDTHS, cnn:FILTERS or onnx:FILE, e.g. mlp:512, cnn:32,64,128 or 'onnx:resnet18.onnx;head=replace;train=head'`);
+  if (!m) throw new ArgumentError(`model '${text}' is not understood; use mlp:WIDTHS, cnn:FILTERS, linear or onnx:FILE, e.g. mlp:512, cnn:32,64,128 or 'onnx:resnet18.onnx;head=replace;train=head'`);
   const kind = m[1] as 'mlp' | 'cnn';
   const widths = m[2]!.split(',').map(Number);
   if (widths.some((w) => w < 1 || w > 65536)) throw new ArgumentError(`model '${text}': widths must be between 1 and 65536`);
@@ -61,11 +66,11 @@ export function parseModelSpec(text: string): ModelSpec {
  */
 export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: HeadSpec, imported?: ImportedModel): Value {
   const g = m.g;
+  if (spec.kind === 'linear') return attachHead(m, g.flatten(x, 1), head);
   if (spec.kind === 'onnx') {
     if (!imported) throw new ArgumentError(`model '${spec.options.path}': the imported model was not read (build it through lossgraph's CLI, or pass importOnnxModel's result)`);
-    const { features, attachHead: replace } = emitImportedBody(m, imported, adaptInput(g, x, imported.inputShape));
-    if (!replace) return checkKeptHead(features, head, imported);
-    return attachHead(m, features.rank > 2 ? g.flatten(features, 1) : features, head);
+    if (imported.options.head === 'keep') return checkKeptHead(emitImportedBody(m, imported, adaptInput(g, x, imported.inputShape)).features, head, imported);
+    return attachHead(m, importedFeatures(m, imported, x), head);
   }
   let h = x;
   if (spec.kind === 'cnn') {
@@ -86,6 +91,12 @@ export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: H
   }
   h = m.dropout(h, spec.dropout);
   return attachHead(m, h, head);
+}
+
+/** What a replaced head reads: the imported body's features on x (adapted to the model's input), flattened to [B, F]. */
+export function importedFeatures(m: ModelBuilder, imported: ImportedModel, x: Value): Value {
+  const { features } = emitImportedBody(m, imported, adaptInput(m.g, x, imported.inputShape));
+  return features.rank > 2 ? m.g.flatten(features, 1) : features;
 }
 
 /** Images of the data's size and channels made the model's: grey to RGB by repetition, then a bilinear resize. */

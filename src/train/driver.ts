@@ -6,7 +6,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
 import { buildArtifacts } from '../artifacts/build.ts';
-import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
+import { FILES, bakeInference, checkpointBytes, parseCheckpoint, type Manifest } from '../artifacts/contract.ts';
 import { writeFiles } from '../artifacts/files.ts';
 import { lockFolder } from '../artifacts/folders.ts';
 import { readImportedModel } from '../artifacts/model_file.ts';
@@ -21,6 +21,7 @@ import { sigmaAtEpoch } from '../losses/gaussian_kl.ts';
 import { assertProvider, loadTrainingSession, readCheckpoint, readManifest } from '../runtime/node.ts';
 import type { ExecutionProvider } from '../runtime/session.ts';
 import { TrainingSession, type TrainBatch } from '../runtime/training.ts';
+import { cacheFeatures, featuresCacheable } from './feature_cache.ts';
 import { computeMetrics, multiLabelMetrics, regressionMetrics, type Metrics } from './metrics.ts';
 
 export interface RunConfig {
@@ -63,6 +64,11 @@ export interface RunConfig {
    * the runtime between them; the updates are the same as one step per run.
    */
   stepsPerRun?: number;
+  /**
+   * Train a frozen imported body's head on features computed once per image
+   * (unset: yes, where the body cannot change: train=head, frozen batch norm, no augmentation).
+   */
+  featureCache?: boolean;
   /**
    * ONNX Runtime's intra-op threads (unset: all cores). Part of what a run is: the
    * CPU kernels split their sums by thread, so results change (slightly) with it.
@@ -334,6 +340,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   if (config.classWeights === 'balanced' && data.task && data.task !== 'classification') {
     throw new LossgraphError(`--class-weights balanced needs single-label data; --data ${config.data} is ${data.task}`);
   }
+  const imported = readImportedModel(config.model);
   const built = opts.resume ? undefined : buildArtifacts({
     model: config.model,
     loss: config.loss,
@@ -349,7 +356,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     clipGradNorm: config.clipGradNorm,
     // --ep cuda builds the CUDA forms unless a target is asked for.
     target: config.target ?? (config.ep === 'cuda' ? 'cuda' : undefined),
-  }, readImportedModel(config.model));
+  }, imported);
   const manifest = built?.manifest ?? readManifest(out);
   const spec = parseLossSpec(config.loss);
   const readsTargets = spec.needs.has('targets');
@@ -368,10 +375,16 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   checkSigmaSchedule(manifest, config);
   const stepsPerEpoch = Math.floor(splits.train.length / config.batch);
   if (stepsPerEpoch === 0) throw new LossgraphError(`--batch ${config.batch} is larger than the ${splits.train.length} training examples`);
-  const stepsPerRun = stepsPerRunFor(config, 4 * config.batch * data.shape.reduce((a, b) => a * b, 1));
-
   const teacher = config.teacher ? await TeacherTargets.create(config.teacher, manifest, data, config.ep, config.threads) : undefined;
   const augmented = config.augment.crop > 0 || config.augment.flip;
+  // A frozen imported body's features are computed once; the head trains on them (feature_cache.ts).
+  const cached = config.featureCache !== false && featuresCacheable(imported, augmented)
+    ? await cacheFeatures(data, manifest.spec, imported, manifest, { ep: config.ep, threads: config.threads })
+    : undefined;
+  if (cached) log(`the frozen body's features of ${data.count} images computed once (${cached.seconds.toFixed(1)} s, ${cached.imagesPerSecond.toFixed(0)} images/s); the head trains on them`);
+  // What the training session reads: the images, or their cached features.
+  const view = cached?.data ?? data;
+  const stepsPerRun = stepsPerRunFor(config, 4 * config.batch * view.shape.reduce((a, b) => a * b, 1));
   let session: TrainingSession;
   let history: EpochRecord[] = [];
   let partial: PartialEpoch | undefined;
@@ -381,13 +394,14 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     if (built) {
       writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
       writeJsonl(out, []);
-      session = await TrainingSession.fromBuilt(built, { ep: config.ep, threads: config.threads });
-    } else {
-      const checkpoint = readCheckpoint(join(out, FILES.checkpoint), manifest);
-      history = JSON.parse(checkpoint.metadata.history ?? '[]') as EpochRecord[];
-      partial = checkpoint.metadata.partial ? (JSON.parse(checkpoint.metadata.partial) as PartialEpoch) : undefined;
-      session = await TrainingSession.open(manifest, readFileSync(join(out, FILES.training)), readFileSync(join(out, FILES.eval)), checkpoint, { ep: config.ep, threads: config.threads });
     }
+    const checkpoint = built ? parseCheckpoint(built.files[FILES.checkpoint]!, FILES.checkpoint, manifest) : readCheckpoint(join(out, FILES.checkpoint), manifest);
+    history = JSON.parse(checkpoint.metadata.history ?? '[]') as EpochRecord[];
+    partial = checkpoint.metadata.partial ? (JSON.parse(checkpoint.metadata.partial) as PartialEpoch) : undefined;
+    const sessionOpts = { ep: config.ep, threads: config.threads };
+    session = cached
+      ? await TrainingSession.open(cached.head.manifest, cached.head.files[FILES.training]!, cached.head.files[FILES.eval]!, checkpoint, sessionOpts)
+      : await TrainingSession.open(manifest, built?.files[FILES.training] ?? readFileSync(join(out, FILES.training)), built?.files[FILES.eval] ?? readFileSync(join(out, FILES.eval)), checkpoint, sessionOpts);
   } catch (e) {
     unlock();
     throw e;
@@ -429,12 +443,12 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
         if (hooks.interrupt?.requested && s < stepsPerEpoch) {
           bar?.stop();
           const at: PartialEpoch = { epoch, steps: s, lossSum };
-          writeFiles(out, { [FILES.checkpoint]: session.checkpoint({ epoch: String(epoch), history: JSON.stringify(history), partial: JSON.stringify(at) }) });
+          writeFiles(out, { [FILES.checkpoint]: checkpointBytes(manifest, session.tensors(), session.step, { epoch: String(epoch), history: JSON.stringify(history), partial: JSON.stringify(at) }) });
           throw new Interrupted(`interrupted at epoch ${epoch + 1}, step ${s} of ${stepsPerEpoch}; the checkpoint is saved: continue with lossgraph train --resume ${out}`);
         }
       };
       // The order and the augmentation depend on (seed, epoch) only, so a resumed epoch repeats exactly.
-      for (const batch of shuffledBatches(data, splits.train, config.batch, config.seed * 7919 + epoch, config.augment)) {
+      for (const batch of shuffledBatches(view, splits.train, config.batch, config.seed * 7919 + epoch, config.augment)) {
         if (resumeAt && s < resumeAt.steps) {
           s++; // drawn, so the augmentation stream stays in step, but already trained on
           continue;
@@ -448,15 +462,15 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       // The last step's update could itself have produced non-finite weights: never checkpoint those.
       const broken = session.tensors().find((t) => !t.data.every(Number.isFinite));
       if (broken) throw stopped(`'${broken.name}' became non-finite during epoch ${epoch + 1}`);
-      const validation = await evaluate(session, data, splits.validation, 256, teacher);
+      const validation = await evaluate(session, view, splits.validation, 256, teacher);
       const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / stepsPerEpoch, lr, sigma, seconds: (performance.now() - t0) / 1000, validation: { ...validation, confusion: [] } };
       history.push(record);
-      writeFiles(out, { [FILES.checkpoint]: session.checkpoint({ epoch: String(epoch + 1), history: JSON.stringify(history) }) });
+      writeFiles(out, { [FILES.checkpoint]: checkpointBytes(manifest, session.tensors(), session.step, { epoch: String(epoch + 1), history: JSON.stringify(history) }) });
       writeJsonl(out, history);
       const score = validation.regressionMse !== undefined ? `MSE ${validation.regressionMse.toFixed(4)}` : `${data.task === 'multilabel' ? 'exact-match accuracy' : 'accuracy'} ${(100 * validation.accuracy).toFixed(2)}%`;
       log(`epoch ${epoch + 1}/${config.epochs}: train loss ${record.trainLoss.toFixed(4)}, validation loss ${validation.loss.toFixed(4)}, ${score}${validation.mae !== undefined ? `, MAE ${validation.mae.toFixed(3)}` : ''}${validation.mAP !== undefined ? `, mAP ${validation.mAP.toFixed(3)}` : ''} (${record.seconds.toFixed(1)} s)`);
     }
-    const test = await evaluate(session, data, splits.test, 256, teacher);
+    const test = await evaluate(session, view, splits.test, 256, teacher);
     // The inference model is baked once, at the end: the trained weights copied into its initializers.
     const untrained = built?.files[FILES.inference] ?? readFileSync(join(out, FILES.inference));
     writeFiles(out, { [FILES.inference]: bakeInference(untrained, session.tensors()) });

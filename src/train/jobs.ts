@@ -133,6 +133,7 @@ const CONFIG = record({
   teacher: str,
   threads: int(1, 1024),
   stepsPerRun: int(1, 1_000_000),
+  featureCache: bool,
 }, ['data', 'dataOptions', 'model', 'loss', 'lossParams', 'optimizer', 'epochs', 'batch', 'lr', 'lrSchedule', 'stepEvery', 'stepGamma', 'sigmaMin', 'seed', 'augment', 'ep']);
 
 const JOB = record({
