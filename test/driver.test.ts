@@ -197,3 +197,17 @@ test('weights that turn non-finite in an epoch\'s last update are never checkpoi
   const ckpt = decodeSafetensors(readFileSync(join(out, 'checkpoint.safetensors')), 'ckpt');
   assert.ok(ckpt.tensors.every((t) => t.data.every(Number.isFinite)));
 });
+
+test('a run parses its loss spec exactly once, also with an imported model on cached features', async () => {
+  const { lossSpecParses } = await import('../src/losses/compile.ts');
+  const { runTraining, DEFAULT_CONFIG } = await import('../src/train/driver.ts');
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { fileURLToPath } = await import('node:url');
+  const fixture = fileURLToPath(new URL('./fixtures/imported/resnet18/model.onnx', import.meta.url));
+  for (const model of ['mlp:8', `onnx:${fixture};input=3x32x32;train=head`]) {
+    const before = lossSpecParses.count;
+    await runTraining({ ...DEFAULT_CONFIG, data: 'embedded', model, loss: 'ce + 0.5*gaussian_kl(sigma=1)', epochs: 1 }, join(mkdtempSync(join(tmpdir(), 'lossgraph-parse-')), 'run'));
+    assert.equal(lossSpecParses.count - before, 1, `${model}: the spec was parsed ${lossSpecParses.count - before} times`);
+  }
+});

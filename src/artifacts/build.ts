@@ -76,9 +76,9 @@ interface Assembled {
 }
 
 /** Builds one of the three graphs. `values` (by name) are baked into an inference graph. */
-export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: ReadonlyMap<string, Float32Array>, imported?: ImportedModel): Assembled {
+export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: ReadonlyMap<string, Float32Array>, imported?: ImportedModel, parsed?: LossSpec): Assembled {
   validate(spec);
-  const loss = parseLossSpec(spec.loss);
+  const loss = parsed ?? parseLossSpec(spec.loss);
   const model = parseModelSpec(spec.model);
   const head = headFor(spec, loss);
   const g = new Graph(kind === 'training' ? 'training_model' : kind === 'eval' ? 'eval_model' : 'inference_model');
@@ -168,16 +168,17 @@ function infos(vs: readonly Value[]): TensorInfo[] {
  * `onnx:PATH` needs the model, read at the edge (importOnnxModel, or
  * readImportedModel in Node).
  */
-export function buildArtifacts(spec: ArtifactSpec, imported?: ImportedModel): BuiltArtifacts {
-  const training = assembleGraph(spec, 'training', undefined, imported);
-  const evalG = assembleGraph(spec, 'eval', undefined, imported);
+export function buildArtifacts(spec: ArtifactSpec, imported?: ImportedModel, parsed?: LossSpec): BuiltArtifacts {
+  // The loss spec is parsed once here (or by the caller) and the parsed value goes down to each graph.
+  const loss = parsed ?? parseLossSpec(spec.loss);
+  const training = assembleGraph(spec, 'training', undefined, imported, loss);
+  const evalG = assembleGraph(spec, 'eval', undefined, imported, loss);
   const m = training.builder;
   const initial = initParams(m.params, spec.seed);
   const values = new Map<string, Float32Array>();
   m.params.forEach((p, i) => values.set(p.name, initial[i]!));
   for (const s of m.state) values.set(s.name, s.data ? s.data.slice() : new Float32Array(s.shape.reduce((a, b) => a * b, 1)).fill(s.init));
-  const inference = assembleGraph(spec, 'inference', values, imported);
-  const loss = parseLossSpec(spec.loss);
+  const inference = assembleGraph(spec, 'inference', values, imported, loss);
 
   const carried: Manifest['carried'] = [
     ...m.params.map((p) => ({ name: p.name, shape: p.shape, kind: 'parameter' as const })),

@@ -76,8 +76,12 @@ function intersect(a: Range | undefined, b: Range | undefined): Range | undefine
   return out;
 }
 
+/** How many loss specs this process has parsed: a spec is parsed once at the edge and passed down (a test holds train to one). */
+export const lossSpecParses = { count: 0 };
+
 /** Parses and checks a spec: known losses and arguments, ranges, one head, one ignore_index, terms only scaled. */
 export function parseLossSpec(text: string): LossSpec {
+  lossSpecParses.count++;
   if (text.trim() === '') throw new SpecError(`loss spec is empty; known losses: ${knownLosses().join(', ')}`);
   const expr = parseSpec(text, isLoss, () => knownLosses().join(', '));
   const terms = termsOf(expr);

@@ -341,6 +341,8 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     throw new LossgraphError(`--class-weights balanced needs single-label data; --data ${config.data} is ${data.task}`);
   }
   const imported = readImportedModel(config.model);
+  // Parsed once per run; the parsed spec goes to the build and the checks below.
+  const spec = parseLossSpec(config.loss);
   const built = opts.resume ? undefined : buildArtifacts({
     model: config.model,
     loss: config.loss,
@@ -356,9 +358,8 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     clipGradNorm: config.clipGradNorm,
     // --ep cuda builds the CUDA forms unless a target is asked for.
     target: config.target ?? (config.ep === 'cuda' ? 'cuda' : undefined),
-  }, imported);
+  }, imported, spec);
   const manifest = built?.manifest ?? readManifest(out);
-  const spec = parseLossSpec(config.loss);
   const readsTargets = spec.needs.has('targets');
   if (config.teacher && data.targets) throw new LossgraphError(`--teacher: --data ${config.data} has targets of its own; distil on single-label data`);
   if (config.teacher && !readsTargets) throw new LossgraphError(`--teacher: loss '${config.loss}' reads no targets; add a kl term, e.g. '0.5*ce + 0.5*kl(T=4)'`);
@@ -379,7 +380,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   const augmented = config.augment.crop > 0 || config.augment.flip;
   // A frozen imported body's features are computed once; the head trains on them (feature_cache.ts).
   const cached = config.featureCache !== false && featuresCacheable(imported, augmented)
-    ? await cacheFeatures(data, manifest.spec, imported, manifest, { ep: config.ep, threads: config.threads })
+    ? await cacheFeatures(data, manifest.spec, imported, manifest, spec, { ep: config.ep, threads: config.threads })
     : undefined;
   if (cached) log(`the frozen body's features of ${data.count} images computed once (${cached.seconds.toFixed(1)} s, ${cached.imagesPerSecond.toFixed(0)} images/s); the head trains on them`);
   // What the training session reads: the images, or their cached features.

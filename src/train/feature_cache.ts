@@ -8,6 +8,7 @@ import { buildArtifacts, buildFeatureGraph, FEATURES_OUTPUT, type ArtifactSpec, 
 import type { Manifest } from '../artifacts/contract.ts';
 import { readExample, type Dataset } from '../data/dataset.ts';
 import { LossgraphError } from '../errors.ts';
+import type { LossSpec } from '../losses/compile.ts';
 import type { ImportedModel } from '../models/onnx_import.ts';
 import { Session, type SessionOptions } from '../runtime/session.ts';
 
@@ -27,7 +28,7 @@ export interface CachedFeatures {
 }
 
 /** Runs the frozen body once over every example of `data` and builds the head's artifacts for `spec`. */
-export async function cacheFeatures(data: Dataset, spec: ArtifactSpec, imported: ImportedModel, full: Manifest, opts: SessionOptions): Promise<CachedFeatures> {
+export async function cacheFeatures(data: Dataset, spec: ArtifactSpec, imported: ImportedModel, full: Manifest, loss: LossSpec, opts: SessionOptions): Promise<CachedFeatures> {
   const t0 = performance.now();
   const graph = buildFeatureGraph(spec, imported);
   const session = await Session.create(graph.bytes, opts);
@@ -47,7 +48,7 @@ export async function cacheFeatures(data: Dataset, spec: ArtifactSpec, imported:
     await session.release();
   }
   const seconds = (performance.now() - t0) / 1000;
-  const head = buildArtifacts({ ...spec, model: 'linear', input: [f, 1, 1] });
+  const head = buildArtifacts({ ...spec, model: 'linear', input: [f, 1, 1] }, undefined, loss);
   // The head's checkpoint must be the full model's: the same tensors, by name and shape, in the same order.
   const carried = (m: Manifest) => m.carried.map((c) => `${c.name}:${c.shape.join('x')}`).join(',');
   if (carried(head.manifest) !== carried(full)) {
