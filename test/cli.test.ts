@@ -228,3 +228,19 @@ test('flags a person mistypes are one line and exit 2, before anything is writte
   assert.equal(forgedLine.stderr.trim().split('\n').length, 1, forgedLine.stderr);
   assert.match(forgedLine.stderr, /x\\nlossgraph: done, all fine/);
 });
+
+test('class weights that no term reads are refused in one line, in the probe and in training (issue 26 item 9)', async () => {
+  const { existsSync, mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const probe = cli(['loss', '--spec', 'sparse_lsr'], JSON.stringify({ logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0], weights: [1, 2, 3] }));
+  assert.equal(probe.code, 2);
+  assert.match(probe.stderr, /"weights": no term of 'sparse_lsr' reads class weights \(ce, label_smoothing and focal do\)/);
+  const out = join(mkdtempSync(join(tmpdir(), 'lossgraph-cw-')), 'run');
+  const train = cli(['train', '--data', 'embedded', '--model', 'mlp:8', '--loss', 'coral', '--class-weights', '1,1,1,1,1,1', '--epochs', '1', '--out', out]);
+  assert.equal(train.code, 2);
+  assert.match(train.stderr, /class weights: no term of 'coral' reads them/);
+  assert.equal(existsSync(out), false, 'nothing written');
+  const ok = cli(['loss', '--spec', '0.5*ce + 0.5*sparse_lsr', '--json'], JSON.stringify({ logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0], weights: [1, 2, 3] }));
+  assert.equal(ok.code, 0, ok.stderr);
+});

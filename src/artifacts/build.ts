@@ -79,6 +79,9 @@ interface Assembled {
 export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: ReadonlyMap<string, Float32Array>, imported?: ImportedModel, parsed?: LossSpec): Assembled {
   validate(spec);
   const loss = parsed ?? parseLossSpec(spec.loss);
+  if (spec.classWeights && !loss.readsClassWeights) {
+    throw new LossgraphError(`class weights: no term of '${spec.loss}' reads them (ce, label_smoothing and focal do); drop them or add such a term`);
+  }
   const model = parseModelSpec(spec.model);
   const head = headFor(spec, loss);
   const g = new Graph(kind === 'training' ? 'training_model' : kind === 'eval' ? 'eval_model' : 'inference_model');

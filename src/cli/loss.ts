@@ -112,6 +112,7 @@ export function probeClasses(spec: LossSpec, input: LossProbeInput): number {
   });
   if (input.targets && input.targets[0]!.length !== k) throw new LossgraphError(`"targets" rows have ${input.targets[0]!.length} values, expected one per class (${k})`);
   if (input.targets) checkTargets(spec, input.targets.flat(), k, (r) => `"targets"[${r}]`);
+  if (input.weights && !spec.readsClassWeights) throw new LossgraphError(`"weights": no term of '${spec.text}' reads class weights (ce, label_smoothing and focal do)`);
   if (input.weights && input.weights.length !== k) throw new LossgraphError(`"weights" has ${input.weights.length} values, expected one per class (${k})`);
   if (input.importance && input.importance.length !== k - 1) throw new LossgraphError(`"importance" has ${input.importance.length} values, expected one per threshold (${k - 1})`);
   for (const [level, groups] of Object.entries(input.hierarchy ?? {})) validateGroups(groups, k, `groups${level === 'coarse' ? '' : `.${level}`}`);

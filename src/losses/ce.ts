@@ -30,6 +30,7 @@ export const ce: LossDefinition = {
   name: 'ce',
   summary: 'cross-entropy on logits (PyTorch CrossEntropyLoss: weights, ignore_index, reduction)',
   head: 'logits',
+  classWeights: true,
   args: [
     IGNORE_INDEX_ARG,
     { name: 'reduction', kind: 'choice', default: 'mean', choices: ['mean', 'sum'], doc: 'mean divides by the summed target weights' },

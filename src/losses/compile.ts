@@ -41,6 +41,8 @@ export interface LossSpec {
   ignoreIndex: number;
   /** What the spec's terms require of their targets, each rule with the first term that imposes it. */
   targetRules: ReadonlyMap<TargetRule, string>;
+  /** Whether some term honours class weights. */
+  readsClassWeights: boolean;
 }
 
 export type { Unscheduled };
@@ -134,6 +136,7 @@ export function parseLossSpec(text: string): LossSpec {
     needs,
     labelTerms,
     targetRules,
+    readsClassWeights: terms.some((t) => lossDefinition(t.name).classWeights === true),
     params: [...new Set(paramsIn(expr))],
     ignoreIndex: ignore?.value ?? DEFAULT_IGNORE_INDEX,
   };

@@ -14,6 +14,7 @@ export const focal: LossDefinition = {
   name: 'focal',
   summary: 'focal loss -(1 - p_y)^gamma log p_y (Lin et al. 2017): cross-entropy that down-weights easy samples',
   head: 'logits',
+  classWeights: true,
   args: [
     { name: 'gamma', kind: 'hyper', default: 2, range: { min: 0 }, doc: 'focusing strength; 0 is cross-entropy' },
     IGNORE_INDEX_ARG,

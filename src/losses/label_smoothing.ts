@@ -10,6 +10,7 @@ export const labelSmoothing: LossDefinition = {
   name: 'label_smoothing',
   summary: 'cross-entropy against (1 - eps) one-hot + eps/K uniform targets (PyTorch label_smoothing)',
   head: 'logits',
+  classWeights: true,
   args: [
     { name: 'eps', kind: 'hyper', default: 0.1, range: { min: 0, max: 1 }, doc: 'smoothing mass spread over all classes' },
     IGNORE_INDEX_ARG,

@@ -108,6 +108,8 @@ export interface LossDefinition {
    * (each value in [0, 1], as binary cross-entropy needs).
    */
   targetRule?: TargetRule;
+  /** It honours class weights (--class-weights, "weights" in the probe); a spec none of whose terms does refuses them. */
+  classWeights?: boolean;
   /** The classes are ordered: the inference graph also outputs the expected class. */
   ordinal?: boolean;
   /** The model head, where the head kind alone does not decide it: CORAL shares one weight vector over its thresholds. */
