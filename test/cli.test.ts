@@ -244,3 +244,13 @@ test('class weights that no term reads are refused in one line, in the probe and
   const ok = cli(['loss', '--spec', '0.5*ce + 0.5*sparse_lsr', '--json'], JSON.stringify({ logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0], weights: [1, 2, 3] }));
   assert.equal(ok.code, 0, ok.stderr);
 });
+
+test('--param takes decimal numbers only, as the spec language does (0x10 is not 16) (issue 26 item 7, part)', () => {
+  const input = JSON.stringify({ logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0] });
+  for (const bad of ['w=0x10', 'w=', 'w=1_000', 'w=Infinity']) {
+    const r = cli(['loss', '--spec', 'w*ce', '--param', bad], input);
+    assert.equal(r.code, 2, bad);
+    assert.match(r.stderr, /expected NAME=NUMBER|an empty value/);
+  }
+  for (const good of ['w=0.5', 'w=.5', 'w=5e-1', 'w=+0.5']) assert.equal(cli(['loss', '--spec', 'w*ce', '--param', good], input).code, 0, good);
+});
