@@ -58,7 +58,9 @@ function start(cmd: string, args: string[], cwd: string, ready: RegExp): Promise
 const worker = (cwd: string) => start(process.execPath, [BIN, 'worker', '--queue', url, '--out', 'runs', '--lock-seconds', '4', '--no-cache'], cwd, /^\S+ worker on /);
 
 function compare(cwd: string, extra: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const args = [BIN, 'compare', '--model', 'mlp:64', '--epochs', '2', '--seeds', '2', '--batch', '32', '--losses', 'ce', 'ce + 0.5*gaussian_kl(sigma=1)', '--json', '--no-cache', ...extra];
+  // Defaults for the flags `extra` does not give (an option given twice is refused).
+  const defaults: string[][] = [['--model', 'mlp:64'], ['--epochs', '2'], ['--seeds', '2'], ['--batch', '32'], ['--losses', 'ce', 'ce + 0.5*gaussian_kl(sigma=1)']];
+  const args = [BIN, 'compare', ...defaults.filter(([flag]) => !extra.includes(flag!)).flat(), '--json', '--no-cache', ...extra];
   return new Promise((resolve) => {
     const p = spawn(process.execPath, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
     processes.push(p);
