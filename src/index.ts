@@ -1,5 +1,5 @@
 // The public API.
-export { Graph, Value, OPSET, type Node } from './graph/graph.ts';
+export { Graph, Value, OPSET, TARGETS, type Node, type Target } from './graph/graph.ts';
 export type { Dim, Shape } from './graph/shape.ts';
 export { grad } from './autograd/grad.ts';
 export { registerGradient, registeredOps, type GradRule, type GradContext } from './autograd/registry.ts';
@@ -11,10 +11,14 @@ export type { LossContext, LossDefinition } from './losses/types.ts';
 export { initParams, type ParamSpec } from './models/params.ts';
 export { ModelBuilder } from './models/builder.ts';
 export { parseModelSpec, forwardModel } from './models/zoo.ts';
+export { importOnnxModel, parseOnnxModelSpec, IMPORTABLE_OPS, type ImportedModel, type OnnxModelOptions } from './models/onnx_import.ts';
 export { parseOptimizerSpec, optimizerUpdate, type OptimizerSpec } from './optim/optimizers.ts';
 export { buildArtifacts, assembleGraph } from './artifacts/build.ts';
 export { FILES, TENSORS, bakeInference, parseCheckpoint, parseManifest, type ArtifactSpec, type Manifest } from './artifacts/contract.ts';
 export { build } from './artifacts/files.ts';
+export { readImportedModel } from './artifacts/model_file.ts';
 export { Session, type SessionOptions, type ExecutionProvider } from './runtime/session.ts';
 export { TrainingSession, type StepResult, type TrainBatch } from './runtime/training.ts';
 export { loadTrainingSession, readCheckpoint, readManifest } from './runtime/node.ts';
+export { cudaProblems, cudaRefusals } from './runtime/cuda_kernels.ts';
+

@@ -21,3 +21,16 @@ test('the README example builds, differentiates and runs', async () => {
   const d = out['dlogits']!.data as Float32Array;
   assert.ok(Math.abs(d[3]! - (0.1 - 1) / 2) < 1e-7 && Math.abs(d[0]! - 0.05) < 1e-7);
 });
+
+test('the public API imports an ONNX model from its bytes and builds artifacts on it', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { fileURLToPath } = await import('node:url');
+  const api = await import('../src/index.ts');
+  const path = fileURLToPath(new URL('./fixtures/imported/squeezenet1_1/model.onnx', import.meta.url));
+  const imported = api.importOnnxModel(readFileSync(path), api.parseOnnxModelSpec(`${path};input=3x32x32;train=head`));
+  const built = api.buildArtifacts({ model: `onnx:${path};input=3x32x32;train=head`, loss: 'coral', classes: 5, input: [3, 32, 32], optimizer: 'adamw', seed: 0 }, imported);
+  assert.deepEqual(built.manifest.carried.filter((c) => c.kind === 'parameter').map((c) => c.name), ['head.weight', 'head.thresholds']);
+  const { decodeModel } = await import('../src/onnx/proto.ts');
+  assert.deepEqual(api.cudaProblems(decodeModel(built.files[api.FILES.inference]!)), []);
+  assert.ok(api.IMPORTABLE_OPS.includes('Conv'));
+});
