@@ -11,11 +11,11 @@
 // so the carried tensors cross into JavaScript once per k steps.
 import { FILES, GRAD_NORM, TENSORS, checkpointBytes, parseCheckpoint, termOutput, updated, type LoadedCheckpoint, type Manifest, type NamedTensor } from '../artifacts/contract.ts';
 import { ArgumentError, ArtifactError, ProviderError } from '../errors.ts';
-import { cudaRefusals } from './cuda_kernels.ts';
 import { describeRange, inRange } from '../hyperparameters.ts';
+import { decodeModel } from '../onnx/proto.ts';
+import { cudaRefusals } from './cuda_kernels.ts';
 import { multiStepTrainingModel, perStepOutputs, supportsMultiStep } from './multistep.ts';
 import { Session, type OrtTensor, type SessionOptions } from './session.ts';
-import { decodeModel } from '../onnx/proto.ts';
 
 /**
  * Fails with one line, before ONNX Runtime does with a C++ status, when the
