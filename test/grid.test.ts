@@ -110,3 +110,12 @@ test('each row is read in one sentence that claims only what the intervals show'
   ]);
   assert.match(readRows([row('ce'), row('a', [0.5, Number.NaN])], cols, 1)[0]!, /With one seed there are no intervals/);
 });
+
+test('a worker refuses a lock or concurrency no timer or machine can honour, in one line (issue 27 item 13)', () => {
+  for (const [flag, value, expected] of [['--lock-seconds', '100000000', /--lock-seconds must be a whole number from 1 to 86400, got 100000000/], ['--lock-seconds', '0', /--lock-seconds must be a whole number/], ['--concurrency', '5000', /--concurrency must be a whole number from 1 to 1024/]] as const) {
+    const r = spawnSync(process.execPath, [BIN, 'worker', '--queue', 'redis://127.0.0.1:1', flag, value], { encoding: 'utf8' });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, expected);
+    assert.equal(r.stderr.trim().split('\n').length, 1);
+  }
+});

@@ -10,10 +10,16 @@ import type { FromChild, ToChild } from '../train/pool.ts';
 import { runQueueWorker } from '../train/queue.ts';
 import type { RunArgs } from './train.ts';
 
-function positiveInt(name: string, v: unknown): number {
-  if (!Number.isInteger(v) || (v as number) < 1) throw new ArgumentError(`--${name} must be a positive integer, got ${v}`);
+function positiveInt(name: string, v: unknown, max = Number.MAX_SAFE_INTEGER): number {
+  if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > max) throw new ArgumentError(`--${name} must be a whole number from 1 to ${max}, got ${v}`);
   return v as number;
 }
+
+/**
+ * A day: timers beyond 2^31 ms overflow to 1 ms in Node (a lock of 10^8 s
+ * renewed itself thousands of times a second), and no job needs a longer lock.
+ */
+const MAX_LOCK_SECONDS = 86400;
 
 export async function workerCommand(a: RunArgs): Promise<void> {
   const maxMemory = a['max-memory'] as number | undefined;
@@ -23,9 +29,9 @@ export async function workerCommand(a: RunArgs): Promise<void> {
   if (!a.queue) throw new ArgumentError('lossgraph worker needs --queue redis://HOST:PORT (the queue lossgraph compare|sweep --queue fills)');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const worker = await runQueueWorker(a.queue as string, {
-    concurrency: positiveInt('concurrency', a.concurrency),
+    concurrency: positiveInt('concurrency', a.concurrency, 1024),
     root: resolve(a.out as string),
-    lockSeconds: positiveInt('lock-seconds', a['lock-seconds']),
+    lockSeconds: positiveInt('lock-seconds', a['lock-seconds'], MAX_LOCK_SECONDS),
     cache,
     log,
   });
