@@ -179,3 +179,28 @@ test('export killed at any moment over an earlier export: the folder is the old 
   const strays = readdirSync(dirname(web)).filter((f) => /^web\.(tmp|old)-/.test(f));
   assert.deepEqual(strays, []);
 });
+
+test('a checkpoint whose metadata was changed, or whose weights are not finite, is refused in one line (issue 27 item 8)', async () => {
+  const { encodeSafetensors } = await import('../src/artifacts/safetensors.ts');
+  const { tensorsCrc32 } = await import('../src/artifacts/contract.ts');
+  const { writeFileSync } = await import('node:fs');
+  const run = join(tmp(), 'run');
+  assert.equal(cli(['train', '--data', 'embedded', '--model', 'mlp:8', '--epochs', '2', '--out', run]).code, 0);
+  const path = join(run, 'checkpoint.safetensors');
+  const original = readFileSync(path);
+  const file = decodeSafetensors(original, 'checkpoint');
+  // One digit of the step changed, the tensors' checksum untouched.
+  writeFileSync(path, encodeSafetensors(file.tensors, { ...file.metadata, step: String(Number(file.metadata.step) + 1) }));
+  let r = cli(['train', '--resume', run]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /is damaged: its metadata \(step, history\) does not match the checksum saved with it/);
+  // NaN weights with a recomputed tensor checksum (and no metadata checksum, as an older checkpoint).
+  const poisoned = file.tensors.map((t, i) => (i === 0 ? { ...t, data: Float32Array.from(t.data as Float32Array, (v, j) => (j === 3 ? NaN : v)) } : t));
+  const { meta_crc32: _dropped, ...meta } = file.metadata;
+  writeFileSync(path, encodeSafetensors(poisoned, { ...meta, crc32: tensorsCrc32(poisoned) }));
+  r = cli(['eval', '--run', run]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /holds NaN in '[^']+' \(element 3\); use an earlier checkpoint/);
+  writeFileSync(path, original);
+  assert.equal(cli(['eval', '--run', run]).code, 0);
+});

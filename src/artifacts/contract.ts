@@ -152,19 +152,27 @@ const CRC_TABLE = Uint32Array.from({ length: 256 }, (_, n) => {
   return c >>> 0;
 });
 
+/** CRC-32 of byte chunks in order, as 8 hex digits. */
+function crc32(chunks: Iterable<Uint8Array>): string {
+  let c = 0xffffffff;
+  for (const bytes of chunks) for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
+  return ((c ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0');
+}
+
 /** CRC-32 of the tensors' bytes in order: catches flipped bits that the safetensors header cannot. */
 export function tensorsCrc32(tensors: readonly NamedTensor[]): string {
-  let c = 0xffffffff;
-  for (const t of tensors) {
-    const bytes = new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
-    for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]!) & 0xff]! ^ (c >>> 8);
-  }
-  return ((c ^ 0xffffffff) >>> 0).toString(16).padStart(8, '0');
+  return crc32(tensors.map((t) => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength)));
+}
+
+/** CRC-32 of the checkpoint's metadata (every entry but this checksum, sorted): a changed step or history is damage too. */
+function metadataCrc32(meta: Readonly<Record<string, string>>): string {
+  const text = Object.keys(meta).filter((k) => k !== 'meta_crc32').sort().map((k) => `${k}=${meta[k]}`).join('\n');
+  return crc32([new TextEncoder().encode(text)]);
 }
 
 /** A checkpoint for `manifest`'s artifacts: carried tensors plus what resuming needs, and a checksum of the tensors. */
 export function checkpointBytes(manifest: Manifest, tensors: readonly NamedTensor[], step: number, extra: Record<string, string> = {}): Uint8Array {
-  return encodeSafetensors(tensors, {
+  const meta: Record<string, string> = {
     crc32: tensorsCrc32(tensors),
     format: CHECKPOINT_FORMAT,
     model: manifest.spec.model,
@@ -174,7 +182,8 @@ export function checkpointBytes(manifest: Manifest, tensors: readonly NamedTenso
     optimizer: manifest.spec.optimizer,
     step: String(step),
     ...extra,
-  });
+  };
+  return encodeSafetensors(tensors, { ...meta, meta_crc32: metadataCrc32(meta) });
 }
 
 export interface LoadedCheckpoint {
@@ -205,6 +214,15 @@ export function parseCheckpoint(bytes: Uint8Array, path: string, manifest: Manif
   if (!Number.isInteger(step) || step < 0) mismatch(`its step '${meta.step}' is not a count`);
   if (meta.crc32 !== undefined && meta.crc32 !== tensorsCrc32(file.tensors)) {
     throw new ArtifactError(`${path} is damaged: its tensors do not match the checksum saved with them (crc32 ${meta.crc32}); use an earlier checkpoint`);
+  }
+  // Checkpoints written before the metadata checksum existed have none; every newer one is checked.
+  if (meta.meta_crc32 !== undefined && meta.meta_crc32 !== metadataCrc32(meta)) {
+    throw new ArtifactError(`${path} is damaged: its metadata (step, history) does not match the checksum saved with it; use an earlier checkpoint`);
+  }
+  // lossgraph never saves non-finite weights (a diverged run keeps its last good checkpoint): such a file was not written by a finished step.
+  for (const t of file.tensors) {
+    const bad = t.data.findIndex((v) => !Number.isFinite(v));
+    if (bad >= 0) throw new ArtifactError(`${path} holds ${t.data[bad]} in '${t.name}' (element ${bad}); use an earlier checkpoint`);
   }
   return { tensors: new Map(file.tensors.map((t) => [t.name, t.data])), step, metadata: meta };
 }
