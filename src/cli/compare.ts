@@ -4,7 +4,6 @@
 import { mkdirSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import type { TopLevelSpec } from 'vega-lite';
 import { writeFiles } from '../artifacts/files.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
@@ -15,7 +14,7 @@ import { DataCache, decodeResult, encodeResult, jobId, makeJob, runJob, type Job
 import { runInProcesses } from '../train/pool.ts';
 import { parseQueueUrl, runOnQueue } from '../train/queue.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
-import { curvesSpec, forestSpec, outsideInterval, readRows, seedsSpec } from '../train/grid_figures.ts';
+import { STAR_NOTE, curvesSpec, fmt, forestSpec, outsideInterval, readRows, seedsSpec, sweepSpec } from '../train/grid_figures.ts';
 import { REPORT_FILE, escapeHtml, figure, page, renderSvg, table } from '../train/report.ts';
 import { parseParams } from './args.ts';
 import { configFrom, type RunArgs } from './train.ts';
@@ -57,7 +56,6 @@ function columnsFor(results: Metrics[][]): Column[] {
     .filter((c) => (c.key !== 'mae_unit' && c.key !== 'mse_unit') || all.some((m) => m.maeUnit !== m.mae));
 }
 
-const fmt = (mean: number, half: number, signed = false) => `${signed && mean >= 0 ? '+' : ''}${mean.toFixed(3)} ± ${Number.isNaN(half) ? 'n/a' : half.toFixed(3)}`;
 
 export interface GridResult {
   rows: { label: string; metrics: Record<string, { mean: number; half: number; diff?: { mean: number; half: number } }> }[];
@@ -131,19 +129,14 @@ async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: numb
   })]);
   const starred = rows.some((r) => cols.some((c) => outsideInterval(r.metrics[c.key]!.diff)));
   const markdown = [`| ${header.join(' | ')} |`, `| ${header.map((_, i) => (i === 0 ? '---' : '---:')).join(' | ')} |`, ...body.map((r) => `| ${r.join(' | ')} |`)].join('\n')
-    + (starred ? '\n\n* marks a paired difference whose 95% interval excludes 0' : '');
+    + (starred ? `\n\n${STAR_NOTE}` : '');
 
   const reading = readRows(rows, cols, seeds);
   const axis = kind === 'sweep' ? sweepParam!.name : 'loss';
   const figures: string[] = [];
   for (const c of cols) {
     if (sweepParam) {
-      const values = rows.map((r) => ({ x: Number(r.label), mean: r.metrics[c.key]!.mean, lo: r.metrics[c.key]!.mean - (r.metrics[c.key]!.half || 0), hi: r.metrics[c.key]!.mean + (r.metrics[c.key]!.half || 0) }));
-      const spec = { data: { values }, width: 360, height: 220, title: c.title, layer: [
-        { mark: { type: 'area', opacity: 0.25 }, encoding: { x: { field: 'x', type: 'quantitative', title: sweepParam.name }, y: { field: 'lo', type: 'quantitative', scale: { zero: false } }, y2: { field: 'hi' } } },
-        { mark: { type: 'line', point: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative', title: c.title } } },
-      ] } as TopLevelSpec;
-      figures.push(figure(await renderSvg(spec), `${c.title} over ${sweepParam.name}: mean over ${seeds} seeds with a 95% band`));
+      figures.push(figure(await renderSvg(sweepSpec(rows, c, sweepParam.name)), `${c.title} over ${sweepParam.name}: mean over ${seeds} seeds with a 95% band`));
     } else if (rows.length > 1) {
       figures.push(figure(await renderSvg(forestSpec(rows, c, axis)), `${c.title}: each row's paired difference from '${rows[0]!.label}' (the same seeds) with its 95% interval; the dashed line is no difference`));
     }
@@ -155,7 +148,7 @@ async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: numb
   }
   const cfg = entries[0]!.config;
   const html = page(`lossgraph ${kind}`, `<p>Data <code>${cfg.data}</code>, model <code>${cfg.model}</code>, ${cfg.epochs} epochs, batch ${cfg.batch}, optimizer <code>${cfg.optimizer}</code>, learning rate ${cfg.lr}; ${seeds} seeds per row (seed s gives every row the same split and initialisation). Intervals are 95% t intervals; Δ is the paired difference from the first row.</p>
-${table(header, body)}${starred ? '<p class="note">* marks a paired difference whose 95% interval excludes 0</p>' : ''}<ul>${reading.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>${figures.join('\n')}
+${table(header, body)}${starred ? `<p class="note">${STAR_NOTE}</p>` : ''}<ul>${reading.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>${figures.join('\n')}
 <p>${remote ? `The runs are under each queue worker's <code>--out</code>, in <code>${basename(resolve(out))}/r/seed-s/</code> (results.json lists host and folder of each)` : `Row r's run with seed s is in <code>${out}/r/seed-s/</code>`}: its report.html, metrics.jsonl, checkpoint and trained inference model.</p>`);
   writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(html), 'results.json': new TextEncoder().encode(JSON.stringify({ rows, jobs }, null, 2)) });
   return { rows, markdown, reading, report: join(out, REPORT_FILE) };

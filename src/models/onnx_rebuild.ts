@@ -78,10 +78,10 @@ type Known = Map<string, Dim[]>;
 
 /**
  * Rebuilds the imported model on `x` ([batch, C, H, W], already the model's
- * input size) in `m`'s graph and returns the value the head reads, plus
- * whether a head still has to be attached (head=replace).
+ * input size) in `m`'s graph and returns the value the head reads: the
+ * features before the old classifier (head=replace), or the output itself (head=keep).
  */
-export function emitImportedBody(m: ModelBuilder, imp: ImportedModel, x: Value): { features: Value; attachHead: boolean } {
+export function emitImportedBody(m: ModelBuilder, imp: ImportedModel, x: Value): Value {
   const g = m.g;
   const { options } = imp;
   const where = options.path;
@@ -108,6 +108,7 @@ export function emitImportedBody(m: ModelBuilder, imp: ImportedModel, x: Value):
     const hit = env.get(name);
     if (hit) return hit;
     const t = imp.tensors.get(name);
+    if (!t && known.has(name)) throw new ArgumentError(`${where}: '${name}' is shape arithmetic on the symbolic batch [${known.get(name)!.join(', ')}], which only a Reshape target can use`);
     if (!t) throw new ArgumentError(`${where}: no value named '${name}'`);
     let v: Value;
     if (t.dtype === 'float32' && trainable(name)) v = m.givenParam(name, t.dims, t.data as Float32Array);
@@ -154,8 +155,8 @@ export function emitImportedBody(m: ModelBuilder, imp: ImportedModel, x: Value):
       const folded = foldKnown(n, k, (i) => ints(n, ins[i], `input ${i}`));
       if (folded) {
         known.set(n.output![0]!, folded);
+        // A value with a symbolic dim has no constant form: only Reshape reads it, from `known`.
         if (folded.every((d) => typeof d === 'number')) env.set(n.output![0]!, g.constant('int64', [folded.length], folded as number[]));
-        else env.set(n.output![0]!, g.constant('int64', [folded.length], folded.map(() => 0))); // never read: Reshape uses the known dims
         continue;
       }
     }
@@ -311,7 +312,7 @@ export function emitImportedBody(m: ModelBuilder, imp: ImportedModel, x: Value):
   const features = env.get(cut.value);
   if (!features) throw new ArgumentError(`${where}: '${cut.value}' was not computed`);
   if (features.dtype !== m.dtype) throw new ArgumentError(`${where}: '${cut.value}' is ${features.dtype}, not a floating-point tensor`);
-  return { features, attachHead: options.head === 'replace' };
+  return features;
 }
 
 /** A Reshape target for lossgraph's graph: a symbolic dim of the input's batch becomes 0 (copy) where it stands. */

@@ -69,7 +69,7 @@ export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: H
   if (spec.kind === 'linear') return attachHead(m, g.flatten(x, 1), head);
   if (spec.kind === 'onnx') {
     if (!imported) throw new ArgumentError(`model '${spec.options.path}': the imported model was not read (build it through lossgraph's CLI, or pass importOnnxModel's result)`);
-    if (imported.options.head === 'keep') return checkKeptHead(emitImportedBody(m, imported, adaptInput(g, x, imported.inputShape)).features, head, imported);
+    if (imported.options.head === 'keep') return checkKeptHead(emitImportedBody(m, imported, adaptInput(g, x, imported.inputShape)), head, imported);
     return attachHead(m, importedFeatures(m, imported, x), head);
   }
   let h = x;
@@ -95,7 +95,7 @@ export function forwardModel(m: ModelBuilder, spec: ModelSpec, x: Value, head: H
 
 /** What a replaced head reads: the imported body's features on x (adapted to the model's input), flattened to [B, F]. */
 export function importedFeatures(m: ModelBuilder, imported: ImportedModel, x: Value): Value {
-  const { features } = emitImportedBody(m, imported, adaptInput(m.g, x, imported.inputShape));
+  const features = emitImportedBody(m, imported, adaptInput(m.g, x, imported.inputShape));
   return features.rank > 2 ? m.g.flatten(features, 1) : features;
 }
 

@@ -380,7 +380,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   const augmented = config.augment.crop > 0 || config.augment.flip;
   // A frozen imported body's features are computed once; the head trains on them (feature_cache.ts).
   const cached = config.featureCache !== false && featuresCacheable(imported, augmented)
-    ? await cacheFeatures(data, manifest.spec, imported, manifest, spec, { ep: config.ep, threads: config.threads })
+    ? await cacheFeatures(data, manifest, imported, spec, { ep: config.ep, threads: config.threads })
     : undefined;
   if (cached) log(`the frozen body's features of ${data.count} images computed once (${cached.seconds.toFixed(1)} s, ${cached.imagesPerSecond.toFixed(0)} images/s); the head trains on them`);
   // What the training session reads: the images, or their cached features.

@@ -28,7 +28,8 @@ export interface CachedFeatures {
 }
 
 /** Runs the frozen body once over every example of `data` and builds the head's artifacts for `spec`. */
-export async function cacheFeatures(data: Dataset, spec: ArtifactSpec, imported: ImportedModel, full: Manifest, loss: LossSpec, opts: SessionOptions): Promise<CachedFeatures> {
+export async function cacheFeatures(data: Dataset, full: Manifest, imported: ImportedModel, loss: LossSpec, opts: SessionOptions): Promise<CachedFeatures> {
+  const spec = full.spec;
   const t0 = performance.now();
   const graph = buildFeatureGraph(spec, imported);
   const session = await Session.create(graph.bytes, opts);

@@ -19,7 +19,8 @@ export interface GridColumn {
   lower?: boolean;
 }
 
-const fmt = (mean: number, half: number, signed = false) => `${signed && mean >= 0 ? '+' : ''}${mean.toFixed(3)} ± ${Number.isNaN(half) ? 'n/a' : half.toFixed(3)}`;
+/** `mean ± half` to three decimals (`n/a` without an interval), with a sign for differences. */
+export const fmt = (mean: number, half: number, signed = false) => `${signed && mean >= 0 ? '+' : ''}${mean.toFixed(3)} ± ${Number.isNaN(half) ? 'n/a' : half.toFixed(3)}`;
 
 /** Whether a difference's 95% interval excludes 0. */
 export function outsideInterval(d: { mean: number; half: number } | undefined): boolean {
@@ -44,6 +45,21 @@ export function readRows(rows: readonly GridRow[], cols: readonly GridColumn[], 
     const inside = cols.length - outside.length;
     return `'${r.label}' differs from '${base}' beyond its 95% interval in ${outside.join(', ')}${inside ? `; its other ${inside === 1 ? 'difference is' : `${inside} differences are`} inside ${inside === 1 ? 'its interval' : 'their intervals'}` : ''}.`;
   });
+}
+
+/** The line under a table whose starred differences exclude 0. */
+export const STAR_NOTE = '* marks a paired difference whose 95% interval excludes 0';
+
+/** A sweep's metric over the swept parameter: the mean over seeds with a 95% band. */
+export function sweepSpec(rows: readonly GridRow[], col: GridColumn, param: string): TopLevelSpec {
+  const values = rows.map((r) => {
+    const m = r.metrics[col.key]!;
+    return { x: Number(r.label), mean: m.mean, lo: m.mean - (m.half || 0), hi: m.mean + (m.half || 0) };
+  });
+  return { data: { values }, width: 360, height: 220, title: col.title, layer: [
+    { mark: { type: 'area', opacity: 0.25 }, encoding: { x: { field: 'x', type: 'quantitative', title: param }, y: { field: 'lo', type: 'quantitative', scale: { zero: false } }, y2: { field: 'hi' } } },
+    { mark: { type: 'line', point: true }, encoding: { x: { field: 'x', type: 'quantitative' }, y: { field: 'mean', type: 'quantitative', title: col.title } } },
+  ] } as TopLevelSpec;
 }
 
 /** Each row's paired difference from the baseline with its 95% interval, a zero line: the figure a paper uses. */
