@@ -3,10 +3,15 @@
 // the model already gets right, so training concentrates on hard ones; gamma = 0
 // is cross-entropy. alpha comes from the class weights (--class-weights).
 //
-// (1 - p_y)^gamma is exp(gamma log(1 - p_y)) with log(1 - p_y) the log-sum-exp
-// of the non-target log-probabilities, so it stays exact (and differentiable)
-// when p_y rounds to 1, where 1 - p_y computed directly would be 0.
-import { atLabel, choiceArg, hyperArg, logNotLabel, logSoftmax } from './common.ts';
+// Everything is a function of one number per sample, the log-odds against the
+// label d = log sum_{k != y} exp(z_k - z_y): log p_y = -softplus(d) and
+// log(1 - p_y) = -softplus(-d). Both stay exact when p_y rounds to 0 or 1, and
+// the backward pass carries a single scalar dL/dd per sample into the logits
+// (times the softmax of the other classes). Written through log-probabilities
+// instead, the modulation's gradient reaches each logit as two terms of size
+// gamma * |log p_y| (1e4 at extreme logits) that cancel, and float32 kept only
+// three digits of the difference.
+import { atLabel, choiceArg, hyperArg, isLabel, logSigmoid, logSumExp } from './common.ts';
 import { IGNORE_INDEX_ARG, reduceWeighted, targetWeight } from './ce.ts';
 import type { LossDefinition } from './types.ts';
 
@@ -22,9 +27,14 @@ export const focal: LossDefinition = {
   ],
   build(ctx, args) {
     const { g, logits, labels, classes } = ctx;
-    const logp = logSoftmax(ctx, logits);
-    const modulation = g.exp(g.mul(hyperArg(args, 'gamma'), logNotLabel(g, logp, labels, classes)));
-    const perSample = g.mul(g.neg(g.mul(modulation, atLabel(g, logp, labels))), targetWeight(ctx));
+    // Shifted by the label's own logit first, so the log-sum-exp sees small numbers
+    // when the logits are large but close. The label's entry is -1e30, not -inf
+    // (see logNotLabel in common.ts).
+    const shifted = g.sub(logits, g.unsqueeze(atLabel(g, logits, labels), [1]));
+    const logOdds = logSumExp(g, g.where(isLabel(g, labels, classes), -1e30, shifted), 1, false);
+    const logPy = logSigmoid(g, g.neg(logOdds));
+    const modulation = g.exp(g.mul(hyperArg(args, 'gamma'), logSigmoid(g, logOdds)));
+    const perSample = g.mul(g.neg(g.mul(modulation, logPy)), targetWeight(ctx));
     return reduceWeighted(ctx, perSample, choiceArg(args, 'reduction'));
   },
 };
