@@ -254,3 +254,38 @@ test('--param takes decimal numbers only, as the spec language does (0x10 is not
   }
   for (const good of ['w=0.5', 'w=.5', 'w=5e-1', 'w=+0.5']) assert.equal(cli(['loss', '--spec', 'w*ce', '--param', good], input).code, 0, good);
 });
+
+test('graph tensor names are reserved in the spec language, a spec may begin with a minus, and an unused --param is a warning (issue 26 item 7)', async () => {
+  const { RESERVED_NAMES } = await import('../src/losses/spec.ts');
+  const { TENSORS, GRAD_NORM } = await import('../src/artifacts/contract.ts');
+  const { attachSpecValues } = await import('../src/cli/main.ts');
+  // Every tensor the artifacts name is reserved, so no parameter can collide with one.
+  for (const name of [...Object.values(TENSORS), GRAD_NORM]) assert.ok(RESERVED_NAMES.has(name), name);
+  const input = JSON.stringify({ logits: [[1, 2, 3], [0, 0, 5]], labels: [2, 0] });
+  for (const [spec, col] of [['ce + loss*kl', 6], ['logits*ce', 1], ['ce + labels*focal', 6], ['gaussian_kl(sigma=weights)', 19]] as const) {
+    const r = cli(['loss', '--spec', spec], input);
+    assert.equal(r.code, 2, spec);
+    assert.match(r.stderr.trim(), new RegExp(`^lossgraph: loss spec '.*': '\\w+' cannot be a parameter name: the graphs already have a tensor of that name .* at column ${col}$`));
+  }
+  const bound = cli(['loss', '--spec', 'w*ce', '--param', 'targets=1'], input);
+  assert.equal(bound.code, 2);
+  assert.match(bound.stderr, /--param targets=1: 'targets' cannot be a parameter name/);
+  // A leading minus: the value of --spec, not a flag, in both spellings; the same as ce.
+  const plain = cli(['loss', '--spec', 'ce'], input);
+  for (const args of [['--spec', '-1*-1*ce'], ['--spec=-1*-1*ce'], ['--spec', '-(-1)*ce']]) {
+    const r = cli(['loss', ...args], input);
+    assert.equal(r.code, 0, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, plain.stdout);
+  }
+  assert.deepEqual(attachSpecValues(['compare', '--losses', 'ce', '-1*-1*ce', '--seeds', '2', '--loss', '-.5*-2*ce', '--', '--spec', '-1']),
+    ['compare', '--losses=ce', '--losses=-1*-1*ce', '--seeds', '2', '--loss=-.5*-2*ce', '--', '--spec', '-1']);
+  // An unused --param changes nothing: a warning naming it and the spec's own parameters; the probe still answers.
+  const unused = cli(['loss', '--spec', 'w*ce', '--param', 'w=1', '--param', 'wx=2'], input);
+  assert.equal(unused.code, 0);
+  assert.equal(unused.stdout, plain.stdout);
+  assert.equal(unused.stderr.trim(), "lossgraph: warning: --param wx is not a parameter of the loss spec 'w*ce' (its parameters: w); it changes nothing");
+  // A sweep over a name the spec does not read would train one model over and over: refused.
+  const sweep = cli(['sweep', '--data', 'embedded', '--model', 'mlp:8', '--loss', 'ce', '--param', 'w=0:1:0.5']);
+  assert.equal(sweep.code, 2);
+  assert.match(sweep.stderr.trim(), /^lossgraph: --param w=\.\.\.: 'w' is not a parameter of the loss spec 'ce', so every row would train the same model$/);
+});

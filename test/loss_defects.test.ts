@@ -10,6 +10,7 @@ import { LossgraphError } from '../src/errors.ts';
 import { Graph } from '../src/graph/graph.ts';
 import { buildLoss, parseLossSpec } from '../src/losses/compile.ts';
 import { sigmaAtEpoch } from '../src/losses/gaussian_kl.ts';
+import { lossDefinition } from '../src/losses/registry.ts';
 import { Rng } from '../src/models/random.ts';
 import { Session } from '../src/runtime/session.ts';
 import * as ref from './helpers/reference.ts';
@@ -319,4 +320,21 @@ test('the WebGPU forms (int32 labels, x - logsumexp(x), pairwise gradient sums) 
   const [cpu, gpu] = results as [typeof results[0], typeof results[0]];
   assert.ok(near(gpu.loss, cpu.loss, 1e-12), `${gpu.loss} vs ${cpu.loss}`);
   cpu.grad.forEach((v, i) => assert.ok(Math.abs(gpu.grad[i]! - v) < 1e-12, `grad[${i}]: ${gpu.grad[i]} vs ${v}`));
+});
+
+test('sparse_lsr (derived) is dense label smoothing with the non-target sum at equal non-target probabilities: never above it, equal when they are equal (docs/losses.md, issue 26 item 8)', async () => {
+  const r = new Rng(26);
+  for (let trial = 0; trial < 5; trial++) {
+    const x = { logits: Array.from({ length: 3 }, () => Array.from({ length: 4 }, () => 3 * r.normal())), labels: [0, 2, 3] };
+    const [sparse, dense] = [await runLossProbe('sparse_lsr(eps=0.2)', x), await runLossProbe('label_smoothing(eps=0.2)', x)];
+    assert.ok(sparse.loss <= dense.loss + 1e-12, `${sparse.loss} > ${dense.loss}`);
+    assert.ok(dense.loss - sparse.loss > 1e-4, 'unequal non-target probabilities: strictly below');
+    // Equal non-target logits: the same value and the same gradient everywhere.
+    const flat = { logits: x.logits.map((z, i) => z.map((v, k) => (k === x.labels[i] ? v : z[(x.labels[i]! + 1) % 4]!))), labels: x.labels };
+    const [s2, d2] = [await runLossProbe('sparse_lsr(eps=0.2)', flat), await runLossProbe('label_smoothing(eps=0.2)', flat)];
+    assert.ok(Math.abs(s2.loss - d2.loss) < 1e-12, `${s2.loss} vs ${d2.loss}`);
+    s2.grad.forEach((row, i) => row.forEach((v, k) => assert.ok(Math.abs(v - d2.grad[i]![k]!) < 1e-12)));
+  }
+  // The summary no longer claims a mere sign change.
+  assert.doesNotMatch(lossDefinition('sparse_lsr').summary, /sign corrected/);
 });

@@ -16,7 +16,7 @@ import { parseQueueUrl, runOnQueue } from '../train/queue.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
 import { STAR_NOTE, curvesSpec, fmt, forestSpec, outsideInterval, readRows, seedsSpec, sweepSpec } from '../train/grid_figures.ts';
 import { REPORT_FILE, escapeHtml, figure, page, renderSvg, table } from '../train/report.ts';
-import { parseParams } from './args.ts';
+import { parseParams, warnUnusedParams } from './args.ts';
 import { configFrom, type RunArgs } from './train.ts';
 
 interface Entry {
@@ -204,8 +204,9 @@ export async function compareCommand(a: RunArgs): Promise<void> {
   const log = a.json ? () => {} : (s: string) => console.log(s);
   const mode = gridMode(a);
   const params = parseParams(a.param as string[]);
-  const entries = (a.losses as string[]).map((text) => {
-    const e = parseCompareEntry(text);
+  const rows = (a.losses as string[]).map((text) => ({ text, entry: parseCompareEntry(text) }));
+  warnUnusedParams(params, rows.map((r) => r.entry.loss));
+  const entries = rows.map(({ text, entry: e }) => {
     const config = configFrom(a, e.loss, 0, params);
     if (e.sigmaDecay !== undefined) config.sigmaDecay = e.sigmaDecay;
     if (e.sigmaMin !== undefined) config.sigmaMin = e.sigmaMin;
@@ -227,6 +228,10 @@ export async function sweepCommand(a: RunArgs): Promise<void> {
   if (ranges.length !== 1) throw new ArgumentError('sweep needs exactly one --param NAME=START:END:STEP');
   const range = ranges[0]!;
   const fixed = parseParams(all.filter((p) => !p.includes(':')));
+  if (!parseLossSpec(a.loss as string).params.includes(range.name)) {
+    throw new ArgumentError(`--param ${range.name}=...: '${range.name}' is not a parameter of the loss spec '${a.loss}', so every row would train the same model`);
+  }
+  warnUnusedParams(fixed, [a.loss as string]);
   const entries = range.values.map((v) => ({ label: String(v), config: configFrom(a, a.loss as string, 0, { ...fixed, [range.name]: v }) }));
   const data = await loadData(a.data as string, entries[0]!.config.dataOptions);
   log(`data: ${data.source} (${data.count} examples, ${data.classNames.length} classes); ${range.name} = ${range.values.join(', ')}`);

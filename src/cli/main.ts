@@ -8,7 +8,7 @@ import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/files.ts';
 import { evalCommand, numberList, runOptions, trainCommand, trainOptions } from './train.ts';
 import { parseProbeInput, runLossProbe } from './loss.ts';
-import { parseParams } from './args.ts';
+import { parseParams, warnUnusedParams } from './args.ts';
 
 /** Options that may be given several times, collecting every value. */
 const REPEATABLE = new Set(['_', 'param', 'losses']);
@@ -38,6 +38,39 @@ function checkRepeats(argv: readonly string[]): void {
   }
 }
 
+/** Options whose value is a loss spec, which may begin with a minus sign. */
+const SPEC_OPTIONS = new Set(['--spec', '--loss']);
+/** A token that begins like a loss spec with a unary minus (-1*ce, -(w)*ce, -.5*ce), not like an option. */
+const DASH_SPEC = /^-[\d.(]/;
+
+/**
+ * yargs reads `--spec -1*-1*ce` as the flags -1, -*, ...; a spec given as the
+ * value of a spec option is attached to it (`--spec=-1*-1*ce`), so either
+ * spelling works. In a --losses list every value is attached, each to its own
+ * --losses (which yargs collects into one array).
+ */
+export function attachSpecValues(argv: readonly string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i]!;
+    if (token === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    if (SPEC_OPTIONS.has(token) && argv[i + 1] !== undefined && DASH_SPEC.test(argv[i + 1]!)) {
+      out.push(`${token}=${argv[++i]}`);
+    } else if (token === '--losses') {
+      let j = i + 1;
+      for (; j < argv.length && (!argv[j]!.startsWith('-') || DASH_SPEC.test(argv[j]!)); j++) out.push(`--losses=${argv[j]}`);
+      if (j === i + 1) out.push(token);
+      i = j - 1;
+    } else {
+      out.push(token);
+    }
+  }
+  return out;
+}
+
 /** What `train --resume` may be given besides the folder: how to run, not what to train. */
 const RESUME_MAY = new Set(['resume', 'json', 'threads', 'cache', 'cache-dir', 'max-memory', 'help']);
 
@@ -47,7 +80,8 @@ export function oneLine(message: string): string {
 }
 
 /** Runs the CLI and returns the exit code: 0 ok, 2 bad input or usage, 1 internal error. */
-export async function main(argv: string[]): Promise<number> {
+export async function main(given: string[]): Promise<number> {
+  const argv = attachSpecValues(given);
   const parser = yargs(argv)
     .scriptName('lossgraph')
     .strict()
@@ -62,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
       async (args) => {
         parseLossSpec(args.spec); // a bad spec fails before stdin is read
         const params = parseParams(args.param);
+        warnUnusedParams(params, [args.spec]);
         const input = parseProbeInput(readFileSync(0, 'utf8'));
         const result = await runLossProbe(args.spec, input, params);
         process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -97,6 +132,8 @@ export async function main(argv: string[]): Promise<number> {
             throw new ArgumentError(`--groups is not valid JSON: ${args.groups}`);
           }
         }
+        const lossParams = parseParams(args.param);
+        warnUnusedParams(lossParams, [args.loss]);
         const paths = build({
           model: args.model,
           loss: args.loss,
@@ -104,7 +141,7 @@ export async function main(argv: string[]): Promise<number> {
           input: [Number(dims[1]), Number(dims[2]), Number(dims[3])],
           optimizer: args.optimizer,
           seed: args.seed,
-          lossParams: parseParams(args.param),
+          lossParams,
           hierarchy,
           embeddingDim: args['embedding-dim'],
           classWeights: args['class-weights'] === undefined ? undefined : numberList(args['class-weights'], '--class-weights'),

@@ -8,7 +8,7 @@ import { loadTrainingSession } from '../runtime/node.ts';
 import { DEFAULT_CONFIG, DEFAULT_STEPS_PER_RUN, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import { TARGETS } from '../graph/graph.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
-import { parseParams } from './args.ts';
+import { parseParams, warnUnusedParams } from './args.ts';
 
 export { metricsSummary };
 
@@ -140,7 +140,9 @@ export async function trainCommand(a: RunArgs): Promise<void> {
     config = readRunConfig(out);
     log(`resuming ${out}`);
   } else {
-    config = configFrom(a, a.loss as string, a.seed as number, parseParams(a.param));
+    const params = parseParams(a.param);
+    warnUnusedParams(params, [a.loss as string]);
+    config = configFrom(a, a.loss as string, a.seed as number, params);
     out = (a.out as string | undefined) ?? `artifacts/run-${config.seed}`;
   }
   const data = await loadData(config.data, config.dataOptions);

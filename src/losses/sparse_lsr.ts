@@ -3,6 +3,8 @@
 // cross-entropy is replaced by its first-order estimate from 1 - p_y:
 //
 //   derived:   -(1 - eps + eps/K) log p_y - (eps (K-1)/K) log((1 - p_y) / (K-1))
+//              (dense smoothing, its non-target sum at equal non-target probabilities:
+//              never above dense smoothing, by Jensen, and equal when they are)
 //   published: -(1 - eps + eps/K) log p_y + (eps (K-1)/K) log(clamp(1 - p_y, 1e-7) / (K-1))
 //
 // With the minus sign the target-logit gradient is p_y - (1 - eps + eps/K),
@@ -22,7 +24,7 @@ import type { LossDefinition } from './types.ts';
 
 export const sparseLsr: LossDefinition = {
   name: 'sparse_lsr',
-  summary: 'sparse label smoothing from the target log-probability only (seed 001, sign corrected)',
+  summary: 'sparse label smoothing from the target log-probability only (seed 001): dense smoothing with the non-target sum taken at equal non-target probabilities',
   head: 'logits',
   args: [
     { name: 'eps', kind: 'hyper', default: 0.1, range: { min: 0, max: 1 }, doc: 'smoothing mass' },

@@ -45,6 +45,16 @@ function fail(spec: string, col: number, what: string): never {
   throw new SpecError(`loss spec '${spec}': ${what} at column ${col}`);
 }
 
+/**
+ * Names the graphs give their own inputs and outputs (the artifacts' tensors and
+ * the loss probe's). A parameter becomes a graph input of its own name, so one
+ * of these would collide with the tensor; it is refused where it is written.
+ */
+export const RESERVED_NAMES: ReadonlySet<string> = new Set([
+  'input', 'logits', 'labels', 'targets', 'weights', 'importance', 'embeddings', 'loss', 'grad', 'grad_norm',
+  'lr', 'step', 'seed', 'probabilities', 'scores', 'class', 'expected_class',
+]);
+
 /** Deeper nesting than this is refused rather than risking the parser's stack. */
 export const MAX_NESTING = 100;
 
@@ -132,6 +142,9 @@ export function parseSpec(spec: string, isLoss: (name: string) => boolean, known
         if (peek().text === '(') fail(spec, t.col, `unknown loss '${t.text}' (known losses: ${knownLossNames()})`);
         if (t.text.includes('.')) {
           fail(spec, t.col, `'${t.text}' is not a valid parameter name: parameter names cannot contain '.' (names like 'gaussian_kl.sigma' belong to term arguments; set those inside the term, e.g. gaussian_kl(sigma=2))`);
+        }
+        if (RESERVED_NAMES.has(t.text)) {
+          fail(spec, t.col, `'${t.text}' cannot be a parameter name: the graphs already have a tensor of that name (reserved: ${[...RESERVED_NAMES].join(', ')}); call it something else, e.g. '${t.text}_w'`);
         }
         return { kind: 'param', name: t.text, col: t.col };
       }
