@@ -200,3 +200,19 @@ test('the same dropout masks on onnxruntime-node and -web: the CNN trajectories 
   const [node, web] = [await run('node'), await run('web')];
   node.forEach((l, i) => assert.ok(Math.abs(l - web[i]!) < 1e-4 * Math.max(1, l), `step ${i}: node ${l} vs web ${web[i]}`));
 });
+
+test('a WebGPU-target manifest carries the session options its graphs need, and the runtime opens WebGPU sessions with exactly those (issue 26 item 10)', async () => {
+  const { WEBGPU_SESSION_OPTIONS } = await import('../src/artifacts/contract.ts');
+  const spec: ArtifactSpec = { model: 'cnn:4,8', loss: 'ce', classes: 3, input: [1, 8, 8], optimizer: 'adamw', seed: 0 };
+  const gpu = buildArtifacts({ ...spec, target: 'webgpu' }).manifest;
+  assert.deepEqual(gpu.session, { webgpu: { executionProviders: [{ name: 'webgpu', preferredLayout: 'NCHW' }], extra: { session: { disable_cpu_ep_fallback: '1' } } } });
+  // JSON round trip: what a page reads from manifest.json is the same object.
+  assert.deepEqual(JSON.parse(JSON.stringify(gpu)).session.webgpu, WEBGPU_SESSION_OPTIONS);
+  assert.equal(buildArtifacts(spec).manifest.session, undefined, 'CPU-target graphs name no WebGPU options');
+  // The runtime's own WebGPU sessions use the manifest's options (an ort stand-in records what it is given).
+  let given: unknown;
+  const ort = { env: { wasm: {} }, InferenceSession: { create: async (_m: unknown, o: unknown) => { given = o; return { inputNames: [], outputNames: [] }; } } };
+  await Session.create(new Uint8Array(), { runtime: 'web', ort, providers: ['webgpu'] });
+  const o = given as { executionProviders: unknown[]; extra: unknown };
+  assert.deepEqual({ executionProviders: o.executionProviders, extra: o.extra }, WEBGPU_SESSION_OPTIONS);
+});

@@ -21,7 +21,7 @@ import { initParams } from '../models/params.ts';
 import type { ImportedModel } from '../models/onnx_import.ts';
 import { forwardModel, importedFeatures, parseModelSpec, type HeadSpec } from '../models/zoo.ts';
 import { optimizerState, optimizerUpdate, parseOptimizerSpec } from '../optim/optimizers.ts';
-import { FILES, GRAD_NORM, MANIFEST_FORMAT, TENSORS, checkpointBytes, termOutput, updated, type ArtifactSpec, type Manifest, type ManifestHyperparameter, type NamedTensor, type TensorInfo, type Unscheduled } from './contract.ts';
+import { FILES, GRAD_NORM, MANIFEST_FORMAT, TENSORS, WEBGPU_SESSION_OPTIONS, checkpointBytes, termOutput, updated, type ArtifactSpec, type Manifest, type ManifestHyperparameter, type NamedTensor, type TensorInfo, type Unscheduled } from './contract.ts';
 
 export { FILES, checkpointBytes, type ArtifactSpec, type Manifest };
 import { VERSION } from '../version.ts';
@@ -206,6 +206,7 @@ export function buildArtifacts(spec: ArtifactSpec, imported?: ImportedModel, par
     ...(training.unscheduled.length ? { unscheduled: training.unscheduled } : {}),
     carried,
     checkpoint: FILES.checkpoint,
+    ...(spec.target === 'webgpu' ? { session: { webgpu: WEBGPU_SESSION_OPTIONS } } : {}),
   };
   return {
     manifest,

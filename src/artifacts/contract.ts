@@ -97,6 +97,21 @@ export interface TensorInfo {
 export type ManifestHyperparameter = HyperparameterInfo;
 export type { Unscheduled };
 
+/**
+ * What an onnxruntime-web session needs to run `--target webgpu` graphs on the GPU
+ * alone: the WebGPU provider with the NCHW layout (its default, NHWC, transforms
+ * the training graphs' convolutions with int64 Gathers it has no kernel for, and
+ * the CNN training graphs are then refused), and no CPU fallback (a node that
+ * fell back would copy every tensor it touches each step). The runtime uses this
+ * object, and the manifest of a WebGPU-target build carries it as
+ * `session.webgpu`, so a page of one's own can pass it to
+ * `InferenceSession.create` as it is.
+ */
+export const WEBGPU_SESSION_OPTIONS = {
+  executionProviders: [{ name: 'webgpu', preferredLayout: 'NCHW' }],
+  extra: { session: { disable_cpu_ep_fallback: '1' } },
+} as const;
+
 export interface Manifest {
   format: typeof MANIFEST_FORMAT;
   lossgraph: string;
@@ -113,6 +128,8 @@ export interface Manifest {
   /** Trainable parameters, then state (running statistics), then optimizer state: what the checkpoint holds. */
   carried: { name: string; shape: number[]; kind: 'parameter' | 'state' | 'optimizer' }[];
   checkpoint: string;
+  /** Session options every graph of this build needs, per runtime (`webgpu` for a WebGPU-target build). */
+  session?: { webgpu?: typeof WEBGPU_SESSION_OPTIONS };
 }
 
 /** Whether version `a` is newer than `b` (major.minor.patch; a pre-release tag is ignored). */

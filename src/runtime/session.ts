@@ -6,6 +6,7 @@
 import type * as ortTypes from 'onnxruntime-common';
 import { ProviderError } from '../errors.ts';
 import type { AnyTypedArray, DType } from '../onnx/dtype.ts';
+import { WEBGPU_SESSION_OPTIONS } from '../artifacts/contract.ts';
 
 export type ExecutionProvider = 'cpu' | 'cuda';
 export type RuntimeName = 'node' | 'web';
@@ -107,12 +108,12 @@ export class Session {
     const providers = opts.providers ?? [runtime === 'web' ? 'wasm' : ep];
     const webgpu = providers[0] === 'webgpu';
     const options: ortTypes.InferenceSession.SessionOptions = {
-      // NCHW: the WebGPU provider's default NHWC layout transform inserts int64 Gathers it cannot run.
-      executionProviders: providers.map((p) => (p === 'webgpu' ? { name: 'webgpu', preferredLayout: 'NCHW' } as ortTypes.InferenceSession.ExecutionProviderConfig : p)),
+      // The WebGPU provider as the artifacts' contract says (NCHW layout; see WEBGPU_SESSION_OPTIONS).
+      executionProviders: providers.map((p) => (p === 'webgpu' ? { ...WEBGPU_SESSION_OPTIONS.executionProviders[0] } as ortTypes.InferenceSession.ExecutionProviderConfig : p)),
       graphOptimizationLevel: 'all',
     };
     if (webgpu) {
-      options.extra = { session: { disable_cpu_ep_fallback: '1' } };
+      options.extra = structuredClone(WEBGPU_SESSION_OPTIONS.extra) as ortTypes.InferenceSession.SessionOptions['extra'];
       if (opts.gpuOutputs?.length) options.preferredOutputLocation = Object.fromEntries(opts.gpuOutputs.map((n) => [n, 'gpu-buffer' as const]));
     }
     if (runtime === 'node' && opts.threads) options.intraOpNumThreads = opts.threads;
