@@ -33,3 +33,20 @@ export class ProviderError extends LossgraphError {
 export class GraphError extends LossgraphError {
   override readonly code = 'LOSSGRAPH_GRAPH';
 }
+
+/**
+ * One field of a spec given to the API is out of range or malformed. The message
+ * names the field as the API spells it (`classWeights: 2 class weights for 6
+ * classes`); the CLI names its option instead (`--class-weights: ...`), so
+ * neither reader meets the other's vocabulary.
+ */
+export class FieldError extends ArgumentError {
+  constructor(readonly field: string, readonly detail: string) {
+    super(`${field}${detail}`);
+  }
+
+  /** The message as the CLI says it: the field's option, e.g. `--class-weights`. */
+  get asOption(): string {
+    return `--${this.field.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}${this.detail}`;
+  }
+}

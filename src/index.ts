@@ -3,7 +3,7 @@ export { Graph, Value, OPSET, TARGETS, type Node, type Target } from './graph/gr
 export type { Dim, Shape } from './graph/shape.ts';
 export { grad } from './autograd/grad.ts';
 export { registerGradient, registeredOps, type GradRule, type GradContext } from './autograd/registry.ts';
-export { LossgraphError } from './errors.ts';
+export { ArgumentError, ArtifactError, DataError, FieldError, LossgraphError, ProviderError } from './errors.ts';
 export { knownLosses, lossDefinition } from './losses/registry.ts';
 export { buildLoss, parseLossSpec, type CompiledLoss, type Hyperparameter, type LossSpec } from './losses/compile.ts';
 export { sigmaAtEpoch, type SigmaSchedule } from './losses/gaussian_kl.ts';

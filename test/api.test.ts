@@ -34,3 +34,35 @@ test('the public API imports an ONNX model from its bytes and builds artifacts o
   assert.deepEqual(api.cudaProblems(decodeModel(built.files[api.FILES.inference]!)), []);
   assert.ok(api.IMPORTABLE_OPS.includes('Conv'));
 });
+
+test('the API takes a feature vector [F] for an MLP, and its errors name fields, not command-line flags (issue 26 item 11)', async () => {
+  const api = await import('../src/index.ts');
+  const spec = { model: 'mlp:8', loss: 'ce', classes: 3, input: [4] as [number], optimizer: 'adamw', seed: 0 };
+  const built = api.buildArtifacts(spec);
+  const input = built.manifest.graphs.inference.inputs.find((i) => i.name === 'input')!;
+  assert.deepEqual(input.shape, ['batch', 4]);
+  // It trains: three examples of four features, the loss falls.
+  const session = await api.TrainingSession.fromBuilt(built);
+  const batch = { images: Float32Array.from([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0]), labels: BigInt64Array.from([0n, 1n, 2n]) };
+  const first = await session.runTrainStep(batch, 0.05);
+  let last = first;
+  for (let i = 0; i < 30; i++) last = await session.runTrainStep(batch, 0.05);
+  assert.ok(last < first / 2, `${first} -> ${last}`);
+  // What an API caller gets wrong is said in the API's words, with a FieldError naming the field.
+  const refusals: [Record<string, unknown>, string, RegExp][] = [
+    [{ input: [4, 4] }, 'input', /^input must be \[C, H, W\] .* or \[F\] .* got \[4,4\]$/],
+    [{ model: 'cnn:4', input: [4] }, 'input', /^input \[4\] is a feature vector, which only mlp and linear models read; 'cnn:4' needs images \[C, H, W\]$/],
+    [{ classes: 1 }, 'classes', /^classes must be an integer >= 2, got 1$/],
+    [{ classWeights: [1, 2] }, 'classWeights', /^classWeights: 2 class weights for 3 classes$/],
+    [{ clipGradNorm: -1 }, 'clipGradNorm', /^clipGradNorm must be a positive number, got -1$/],
+  ];
+  for (const [over, field, says] of refusals) {
+    assert.throws(() => api.buildArtifacts({ ...spec, ...over } as never), (e: unknown) => {
+      assert.ok(e instanceof api.FieldError, String(e));
+      assert.equal(e.field, field);
+      assert.match(e.message, says);
+      assert.doesNotMatch(e.message, /--/);
+      return true;
+    });
+  }
+});

@@ -139,5 +139,5 @@ test('--clip-grad-norm: the update equals the unclipped one scaled by min(1, c /
     await clipped.release();
   }
   await plain.release();
-  assert.throws(() => buildArtifacts({ ...spec, clipGradNorm: 0 }), /--clip-grad-norm must be a positive number, got 0/);
+  assert.throws(() => buildArtifacts({ ...spec, clipGradNorm: 0 }), /clipGradNorm must be a positive number, got 0/);
 });

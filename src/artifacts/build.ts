@@ -11,7 +11,7 @@
 // training graph and comes back as the output `X.updated`.
 import { EXACT_LIMIT } from '../models/dropout.ts';
 import { grad } from '../autograd/grad.ts';
-import { ArgumentError, LossgraphError } from '../errors.ts';
+import { ArgumentError, FieldError, LossgraphError } from '../errors.ts';
 import { lowerForCuda } from '../graph/cuda_forms.ts';
 import { Graph, OPSET, TARGETS, type Value } from '../graph/graph.ts';
 import { buildLoss, parseLossSpec, predictions, type LossSpec } from '../losses/compile.ts';
@@ -40,30 +40,35 @@ function headFor(spec: ArtifactSpec, loss: LossSpec): HeadSpec {
   return { kind: 'logits', classes: spec.classes };
 }
 
-function checkWeights(what: string, flag: string, weights: readonly number[] | undefined, count: number, per: string): void {
+function checkWeights(what: string, field: string, weights: readonly number[] | undefined, count: number, per: string): void {
   if (!weights) return;
-  if (weights.length !== count) throw new LossgraphError(`${flag}: ${weights.length} ${what} for ${count} ${per}`);
+  if (weights.length !== count) throw new FieldError(field, `: ${weights.length} ${what} for ${count} ${per}`);
   const bad = weights.findIndex((w) => !Number.isFinite(w) || w < 0);
-  if (bad >= 0) throw new LossgraphError(`${flag}: ${what.replace(/s$/, '')} ${bad} is ${weights[bad]}; weights must be finite and >= 0`);
-  if (!weights.some((w) => w > 0)) throw new LossgraphError(`${flag}: every ${what.replace(/s$/, '')} is 0`);
+  if (bad >= 0) throw new FieldError(field, `: ${what.replace(/s$/, '')} ${bad} is ${weights[bad]}; weights must be finite and >= 0`);
+  if (!weights.some((w) => w > 0)) throw new FieldError(field, `: every ${what.replace(/s$/, '')} is 0`);
 }
 
 function validate(spec: ArtifactSpec): void {
-  if (!Number.isInteger(spec.classes) || spec.classes < 2) throw new LossgraphError(`--classes must be an integer >= 2, got ${spec.classes}`);
-  if (spec.input.length !== 3 || spec.input.some((d) => !Number.isInteger(d) || d < 1)) {
-    throw new LossgraphError(`--input must be CxHxW with positive integers, e.g. 1x28x28, got ${spec.input.join('x')}`);
+  // Worded for the API; the CLI says its option for the field (FieldError).
+  if (!Number.isInteger(spec.classes) || spec.classes < 2) throw new FieldError('classes', ` must be an integer >= 2, got ${spec.classes}`);
+  const input = Array.isArray(spec.input) ? spec.input : [];
+  if (![1, 3].includes(input.length) || input.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new FieldError('input', ` must be [C, H, W] (an image, e.g. [1, 28, 28]; 1x28x28 on the command line) or [F] (F features, for mlp and linear models) of positive integers, got ${JSON.stringify(spec.input)}`);
   }
-  if (!Number.isInteger(spec.seed)) throw new LossgraphError(`--seed must be an integer, got ${spec.seed}`);
+  if (input.length === 1 && !/^(mlp|linear)\b/.test(spec.model)) {
+    throw new FieldError('input', ` [${input[0]}] is a feature vector, which only mlp and linear models read; '${spec.model}' needs images [C, H, W]`);
+  }
+  if (!Number.isInteger(spec.seed)) throw new FieldError('seed', ` must be an integer, got ${spec.seed}`);
   if (spec.clipGradNorm !== undefined && !(spec.clipGradNorm > 0 && Number.isFinite(spec.clipGradNorm))) {
-    throw new LossgraphError(`--clip-grad-norm must be a positive number, got ${spec.clipGradNorm}`);
+    throw new FieldError('clipGradNorm', ` must be a positive number, got ${spec.clipGradNorm}`);
   }
-  if (spec.target !== undefined && !TARGETS.includes(spec.target)) throw new ArgumentError(`--target ${spec.target}: use ${TARGETS.join(', ')}`);
+  if (spec.target !== undefined && !TARGETS.includes(spec.target)) throw new FieldError('target', ` '${spec.target}': use ${TARGETS.join(', ')}`);
   // The WebGPU form of dropout hashes in exact float32 arithmetic (models/dropout.ts).
   if (spec.target === 'webgpu' && Math.abs(spec.seed) >= EXACT_LIMIT) {
-    throw new ArgumentError(`--seed ${spec.seed}: for --target webgpu the seed must lie strictly between -${EXACT_LIMIT} and ${EXACT_LIMIT}`);
+    throw new FieldError('seed', ` ${spec.seed}: for the webgpu target the seed must lie strictly between -${EXACT_LIMIT} and ${EXACT_LIMIT}`);
   }
-  checkWeights('class weights', '--class-weights', spec.classWeights, spec.classes, 'classes');
-  checkWeights('importance weights', '--importance-weights', spec.importanceWeights, spec.classes - 1, 'thresholds (K-1)');
+  checkWeights('class weights', 'classWeights', spec.classWeights, spec.classes, 'classes');
+  checkWeights('importance weights', 'importanceWeights', spec.importanceWeights, spec.classes - 1, 'thresholds (K-1)');
 }
 
 interface Assembled {

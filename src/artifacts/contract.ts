@@ -53,14 +53,22 @@ export const termOutput = (label: string): string => `loss/${label}`;
 /** The training graph's output of the global gradient norm (before clipping), when clipping is on. */
 export const GRAD_NORM = 'grad_norm';
 
+/** One example's shape: [C, H, W] for images, [F] for a feature vector. */
+export type InputShape = [number, number, number] | [number];
+
+/** The shape as an image's [C, H, W]: a feature vector [F] is one row of F grey pixels. */
+export function imageShape(input: InputShape): [number, number, number] {
+  return input.length === 1 ? [1, 1, input[0]] : input;
+}
+
 export interface ArtifactSpec {
   /** e.g. 'mlp:512' or 'cnn:32,64,128'. */
   model: string;
   /** A loss spec, e.g. 'ce + 0.5*gaussian_kl(sigma=2)'. */
   loss: string;
   classes: number;
-  /** One example's shape [C, H, W]. */
-  input: [number, number, number];
+  /** One example's shape: [C, H, W] images, or [F] feature vectors (mlp and linear models). */
+  input: InputShape;
   /** 'sgd', 'adamw', or with options, e.g. 'sgd:momentum=0.9,nesterov=1'. */
   optimizer: string;
   seed: number;

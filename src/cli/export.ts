@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { Jimp } from 'jimp';
 import { buildArtifacts } from '../artifacts/build.ts';
-import { FILES, bakeInference, type Manifest } from '../artifacts/contract.ts';
+import { FILES, bakeInference, imageShape, type Manifest } from '../artifacts/contract.ts';
 import { beginFolder } from '../artifacts/folders.ts';
 import { readImportedModel } from '../artifacts/model_file.ts';
 import { readExample, splitDataset } from '../data/dataset.ts';
@@ -97,7 +97,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
     throw new ArtifactError(`${out} exists and is not a lossgraph export; choose another --out (or --force to replace it)`);
   }
   const data = await loadData(config.data, config.dataOptions);
-  const [c, h, w] = manifest.spec.input;
+  const [c, h, w] = imageShape(manifest.spec.input);
   if (c !== 1 && c !== 3) throw new ArtifactError(`${run}: the page classifies images of 1 or 3 channels; this model takes ${c}`);
   if (data.task && data.task !== 'classification') throw new ArtifactError(`${run}: the page shows single-label classifiers; this run is ${data.task}`);
 
@@ -121,7 +121,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
       const file = `samples/${samples.length}.png`;
       const x = new Float32Array(size);
       readExample(data, i, x);
-      writeFileSync(join(tmp, file), await examplePng(x, manifest.spec.input));
+      writeFileSync(join(tmp, file), await examplePng(x, imageShape(manifest.spec.input)));
       samples.push({ file, label: data.classNames[data.labels[i]!]! });
     }
     const meta: BundleMeta = {

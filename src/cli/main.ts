@@ -1,7 +1,8 @@
 // The lossgraph command line.
 import { readFileSync } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
-import { ArgumentError, LossgraphError } from '../errors.ts';
+import { ArgumentError, FieldError, LossgraphError } from '../errors.ts';
+import type { InputShape } from '../artifacts/contract.ts';
 import { TARGETS } from '../graph/graph.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { knownLosses } from '../losses/registry.ts';
@@ -109,7 +110,7 @@ export async function main(given: string[]): Promise<number> {
         .option('model', { type: 'string', demandOption: true, describe: "mlp:WIDTHS, cnn:FILTERS or an ONNX model, e.g. mlp:512, cnn:32,64,128 or 'onnx:resnet18.onnx;head=replace;train=head' (docs/import.md)" })
         .option('loss', { type: 'string', demandOption: true, describe: "loss spec, e.g. 'ce + 0.5*gaussian_kl(sigma=2)'" })
         .option('classes', { type: 'number', demandOption: true, describe: 'number of classes K' })
-        .option('input', { type: 'string', demandOption: true, describe: 'one example as CxHxW, e.g. 1x28x28' })
+        .option('input', { type: 'string', demandOption: true, describe: 'one example as CxHxW, e.g. 1x28x28, or F features for an mlp, e.g. 16' })
         .option('optimizer', { type: 'string', default: 'adamw', describe: 'sgd or adamw, optionally with options: sgd:momentum=0.9,nesterov=1,weight_decay=5e-4' })
         .option('seed', { type: 'number', default: 0 })
         .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param w=0.7' })
@@ -121,8 +122,9 @@ export async function main(given: string[]): Promise<number> {
         .option('out', { type: 'string', demandOption: true, describe: 'folder to write' })
         .option('json', { type: 'boolean', default: false, describe: 'print one JSON object with the paths' }),
       async (args) => {
-        const dims = /^(\d+)x(\d+)x(\d+)$/.exec(args.input);
-        if (!dims) throw new ArgumentError(`--input ${args.input}: expected CxHxW, e.g. 1x28x28`);
+        // CxHxW for images, F for a feature vector (mlp and linear models).
+        const dims = /^\d+(x\d+x\d+)?$/.test(args.input) ? args.input.split('x').map(Number) : undefined;
+        if (!dims) throw new ArgumentError(`--input ${args.input}: expected CxHxW, e.g. 1x28x28, or F features for an mlp, e.g. 16`);
         let hierarchy: Record<string, number[]> | undefined;
         if (args.groups !== undefined) {
           try {
@@ -138,7 +140,7 @@ export async function main(given: string[]): Promise<number> {
           model: args.model,
           loss: args.loss,
           classes: args.classes,
-          input: [Number(dims[1]), Number(dims[2]), Number(dims[3])],
+          input: dims as InputShape,
           optimizer: args.optimizer,
           seed: args.seed,
           lossParams,
@@ -249,7 +251,7 @@ export async function main(given: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof LossgraphError) {
-      process.stderr.write(`lossgraph: ${oneLine(e.message)}\n`);
+      process.stderr.write(`lossgraph: ${oneLine(e instanceof FieldError ? e.asOption : e.message)}\n`);
       // Ctrl-C: the shell's convention, 128 + SIGINT.
       return e.name === 'Interrupted' ? 130 : 2;
     }

@@ -31,7 +31,7 @@ function assertCudaAccepts(manifest: Manifest, training: Uint8Array): void {
 }
 
 export interface TrainBatch {
-  /** [B, C, H, W] images, row-major. */
+  /** [B, C, H, W] images (or [B, F] features, for an input of [F]), row-major. */
   images: Float32Array;
   labels: BigInt64Array;
   /** [B, K] soft, multi-hot or regression targets, for losses that need them. */
