@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { Jimp } from 'jimp';
 import { LossgraphError } from '../src/errors.ts';
+import { makePng } from './helpers/png.ts';
 
 const BIN = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));
 const root = mkdtempSync(join(tmpdir(), 'lossgraph-corpus-'));
@@ -86,7 +87,9 @@ let otherRun = '';
 const cases: Case[] = [
   // images
   { name: 'a corrupt JPEG', args: async () => train('--data', `folder:${await folderWith('corrupt-jpeg', { 'bad.jpg': Buffer.concat([(await jpeg()).subarray(0, 20), Buffer.alloc(50, 7)]) })}`), says: /bad\.jpg: cannot decode image .*--skip-bad/ },
-  { name: 'a truncated PNG', args: async () => train('--data', `folder:${await folderWith('trunc-png', { 'cut.png': (await png(40, 40)).subarray(0, 60) })}`), says: /cut\.png: cannot decode image/ },
+  { name: 'a PNG whose pixel data stops after 2 of its 8 rows (issue 27 item 5)', args: async () => train('--data', `folder:${await folderWith('short-png', { 'short.png': makePng({ width: 8, height: 8, keepBytes: 2 * 25 }) })}`), says: /short\.png: the PNG is truncated \(its pixel data holds 50 of the 200 bytes its header promises\) \(use --skip-bad/ },
+  { name: 'a 70-byte PNG claiming 60000x60000 pixels (issue 27 item 5)', args: async () => train('--data', `folder:${await folderWith('huge-png', { 'huge.png': makePng({ width: 60000, height: 60000, keepBytes: 0 }) })}`), says: /huge\.png: 60000x60000 is 3600 megapixels; images above 100 megapixels are refused/ },
+  { name: 'a truncated PNG', args: async () => train('--data', `folder:${await folderWith('trunc-png', { 'cut.png': (await png(40, 40)).subarray(0, 60) })}`), says: /cut\.png: the PNG is truncated/ },
   { name: 'a zero-byte JPEG', args: async () => train('--data', `folder:${await folderWith('zero-jpeg', { 'empty.jpg': Buffer.alloc(0) })}`), says: /empty\.jpg: cannot decode image/ },
   { name: 'a zero-byte PNG', args: async () => train('--data', `folder:${await folderWith('zero-png', { 'empty.png': Buffer.alloc(0) })}`), says: /empty\.png: cannot decode image/ },
   { name: 'a text file named .jpg', args: async () => train('--data', `folder:${await folderWith('text-jpg', { 'note.jpg': 'not an image at all' })}`), says: /note\.jpg: cannot decode image/ },

@@ -85,3 +85,25 @@ test('images decode with jimp to CHW floats, resized; corrupt files are named', 
   writeFileSync(broken, Buffer.from([0xff, 0xd8, 0xff, 0x00, 0x01]));
   await assert.rejects(decodeImage(broken, { width: 8, height: 8, channels: 1 }), (e: Error) => e instanceof LossgraphError && e.message.startsWith(`${broken}: cannot decode image`) && !e.message.includes('\n'));
 });
+
+test('PNGs: short pixel data is refused every time, never decoded from uninitialised memory; every colour type, depth and interlacing that is whole decodes (issue 27 item 5)', async () => {
+  const { makePng } = await import('./helpers/png.ts');
+  const d = dir();
+  const size = { width: 4, height: 4, channels: 3 } as const;
+  const short = join(d, 'short.png');
+  writeFileSync(short, makePng({ width: 8, height: 8, keepBytes: 50 }));
+  const outcomes = new Set<string>();
+  for (let i = 0; i < 30; i++) outcomes.add(await decodeImage(short, size).then(() => 'decoded', (e: Error) => e.message));
+  assert.deepEqual([...outcomes], [`${short}: the PNG is truncated (its pixel data holds 50 of the 200 bytes its header promises)`]);
+  // Interlaced data one byte short of its seven passes is refused too (9 x 7 RGB: 203 bytes over the
+  // seven passes; that whole interlaced images decode, below, checks the count against jimp's decoder).
+  await assert.rejects(decodeImage(makePng({ width: 9, height: 7, interlaced: true, keepBytes: 202 }), size), /holds 202 of the 203 bytes/);
+  for (const o of [{ colorType: 0, bitDepth: 1 }, { colorType: 0, bitDepth: 16 }, { colorType: 2, bitDepth: 16 }, { colorType: 3, bitDepth: 4 }, { colorType: 4, bitDepth: 8 }, { colorType: 6, bitDepth: 8 }, { colorType: 6, bitDepth: 8, interlaced: true }, { colorType: 0, bitDepth: 2, interlaced: true }] as const) {
+    const x = await decodeImage(makePng({ width: 9, height: 7, ...o }), size);
+    assert.equal(x.length, 48, JSON.stringify(o));
+  }
+  // The budget is read from the header, before anything is allocated for pixels.
+  const before = process.memoryUsage().rss;
+  await assert.rejects(decodeImage(makePng({ width: 60000, height: 60000, keepBytes: 0 }), size), /60000x60000 is 3600 megapixels; images above 100 megapixels are refused/);
+  assert.ok(process.memoryUsage().rss - before < 200e6);
+});
