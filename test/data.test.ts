@@ -1,6 +1,6 @@
 // Loaders on files the tests write themselves.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -9,6 +9,8 @@ import { Jimp } from 'jimp';
 import { LossgraphError } from '../src/errors.ts';
 import { encodeIdx, readIdx, readIdxSplit } from '../src/data/idx.ts';
 import { decodeImage } from '../src/data/image.ts';
+import { loadCsv } from '../src/data/csv.ts';
+import { loadIdxDataset } from '../src/data/fashion.ts';
 import { gatherExamples, range, shuffledBatches } from '../src/data/batches.ts';
 import type { Dataset } from '../src/data/dataset.ts';
 import { Rng } from '../src/models/random.ts';
@@ -106,4 +108,43 @@ test('PNGs: short pixel data is refused every time, never decoded from uninitial
   const before = process.memoryUsage().rss;
   await assert.rejects(decodeImage(makePng({ width: 60000, height: 60000, keepBytes: 0 }), size), /60000x60000 is 3600 megapixels; images above 100 megapixels are refused/);
   assert.ok(process.memoryUsage().rss - before < 200e6);
+});
+
+test('CSV headers: a UTF-8 byte-order mark does not hide the first column, a name given twice is refused, an identifier column is not taken for 4 billion classes (issue 27 items 6, 21)', () => {
+  const d = dir();
+  const bom = join(d, 'bom.csv');
+  writeFileSync(bom, '\ufefflabel,x,y\n0,1.5,2\n1,0.5,7\n0,2.5,1\n');
+  const data = loadCsv(bom);
+  assert.deepEqual(data.classNames, ['0', '1']);
+  assert.deepEqual(Array.from(data.labels), [0, 1, 0]);
+  assert.deepEqual(data.shape, [1, 1, 2]);
+  const twice = join(d, 'twice.csv');
+  writeFileSync(twice, 'label,x,label\n0,1,1\n1,2,0\n');
+  assert.throws(() => loadCsv(twice), /twice\.csv: columns 1 and 3 are both named 'label'; column names must differ$/);
+  const ids = join(d, 'ids.csv');
+  writeFileSync(ids, 'x,label\n1,0\n2,4294967296\n');
+  assert.throws(() => loadCsv(ids), /ids\.csv:3: label 4294967296 in column 'label' would make 4294967296 \+ 1 classes \(at most 100000\)/);
+});
+
+test('a million CSV rows and a million IDX images load: nothing spreads a whole column into one call (issue 27 item 15)', () => {
+  const d = dir();
+  const n = 1_000_000;
+  const csv = join(d, 'big.csv');
+  const lines = ['a,b,label'];
+  for (let i = 0; i < n; i++) lines.push(`${i % 7},${i % 11},${i % 3}`);
+  writeFileSync(csv, `${lines.join('\n')}\n`);
+  const table = loadCsv(csv);
+  assert.equal(table.count, n);
+  assert.deepEqual(table.classNames, ['0', '1', '2']);
+  const idx = join(d, 'idx');
+  mkdirSync(idx);
+  const images = (m: number) => { const h = Buffer.alloc(16); h.writeUInt32BE(0x803, 0); h.writeUInt32BE(m, 4); h.writeUInt32BE(1, 8); h.writeUInt32BE(1, 12); return Buffer.concat([h, Buffer.alloc(m)]); };
+  const labels = (m: number) => { const h = Buffer.alloc(8); h.writeUInt32BE(0x801, 0); h.writeUInt32BE(m, 4); return Buffer.concat([h, Buffer.from(Array.from({ length: m }, (_, i) => i % 10))]); };
+  writeFileSync(join(idx, 'train-images-idx3-ubyte'), images(n));
+  writeFileSync(join(idx, 'train-labels-idx1-ubyte'), labels(n));
+  writeFileSync(join(idx, 't10k-images-idx3-ubyte'), images(10));
+  writeFileSync(join(idx, 't10k-labels-idx1-ubyte'), labels(10));
+  const set = loadIdxDataset(idx, 'idx');
+  assert.equal(set.count, n + 10);
+  assert.equal(set.classNames.length, 10);
 });

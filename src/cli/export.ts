@@ -127,7 +127,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
     const meta: BundleMeta = {
       classes: data.classNames,
       ...(data.ordinal ? { ordinal: data.ordinal } : {}),
-      ...(data.hierarchy ? { hierarchy: Object.fromEntries(Object.entries(data.hierarchy).map(([level, groups]) => [level, { groups, names: Array.from({ length: Math.max(...groups) + 1 }, (_, g) => `${level} ${g}`) }])) } : {}),
+      ...(data.hierarchy ? { hierarchy: Object.fromEntries(Object.entries(data.hierarchy).map(([level, groups]) => [level, { groups, names: Array.from({ length: groups.reduce((a, b) => Math.max(a, b), -1) + 1 }, (_, g) => `${level} ${g}`) }])) } : {}),
       preprocess: {
         channels: c as 1 | 3,
         height: h,

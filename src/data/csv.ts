@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { DataError } from '../errors.ts';
-import type { Dataset } from './dataset.ts';
+import { MAX_CLASSES, maxOf, type Dataset } from './dataset.ts';
 
 export interface CsvOptions {
   /** The single label column (default 'label', else the last column). */
@@ -25,12 +25,19 @@ export function readCsv(path: string): { header: string[]; rows: string[][] } {
   }
   let rows: string[][];
   try {
-    rows = parse(text, { skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
+    // bom: a UTF-8 byte-order mark (Excel writes one) would otherwise hide the first column's name.
+    rows = parse(text, { bom: true, skip_empty_lines: true, trim: true, relax_column_count: true }) as string[][];
   } catch (e) {
     throw new DataError(`${path}: not valid CSV (${String((e as Error).message).split('\n')[0]})`);
   }
   if (rows.length < 2) throw new DataError(`${path}: needs a header row and at least one data row`);
   const header = rows[0]!;
+  // A name twice would make --label-column (and the default 'label') pick one silently.
+  const seen = new Map<string, number>();
+  header.forEach((name, i) => {
+    if (seen.has(name)) throw new DataError(`${path}: columns ${seen.get(name)! + 1} and ${i + 1} are both named '${name}'; column names must differ`);
+    seen.set(name, i);
+  });
   rows.slice(1).forEach((row, r) => {
     if (row.length !== header.length) throw new DataError(`${path}:${r + 2}: ${row.length} fields, the header has ${header.length}`);
   });
@@ -115,10 +122,16 @@ export function loadCsv(path: string, o: CsvOptions | string = {}): Dataset {
   const empty = rawLabels.findIndex((l) => l === '');
   if (empty >= 0) throw new DataError(`${path}:${empty + 2}: the label column '${header[outputs[0]!]}' is empty`);
   const numeric = rawLabels.every((l) => /^\d+$/.test(l));
+  const top = numeric ? maxOf(rawLabels.map(Number)) : 0;
+  if (top >= MAX_CLASSES) {
+    const at = rawLabels.findIndex((l) => Number(l) === top);
+    throw new DataError(`${path}:${at + 2}: label ${rawLabels[at]} in column '${header[outputs[0]!]}' would make ${rawLabels[at]} + 1 classes (at most ${MAX_CLASSES}); integer labels are class numbers 0, 1, 2, ... — is this an identifier column?`);
+  }
   const classNames = numeric
-    ? Array.from({ length: Math.max(...rawLabels.map(Number)) + 1 }, (_, i) => String(i))
+    ? Array.from({ length: top + 1 }, (_, i) => String(i))
     : [...new Set(rawLabels)].sort();
-  const labels = Int32Array.from(rawLabels, (l) => (numeric ? Number(l) : classNames.indexOf(l)));
+  const index = new Map(classNames.map((name, i) => [name, i]));
+  const labels = Int32Array.from(rawLabels, (l) => (numeric ? Number(l) : index.get(l)!));
   return { ...base, labels, classNames };
 }
 

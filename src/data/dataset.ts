@@ -47,6 +47,20 @@ export interface Splits {
  * with its own test split keeps it; the rest is split 90/10 into train and
  * validation. Otherwise 80/10/10.
  */
+/**
+ * The largest of `values` (-Infinity for none), by a loop: Math.max(...values)
+ * passes every value as an argument and overflows the call stack beyond about
+ * 10^5 of them (a 200k-row CSV or IDX set crashed).
+ */
+export function maxOf(values: ArrayLike<number>): number {
+  let m = -Infinity;
+  for (let i = 0; i < values.length; i++) if (values[i]! > m) m = values[i]!;
+  return m;
+}
+
+/** Class labels run 0..K-1; a larger K is a column of identifiers, not of classes. */
+export const MAX_CLASSES = 100_000;
+
 export function splitDataset(d: Dataset, seed: number): Splits {
   const rng = new Rng(seed ^ 0x5eed);
   if (d.testFrom !== undefined) {

@@ -1,6 +1,6 @@
 // Fashion-MNIST and other MNIST-style IDX data sets.
 import { DataError } from '../errors.ts';
-import type { Dataset } from './dataset.ts';
+import { MAX_CLASSES, maxOf, type Dataset } from './dataset.ts';
 import { readIdxSplit } from './idx.ts';
 
 export const FASHION_MNIST_CLASSES = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
@@ -24,7 +24,8 @@ export function loadIdxDataset(dir: string, kind: 'fashion-mnist' | 'idx'): Data
   const labels = new Int32Array(count);
   labels.set(train.labels);
   labels.set(test.labels, train.count);
-  const classes = Math.max(...labels) + 1;
+  const classes = maxOf(labels) + 1;
+  if (classes > MAX_CLASSES) throw new DataError(`${dir}: labels go up to ${classes - 1}; class labels are 0..K-1 with K at most ${MAX_CLASSES}`);
   const fashion = kind === 'fashion-mnist';
   if (fashion && classes > 10) throw new DataError(`${dir}: labels go up to ${classes - 1}, Fashion-MNIST has 10 classes`);
   return {

@@ -15,7 +15,7 @@ export function validateGroups(groups: readonly number[], classes: number, where
   groups.forEach((v, k) => {
     if (!Number.isInteger(v) || v < 0) throw new LossgraphError(`${where}[${k}] = ${v} is not a group index (an integer >= 0)`);
   });
-  const n = Math.max(...groups) + 1;
+  const n = groups.reduce((a, b) => Math.max(a, b), -1) + 1;
   for (let gi = 0; gi < n; gi++) {
     if (!groups.includes(gi)) throw new LossgraphError(`${where}: group ${gi} has no classes (groups must be numbered 0..${n - 1})`);
   }
@@ -33,11 +33,11 @@ export function validateGroups(groups: readonly number[], classes: number, where
  * K = 32000, G = 10.)
  */
 export function groupLogProbs(g: Graph, logits: Value, groups: readonly number[]): Value {
-  const n = Math.max(...groups) + 1;
+  const n = groups.reduce((a, b) => Math.max(a, b), -1) + 1;
   const k = groups.length;
   const members: number[][] = Array.from({ length: n }, () => []);
   groups.forEach((gi, cls) => members[gi]!.push(cls));
-  const widest = Math.max(...members.map((m) => m.length));
+  const widest = members.reduce((a, m) => Math.max(a, m.length), 0);
   // Index k is the padding column appended to the logits.
   const order = members.flatMap((m) => [...m, ...Array<number>(widest - m.length).fill(k)]);
   const padded = members.some((m) => m.length < widest);
