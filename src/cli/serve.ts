@@ -69,17 +69,30 @@ export async function serve(dir: string, o: ServeOptions = {}): Promise<{ server
       for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
     },
   });
-  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
-    const why = refusal(root, req.url ?? '/');
-    if (why || (req.method !== 'GET' && req.method !== 'HEAD')) {
-      res.writeHead(why ? 403 : 405, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS });
-      res.end(why ? 'Forbidden\n' : 'Method not allowed\n');
+  const notFound = (res: ServerResponse) => {
+    if (res.headersSent) {
+      res.destroy();
       return;
     }
-    files(req, res, () => {
-      res.writeHead(404, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS });
-      res.end('Not found\n');
-    });
+    res.writeHead(404, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS });
+    res.end('Not found\n');
+  };
+  const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    // A re-export replaces the folder's files, so one can vanish between any two
+    // steps here. Such a request fails alone: a 404, or a cut connection once
+    // the headers are out. Unhandled, the file stream's error ended the server.
+    res.on('pipe', (file) => file.on('error', () => notFound(res)));
+    try {
+      const why = refusal(root, req.url ?? '/');
+      if (why || (req.method !== 'GET' && req.method !== 'HEAD')) {
+        res.writeHead(why ? 403 : 405, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS });
+        res.end(why ? 'Forbidden\n' : 'Method not allowed\n');
+        return;
+      }
+      files(req, res, () => notFound(res));
+    } catch {
+      notFound(res);
+    }
   });
   await new Promise<void>((ok, fail) => {
     server.once('error', (e: NodeJS.ErrnoException) => fail(new ArgumentError(e.code === 'EADDRINUSE' ? `port ${port} is in use; pick another with --port` : `cannot listen on ${o.host ?? '127.0.0.1'}:${port}: ${e.message}`)));

@@ -1,0 +1,63 @@
+// `lossgraph serve` while the folder changes under it: a re-export replaces
+// every file, so a file can vanish between sirv's stat and its open. Each such
+// request fails alone (404 or a cut connection); the server stays up. Before,
+// the file stream's ENOENT was uncaught (the server exited) and requests hung.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { serve } from '../src/cli/serve.ts';
+
+function get(url: string, path: string): Promise<number> {
+  const u = new URL(url);
+  return new Promise((resolve) => {
+    const req = request({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode!));
+      res.on('error', () => resolve(-1));
+      res.on('aborted', () => resolve(-1));
+    });
+    // A request that never ends is a hang: counted, not waited for.
+    req.setTimeout(5000, () => {
+      req.destroy();
+      resolve(0);
+    });
+    req.on('error', () => resolve(-1));
+    req.end();
+  });
+}
+
+test('a file that vanishes mid-request fails that request only; the server keeps serving (issue 27 item 14)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-serve-'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>x</title>');
+  const body = Buffer.alloc(1 << 20, 7);
+  writeFileSync(join(dir, 'model.onnx'), body);
+  writeFileSync(join(dir, 'spare.bin'), body);
+  const { server, url } = await serve(dir, { port: 0 });
+  const crashes: unknown[] = [];
+  const onCrash = (e: unknown) => crashes.push(e);
+  process.on('uncaughtException', onCrash);
+  try {
+    // Another process replaces the file as fast as it can: removed, then written again.
+    const churn = spawn('sh', ['-c', `while :; do rm -f model.onnx; cp spare.bin model.onnx; done`], { cwd: dir, stdio: 'ignore' });
+    const statuses = new Set<number>();
+    try {
+      for (let round = 0; round < 100 && crashes.length === 0; round++) {
+        for (const s of await Promise.all(Array.from({ length: 4 }, () => get(url, '/model.onnx')))) statuses.add(s);
+      }
+    } finally {
+      churn.kill();
+    }
+    assert.deepEqual(crashes.map(String), [], 'no uncaught exception');
+    assert.ok(!statuses.has(0), 'no request hung');
+    assert.ok(statuses.has(200), [...statuses].join(','));
+    assert.equal(await get(url, '/index.html'), 200, 'still serving');
+  } finally {
+    process.off('uncaughtException', onCrash);
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
