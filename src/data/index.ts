@@ -26,6 +26,15 @@ export interface DataOptions {
 
 export const DATA_FORMS = 'embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, images:CSV, csv:FILE';
 
+/**
+ * The folder a --data form scans for examples (folder:, utkface:, pets:), whose
+ * every subfolder is data; undefined for the forms that read named files.
+ */
+export function scannedFolder(spec: string): string | undefined {
+  const m = /^(folder|utkface|pets):(.+)$/.exec(spec);
+  return m ? m[2] : undefined;
+}
+
 export async function loadData(spec: string, o: DataOptions = {}): Promise<Dataset> {
   const at = spec.indexOf(':');
   const kind = at < 0 ? spec : spec.slice(0, at);

@@ -3,7 +3,7 @@
 // every epoch, metrics.jsonl, an atomic checkpoint every epoch, resume, and a
 // NaN guard that keeps the last good checkpoint.
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, parse, resolve, sep } from 'node:path';
 import cliProgress from 'cli-progress';
 import { buildArtifacts } from '../artifacts/build.ts';
 import { FILES, bakeInference, checkpointBytes, parseCheckpoint, type Manifest } from '../artifacts/contract.ts';
@@ -12,7 +12,7 @@ import { lockFolder } from '../artifacts/folders.ts';
 import { readImportedModel } from '../artifacts/model_file.ts';
 import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
-import { loadData, type DataOptions } from '../data/index.ts';
+import { loadData, scannedFolder, type DataOptions } from '../data/index.ts';
 import { ArtifactError, LossgraphError } from '../errors.ts';
 import type { Target } from '../graph/graph.ts';
 import { parseLossSpec } from '../losses/compile.ts';
@@ -332,7 +332,7 @@ function writeJsonl(out: string, history: readonly EpochRecord[]): void {
 export async function runTraining(config: RunConfig, out: string, hooks: RunHooks = {}, opts: { resume?: boolean; data?: Dataset; force?: boolean } = {}): Promise<RunResult> {
   const log = hooks.log ?? (() => {});
   assertProvider(config.ep);
-  if (!opts.resume) checkOutFolder(out, opts.force ?? false);
+  if (!opts.resume) checkOutFolder(out, opts.force ?? false, config.data);
   const data = opts.data ?? (await loadData(config.data, config.dataOptions));
   if (data.skipped) log(`skipped ${data.skipped} bad file(s) in ${data.source}`);
   const splits = splitDataset(data, config.seed);
@@ -485,10 +485,25 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
 }
 
 /**
+ * Where an --out (a run's or a grid's) may not be: the file system's root, or
+ * inside a folder that --data scans for examples (its own resume and eval would
+ * read the run as data).
+ */
+export function checkOutPlace(out: string, data?: string): void {
+  const full = resolve(out);
+  if (full === parse(full).root) throw new ArtifactError(`--out ${out} is the file system's root; name a folder for the results, e.g. --out runs/first`);
+  const scanned = data === undefined ? undefined : scannedFolder(data);
+  if (scanned !== undefined && (full === resolve(scanned) || full.startsWith(resolve(scanned) + sep))) {
+    throw new ArtifactError(`--out ${out} lies inside the data folder ${scanned}, whose subfolders are read as data; put the results elsewhere`);
+  }
+}
+
+/**
  * A new run's --out: its parent must exist and be a folder (a typo is not
  * silently created), and it must not hold another run unless `force`.
  */
-export function checkOutFolder(out: string, force: boolean): void {
+export function checkOutFolder(out: string, force: boolean, data?: string): void {
+  checkOutPlace(out, data);
   const parent = dirname(resolve(out));
   if (!existsSync(parent)) throw new ArtifactError(`--out ${out}: the folder ${parent} does not exist; create it first`);
   if (!statSync(parent).isDirectory()) throw new ArtifactError(`--out ${out}: ${parent} is a file, not a folder`);
