@@ -3,7 +3,7 @@
 // disk; through the TypeScript API, a LossgraphError with a stable code.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, lstatSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
@@ -22,7 +22,7 @@ function snapshot(dir: string): Record<string, string> {
   const walk = (d: string) => {
     for (const name of readdirSync(d)) {
       const p = join(d, name);
-      const st = statSync(p);
+      const st = lstatSync(p); // links are entries, not followed (some cases are dangling or loops)
       if (st.isDirectory()) walk(p);
       else out[relative(dir, p)] = `${st.size}:${st.mtimeMs}`;
     }
@@ -104,6 +104,14 @@ const cases: Case[] = [
   { name: 'a UTKFace name with a negative age', args: async () => { const d = join(root, 'utk2'); mkdirSync(d, { recursive: true }); writeFileSync(join(d, '-5_0_1_2017.jpg'), await jpeg()); return train('--data', `utkface:${d}`); }, says: /-5_0_1_2017\.jpg: not a UTKFace file name/ },
   { name: 'a UTKFace age no person reaches', args: async () => { const d = join(root, 'utk3'); mkdirSync(d, { recursive: true }); writeFileSync(join(d, '999_0_1_2017.jpg'), await jpeg()); return train('--data', `utkface:${d}`); }, says: /999_0_1_2017\.jpg: age 999 is not a plausible age .*--skip-bad/ },
   // IDX
+  // Lines that said the wrong thing (issue 27 item 22).
+  { name: 'an IDX set of 0 images (item 22)', args: async () => { const d = await idxDir('idx-empty', idxFile([0, 2, 2], []), idxFile([0], [])); writeFileSync(join(d, 't10k-images-idx3-ubyte.gz'), gzipSync(idxFile([0, 2, 2], []))); writeFileSync(join(d, 't10k-labels-idx1-ubyte.gz'), gzipSync(idxFile([0], []))); return train('--data', `idx:${d}`); }, says: /idx-empty: the train images file holds 0 images$/ },
+  { name: 'a CSV naming a dangling symbolic link (item 22)', args: () => { const p = join(root, 'dangling.csv'); if (!existsSync(p)) symlinkSync(join(root, 'gone.csv'), p); return train('--data', `csv:${p}`); }, says: /dangling\.csv: a symbolic link to .*gone\.csv, which does not exist$/ },
+  { name: 'a data folder that is a loop of symbolic links (item 22)', args: () => { const a = join(root, 'loop-a'); if (!existsSync(join(root, 'loop-b'))) { symlinkSync(join(root, 'loop-b'), a); symlinkSync(a, join(root, 'loop-b')); } return train('--data', `folder:${a}`); }, says: /loop-a: a loop of symbolic links$/ },
+  { name: 'a class folder that is a dangling link (item 22)', args: async () => { const d = await folderWith('dangling-class', {}); if (!existsSync(join(d, 'c'))) symlinkSync(join(root, 'nowhere'), join(d, 'c')); return train('--data', `folder:${d}`); }, says: /dangling-class\/c: a symbolic link to .*nowhere, which does not exist$/ },
+  { name: 'a CSV cell beyond float32 (item 22)', args: () => train('--data', `csv:${csv('huge-cell.csv', 'x,label\n1,0\n1e39,1\n2,0\n3,1\n')}`), says: /huge-cell\.csv:3: column 'x' holds '1e39', beyond float32's range/ },
+  { name: 'build --embedding-dim NaN (item 22)', args: () => ['build', '--model', 'mlp:4', '--loss', 'minmax', '--classes', '3', '--input', '4', '--embedding-dim', 'NaN', '--out', join(root, 'never-written')], says: /--embedding-dim must be an integer from 1 to 65536, got NaN/ },
+  { name: 'build --embedding-dim 0 (item 22)', args: () => ['build', '--model', 'mlp:4', '--loss', 'minmax', '--classes', '3', '--input', '4', '--embedding-dim', '0', '--out', join(root, 'never-written')], says: /--embedding-dim must be an integer from 1 to 65536, got 0/ },
   { name: 'a truncated IDX file', args: async () => train('--data', `idx:${await idxDir('idx-trunc', idxFile([4, 2, 2], Array(10).fill(1)), idxFile([4], [0, 1, 0, 1]))}`), says: /IDX header promises 16 values, file holds 10/ },
   { name: 'an IDX header that disagrees with the file size', args: async () => train('--data', `idx:${await idxDir('idx-size', idxFile([4, 2, 2], Array(20).fill(1)), idxFile([4], [0, 1, 0, 1]))}`), says: /IDX header promises 16 values, file holds 20/ },
   { name: 'an IDX file with a wrong magic number', args: async () => { const b = idxFile([4, 2, 2], Array(16).fill(1)); b[0] = 9; return train('--data', `idx:${await idxDir('idx-magic', b, idxFile([4], [0, 1, 0, 1]))}`); }, says: /not an IDX file \(bad magic number\)/ },

@@ -58,6 +58,9 @@ function validate(spec: ArtifactSpec): void {
   if (input.length === 1 && !/^(mlp|linear)\b/.test(spec.model)) {
     throw new FieldError('input', ` [${input[0]}] is a feature vector, which only mlp and linear models read; '${spec.model}' needs images [C, H, W]`);
   }
+  if (spec.embeddingDim !== undefined && !(Number.isInteger(spec.embeddingDim) && spec.embeddingDim >= 1 && spec.embeddingDim <= 65536)) {
+    throw new FieldError('embeddingDim', ` must be an integer from 1 to 65536, got ${spec.embeddingDim}`);
+  }
   if (!Number.isInteger(spec.seed)) throw new FieldError('seed', ` must be an integer, got ${spec.seed}`);
   if (spec.clipGradNorm !== undefined && !(spec.clipGradNorm > 0 && Number.isFinite(spec.clipGradNorm))) {
     throw new FieldError('clipGradNorm', ` must be a positive number, got ${spec.clipGradNorm}`);

@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse/sync';
 import { DataError } from '../errors.ts';
+import { unreadable } from './unreadable.ts';
 import { MAX_CLASSES, maxOf, type Dataset } from './dataset.ts';
 
 export interface CsvOptions {
@@ -16,12 +17,14 @@ export interface CsvOptions {
   targetColumns?: string[];
 }
 
+const FLOAT32_MAX = 3.4028234663852886e38;
+
 export function readCsv(path: string): { header: string[]; rows: string[][] } {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    throw new DataError(`${path}: no such file`);
+  } catch (e) {
+    throw unreadable(path, e, 'file');
   }
   let rows: string[][];
   try {
@@ -59,6 +62,8 @@ export function selectColumns(path: string, header: string[], names: readonly st
 export function numberCell(path: string, line: number, column: string, cell: string): number {
   const v = Number(cell);
   if (cell === '' || !Number.isFinite(v)) throw new DataError(`${path}:${line}: column '${column}' holds '${cell}', not a finite number`);
+  // Examples are float32: a larger value would become Infinity there, and training would fail for no reason it could name.
+  if (Math.abs(v) > FLOAT32_MAX) throw new DataError(`${path}:${line}: column '${column}' holds '${cell}', beyond float32's range (about ±3.4e38)`);
   return v;
 }
 

@@ -17,6 +17,7 @@ export function loadIdxDataset(dir: string, kind: 'fashion-mnist' | 'idx'): Data
   const train = readIdxSplit(dir, 'train');
   const test = readIdxSplit(dir, 't10k');
   if (train.rows !== test.rows || train.cols !== test.cols) throw new DataError(`${dir}: train and t10k images differ in size`);
+  if (train.count === 0) throw new DataError(`${dir}: the train images file holds 0 images`);
   const count = train.count + test.count;
   const images = new Float32Array(count * train.rows * train.cols);
   images.set(train.images);

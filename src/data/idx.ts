@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { DataError } from '../errors.ts';
+import { unreadable } from './unreadable.ts';
 
 export interface IdxArray {
   dims: number[];
@@ -36,8 +37,12 @@ export function encodeIdx(dims: number[], data: Uint8Array): Uint8Array {
 }
 
 export function readIdx(path: string): IdxArray {
-  if (!existsSync(path)) throw new DataError(`${path}: no such file`);
-  let bytes: Uint8Array = readFileSync(path);
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    throw unreadable(path, e, 'file');
+  }
   if (bytes[0] === 0x1f && bytes[1] === 0x8b) {
     try {
       bytes = gunzipSync(bytes);

@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { Jimp } from 'jimp';
 import { DataError } from '../errors.ts';
 import { checkImageBytes } from './image_check.ts';
+import { unreadable } from './unreadable.ts';
 import { pixelsToTensor, type TensorSize } from './pixels.ts';
 
 export type ImageSize = TensorSize;
@@ -16,7 +17,7 @@ export async function decodeImage(source: string | Uint8Array | ArrayBuffer, siz
   try {
     bytes = typeof source === 'string' ? await readFile(source) : source instanceof Uint8Array ? source : new Uint8Array(source);
   } catch (e) {
-    throw new DataError(`${where}: cannot read the file (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
+    throw unreadable(where, e, 'file');
   }
   await checkImageBytes(bytes, where);
   let image: Awaited<ReturnType<typeof Jimp.read>>;

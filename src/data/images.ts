@@ -5,6 +5,7 @@
 //   utkface:DIR  UTKFace's age_gender_race_date.jpg[.chip.jpg]; age -> ordinal class
 //   pets:DIR     Oxford-IIIT Pet's Breed_123.jpg; breed fine, species coarse
 import { readdirSync, statSync } from 'node:fs';
+import { unreadable } from './unreadable.ts';
 import { basename, dirname, join, resolve } from 'node:path';
 import { multiHot, readCsv, selectColumns } from './csv.ts';
 import { DataError } from '../errors.ts';
@@ -31,8 +32,8 @@ function listImages(dir: string): string[] {
   let names: string[];
   try {
     names = readdirSync(dir);
-  } catch {
-    throw new DataError(`${dir}: no such folder`);
+  } catch (e) {
+    throw unreadable(dir, e, 'folder');
   }
   return names.filter((n) => IMAGE_FILE.test(n)).sort().map((n) => join(dir, n));
 }
@@ -109,10 +110,18 @@ function imageDataset(source: string, decoded: Decoded, skipped: number, size: [
 export async function loadFolder(dir: string, o: ImageLoadOptions): Promise<Dataset> {
   let entries: string[];
   try {
-    entries = readdirSync(dir).filter((n) => statSync(join(dir, n)).isDirectory()).sort();
-  } catch {
-    throw new DataError(`${dir}: no such folder`);
+    entries = readdirSync(dir);
+  } catch (e) {
+    throw unreadable(dir, e, 'folder');
   }
+  // Class folders; a link that leads nowhere is named, not taken for a missing data folder.
+  entries = entries.filter((n) => {
+    try {
+      return statSync(join(dir, n)).isDirectory();
+    } catch (e) {
+      throw unreadable(join(dir, n), e, 'folder');
+    }
+  }).sort();
   if (entries.length < 2) throw new DataError(`${dir}: expected one sub-folder per class, found ${entries.length}`);
   const items: Labelled[] = [];
   entries.forEach((cls, label) => {

@@ -13,7 +13,7 @@ import { readImportedModel } from '../artifacts/model_file.ts';
 import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadData, scannedFolder, type DataOptions } from '../data/index.ts';
-import { ArtifactError, LossgraphError } from '../errors.ts';
+import { ArtifactError, DataError, LossgraphError } from '../errors.ts';
 import type { Target } from '../graph/graph.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { checkTargets } from '../losses/targets.ts';
@@ -335,6 +335,9 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   if (!opts.resume) checkOutFolder(out, opts.force ?? false, config.data);
   const data = opts.data ?? (await loadData(config.data, config.dataOptions));
   if (data.skipped) log(`skipped ${data.skipped} bad file(s) in ${data.source}`);
+  // Said in terms of the data: train has no --classes or --input for the build's checks to name.
+  if (data.count === 0) throw new DataError(`--data ${config.data} holds no examples`);
+  if (data.classNames.length < 2) throw new DataError(`--data ${config.data} has ${data.classNames.length} class${data.classNames.length === 1 ? '' : 'es'}; a classifier needs at least 2`);
   const splits = splitDataset(data, config.seed);
   // Everything is checked before anything is written, so a bad invocation leaves no run folder behind.
   if (config.classWeights === 'balanced' && data.task && data.task !== 'classification') {
