@@ -67,6 +67,28 @@ function csv(name: string, text: string): string {
   return p;
 }
 
+/** A copy of the finished run with one file changed by `change` (a file name and what to do to its bytes). */
+function runCopy(name: string, file: string, change: (bytes: Buffer) => Buffer): string {
+  const d = join(root, name);
+  mkdirSync(d, { recursive: true });
+  for (const f of readdirSync(run)) if (statSync(join(run, f)).isFile()) copyFileSync(join(run, f), join(d, f));
+  writeFileSync(join(d, file), change(readFileSync(join(d, file))));
+  return d;
+}
+const editJson = (edit: (v: any) => unknown) => (b: Buffer) => Buffer.from(JSON.stringify(edit(JSON.parse(b.toString('utf8')))));
+/** A checkpoint with its JSON header replaced by `edit(header)` (safetensors: 8-byte length, header, data). */
+const editHeader = (edit: (h: any) => unknown) => (b: Buffer) => {
+  const n = Number(b.readBigUInt64LE(0));
+  const header = JSON.parse(b.subarray(8, 8 + n).toString('utf8'));
+  delete header.__metadata__?.meta_crc32; // as a tool that knows nothing of it would write it
+  let text = Buffer.from(JSON.stringify(edit(header)));
+  text = Buffer.concat([text, Buffer.alloc((8 - (text.length % 8)) % 8, 32)]);
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(text.length));
+  return Buffer.concat([length, text, b.subarray(8 + n)]);
+};
+const firstTensor = (h: any) => Object.keys(h).find((k) => k !== '__metadata__')!;
+
 interface Case {
   name: string;
   args: () => Promise<string[]> | string[];
@@ -138,6 +160,26 @@ const cases: Case[] = [
   { name: 'a checkpoint from another model', args: () => ['eval', '--run', run, '--checkpoint', join(otherRun, 'checkpoint.safetensors')], says: /was saved for model 'mlp:8'.*not for these artifacts.*tensor/ },
   { name: 'a truncated checkpoint', args: () => { const p = join(root, 'trunc.safetensors'); writeFileSync(p, readFileSync(join(run, 'checkpoint.safetensors')).subarray(0, 200)); return ['eval', '--run', run, '--checkpoint', p]; }, says: /trunc\.safetensors: not a valid safetensors checkpoint/ },
   { name: 'a bit-flipped checkpoint', args: () => { const b = readFileSync(join(run, 'checkpoint.safetensors')); b[b.length - 5]! ^= 0x10; const p = join(root, 'flipped.safetensors'); writeFileSync(p, b); return ['eval', '--run', run, '--checkpoint', p]; }, says: /flipped\.safetensors is damaged: its tensors do not match the checksum/ },
+  // Files lossgraph reads, changed by hand: one line naming the file and field, never an internal error (issue 27 item 21).
+  { name: 'manifest: carried is a string (item 21)', args: () => ['eval', '--run', runCopy('m-carried', 'manifest.json', editJson((m) => ({ ...m, carried: 'oops' })))], says: /m-carried\/manifest\.json: carried: must be array, not string$/ },
+  { name: 'manifest: spec is a string (item 21)', args: () => ['eval', '--run', runCopy('m-spec', 'manifest.json', editJson((m) => ({ ...m, spec: 'oops' })))], says: /manifest\.json: spec: must be object, not string$/ },
+  { name: 'manifest: hyperparameters is a string (item 21)', args: () => ['eval', '--run', runCopy('m-hyper', 'manifest.json', editJson((m) => ({ ...m, hyperparameters: 'oops' })))], says: /manifest\.json: hyperparameters: must be array, not string$/ },
+  { name: 'manifest: classes as the string "6" (items 21, 22)', args: () => ['eval', '--run', runCopy('m-classes', 'manifest.json', editJson((m) => ({ ...m, spec: { ...m.spec, classes: '6' } })))], says: /manifest\.json: spec\.classes: must be number, not string$/ },
+  { name: 'run.json: null (item 21)', args: () => ['eval', '--run', runCopy('r-null', 'run.json', () => Buffer.from('null'))], says: /r-null\/run\.json: the whole value: must be object, not null$/ },
+  { name: 'run.json: numeric data (item 21)', args: () => ['eval', '--run', runCopy('r-data', 'run.json', editJson((c) => ({ ...c, data: 5 })))], says: /run\.json: data: must be string, not number$/ },
+  { name: 'run.json: no augment, resumed (item 21)', args: () => ['train', '--resume', runCopy('r-augment', 'run.json', editJson(({ augment, ...c }) => c))], says: /run\.json: augment: is missing$/ },
+  { name: 'checkpoint: header null (item 21)', args: () => ['eval', '--run', runCopy('c-null', 'checkpoint.safetensors', editHeader(() => null))], says: /checkpoint\.safetensors: not a valid safetensors checkpoint \(the header is not an object\)$/ },
+  { name: 'checkpoint: a null tensor entry (item 21)', args: () => ['eval', '--run', runCopy('c-null-tensor', 'checkpoint.safetensors', editHeader((h) => ({ ...h, [firstTensor(h)]: null })))], says: /not a valid safetensors checkpoint \(tensor '[\w.]+' has no description\)$/ },
+  { name: 'checkpoint: a negative, fractional shape (item 21)', args: () => ['eval', '--run', runCopy('c-shape', 'checkpoint.safetensors', editHeader((h) => ({ ...h, [firstTensor(h)]: { ...h[firstTensor(h)], shape: [-1, 2.5] } })))], says: /has shape \[-1,2\.5\]; dimensions are integers >= 0\)$/ },
+  { name: 'checkpoint: garbage history metadata, resumed (item 21)', args: () => ['train', '--resume', runCopy('c-history', 'checkpoint.safetensors', editHeader((h) => ({ ...h, __metadata__: { ...h.__metadata__, history: 'garbage{' } })))], says: /c-history\/checkpoint\.safetensors: metadata 'history' is not valid JSON$/ },
+  { name: 'checkpoint: history of the wrong shape, resumed (item 21)', args: () => ['train', '--resume', runCopy('c-history2', 'checkpoint.safetensors', editHeader((h) => ({ ...h, __metadata__: { ...h.__metadata__, history: '[{"epoch":"one"}]' } })))], says: /metadata 'history': \[0\]\.epoch: must be number, not string$/ },
+  { name: 'an eval model from another run (item 21)', args: () => ['eval', '--run', runCopy('g-eval', 'eval_model.onnx', () => readFileSync(join(otherRun, 'eval_model.onnx')))], says: /eval_model\.onnx: input 'dense0\.weight' is \[784, 8\], manifest\.json says \[784, 4\]; it is not this build's eval graph/ },
+  { name: 'a training model from another run, resumed (item 21)', args: () => ['train', '--resume', runCopy('g-train', 'training_model.onnx', () => readFileSync(join(otherRun, 'training_model.onnx')))], says: /training_model\.onnx: input 'dense0\.weight' is \[784, 8\], manifest\.json says \[784, 4\]; it is not this build's training graph/ },
+  { name: 'a CSV label of 2^32 (item 21)', args: () => train('--data', `csv:${csv('label-2-32.csv', 'x,label\n1,0\n2,4294967296\n3,1\n')}`), says: /label-2-32\.csv:3: label 4294967296 in column 'label' would make 4294967296 \+ 1 classes/ },
+  { name: 'a sweep of 5e11 values (item 21)', args: () => ['sweep', '--data', 'embedded', '--model', 'mlp:4', '--loss', 'w*ce', '--param', 'w=0.5:1:1e-12'], says: /--param w=0\.5:1:1e-12: 5\.00e\+11 values; a sweep takes at most 1000/ },
+  { name: 'build --input 1x100000x100000 (item 21)', args: () => ['build', '--model', 'mlp:4', '--loss', 'ce', '--classes', '3', '--input', '1x100000x100000', '--out', join(root, 'never-written')], says: /--input 1x100000x100000 is 1\.00e\+10 values per example; at most 64M/ },
+  { name: 'a model of 8.6e9 parameters (item 17)', args: () => ['build', '--model', 'mlp:65536,65536,65536', '--loss', 'ce', '--classes', '3', '--input', '1x28x28', '--out', join(root, 'never-written')], says: /the model has more than 250 million parameters by 'dense1\.weight' \[65536, 65536\]/ },
+  { name: 'an image cache folder that cannot be made (item 21)', args: async () => train('--data', `folder:${await folderWith('cache-proc', {})}`, '--cache-dir', '/proc/lossgraph-cache'), says: /the image cache folder \/proc\/lossgraph-cache cannot be created \(ENOENT/ },
   { name: 'a manifest from a newer lossgraph', args: () => { const d = join(root, 'newer'); mkdirSync(d, { recursive: true }); for (const f of readdirSync(run)) copyFileSync(join(run, f), join(d, f)); const m = JSON.parse(readFileSync(join(d, 'manifest.json'), 'utf8')); m.lossgraph = '99.0.0'; writeFileSync(join(d, 'manifest.json'), JSON.stringify(m)); return ['eval', '--run', d]; }, says: /manifest\.json was written by lossgraph 99\.0\.0, newer than this lossgraph/ },
   { name: '--out under a missing parent', args: () => ['train', '--epochs', '1', '--model', 'mlp:4', '--out', join(root, 'missing', 'deeper', 'run')], says: /the folder .*missing\/deeper does not exist; create it first/ },
   { name: '--out under a file', args: () => { writeFileSync(join(root, 'afile'), 'x'); return ['train', '--epochs', '1', '--model', 'mlp:4', '--out', join(root, 'afile', 'run')]; }, says: /afile is a file, not a folder/ },

@@ -34,20 +34,27 @@ test('jobs from a queue are validated like CLI input: unknown fields, wrong type
     mutate(j);
     assert.throws(() => validateJob(j), (e: unknown) => e instanceof ArgumentError && pattern.test(e.message), pattern.source);
   };
-  refused((j) => (j.config.script = 'rm -rf /'), /job field job\.config\.script: is not a field lossgraph knows/);
-  refused((j) => (j.config.epochs = '5'), /job field job\.config\.epochs: must be an integer/);
-  refused((j) => (j.config.lr = -1), /job field job\.config\.lr: must be a positive number/);
-  refused((j) => (j.config.batch = 0), /job field job\.config\.batch/);
-  refused((j) => (j.config.stepsPerRun = 0), /job field job\.config\.stepsPerRun/);
+  refused((j) => (j.config.script = 'rm -rf /'), /^job: config: has 'script', a field lossgraph does not know$/);
+  refused((j) => (j.config.epochs = '5'), /^job: config\.epochs: must be number, not string$/);
+  refused((j) => (j.config.lr = -1), /^job: config\.lr: must be greater than 0$/);
+  refused((j) => (j.config.batch = 0), /^job: config\.batch: must be greater than or equal to 1$/);
+  refused((j) => (j.config.stepsPerRun = 0), /^job: config\.stepsPerRun: must be greater than or equal to 1$/);
   const k = makeJob({ ...config, stepsPerRun: 4 }, { label: 'ce', dir: 'cmp/0/seed-1', fingerprint: 'f'.repeat(32) });
   assert.equal(validateJob(JSON.parse(JSON.stringify(k))).config.stepsPerRun, 4, 'a job keeps its steps per run');
-  refused((j) => (j.config.augment = { crop: 4 }), /job\.config\.augment\.flip: is missing/);
-  refused((j) => (j.config.lossParams = { w: 'x' }), /job\.config\.lossParams\.w: must be a finite number/);
-  refused((j) => (j.dir = '../../etc'), /job\.dir: '\.\.\/\.\.\/etc' is not a relative folder/);
-  refused((j) => (j.dir = '/etc/cron.d'), /job\.dir/);
+  refused((j) => (j.config.augment = { crop: 4 }), /^job: config\.augment\.flip: is missing$/);
+  refused((j) => (j.config.lossParams = { w: 'x' }), /^job: config\.lossParams\.w: must be number, not string$/);
+  refused((j) => (j.dir = '../../etc'), /^job: dir: '\.\.\/\.\.\/etc' is not a relative folder/);
+  refused((j) => (j.dir = '/etc/cron.d'), /^job: dir: /);
   refused((j) => (j.lossgraph = '0.0.1'), /made by lossgraph 0\.0\.1; this worker is/);
-  refused((j) => delete j.fingerprint, /job\.fingerprint: is missing/);
-  assert.throws(() => validateJob('not an object'), /job: must be an object/);
+  refused((j) => delete j.fingerprint, /^job: fingerprint: is missing$/);
+  assert.throws(() => validateJob('not an object'), /job: the whole value: must be object, not string$/);
+  // Names Object.prototype holds are fields like any other (issue 27 item 17): refused, and __proto__ too.
+  refused((j) => (j.config.constructor = 'x'), /^job: config: has 'constructor', a field lossgraph does not know$/);
+  refused((j) => (j.config.dataOptions.toString = 'x'), /^job: config\.dataOptions: has 'toString', a field lossgraph does not know$/);
+  const proto = JSON.parse(JSON.stringify(job).replace('"config":{', '"config":{"__proto__":{"epochs":1},'));
+  assert.throws(() => validateJob(proto), /job: config: has '__proto__', a field lossgraph does not know$/);
+  // The worker's own settings are not a job's to give.
+  refused((j) => (j.config.dataOptions.cacheDir = '/tmp/x'), /^job: config\.dataOptions: has 'cacheDir'/);
 });
 
 test('results cross processes exactly, NaN and infinities included', () => {

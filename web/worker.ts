@@ -5,7 +5,8 @@
 // weights over.
 import * as ort from 'onnxruntime-web';
 import { buildArtifacts } from '../src/artifacts/build.ts';
-import { FILES, bakeInference, checkpointBytes, parseCheckpoint, parseManifest, type Manifest } from '../src/artifacts/contract.ts';
+import { FILES, bakeInference, checkpointBytes, parseCheckpoint, type Manifest } from '../src/artifacts/contract.ts';
+import { parseManifest } from '../src/artifacts/manifest_schema.ts';
 import { LossgraphError } from '../src/errors.ts';
 import { cyclicBatch } from '../src/data/batches.ts';
 import { TrainingSession, type TrainBatch } from '../src/runtime/training.ts';

@@ -48,6 +48,9 @@ function checkWeights(what: string, field: string, weights: readonly number[] | 
   if (!weights.some((w) => w > 0)) throw new FieldError(field, `: every ${what.replace(/s$/, '')} is 0`);
 }
 
+/** One example may hold at most this many values (64M: 256 MiB of float32, a 3x4096x4096 image is 48M). */
+const MAX_EXAMPLE_ELEMENTS = 64 * 2 ** 20;
+
 function validate(spec: ArtifactSpec): void {
   // Worded for the API; the CLI says its option for the field (FieldError).
   if (!Number.isInteger(spec.classes) || spec.classes < 2) throw new FieldError('classes', ` must be an integer >= 2, got ${spec.classes}`);
@@ -55,6 +58,8 @@ function validate(spec: ArtifactSpec): void {
   if (![1, 3].includes(input.length) || input.some((d) => !Number.isInteger(d) || d < 1)) {
     throw new FieldError('input', ` must be [C, H, W] (an image, e.g. [1, 28, 28]; 1x28x28 on the command line) or [F] (F features, for mlp and linear models) of positive integers, got ${JSON.stringify(spec.input)}`);
   }
+  const elements = input.reduce((a, b) => a * b, 1);
+  if (elements > MAX_EXAMPLE_ELEMENTS) throw new FieldError('input', ` ${input.join('x')} is ${elements.toExponential(2)} values per example; at most ${MAX_EXAMPLE_ELEMENTS / 2 ** 20}M (${MAX_EXAMPLE_ELEMENTS * 4 / 2 ** 30} GiB of float32)`);
   if (input.length === 1 && !/^(mlp|linear)\b/.test(spec.model)) {
     throw new FieldError('input', ` [${input[0]}] is a feature vector, which only mlp and linear models read; '${spec.model}' needs images [C, H, W]`);
   }

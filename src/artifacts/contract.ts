@@ -127,7 +127,7 @@ export interface Manifest {
   spec: ArtifactSpec;
   head: 'logits' | 'coral' | 'thresholds' | 'embedding';
   ordinal: boolean;
-  graphs: Record<'training' | 'eval' | 'inference', { file: string; inputs: TensorInfo[]; outputs: TensorInfo[] }>;
+  graphs: Record<'training' | 'eval' | 'inference', { file: string; inputs: TensorInfo[]; outputs: TensorInfo[]; sha256?: string }>;
   hyperparameters: ManifestHyperparameter[];
   /** Labels of the loss terms; the training and eval graphs output each as `termOutput(label)`. */
   terms?: string[];
@@ -138,36 +138,6 @@ export interface Manifest {
   checkpoint: string;
   /** Session options every graph of this build needs, per runtime (`webgpu` for a WebGPU-target build). */
   session?: { webgpu?: typeof WEBGPU_SESSION_OPTIONS };
-}
-
-/** Whether version `a` is newer than `b` (major.minor.patch; a pre-release tag is ignored). */
-function newerVersion(a: string, b: string): boolean {
-  const parse = (v: string) => v.split('-')[0]!.split('.').map((x) => Number(x) || 0);
-  const [x, y] = [parse(a), parse(b)];
-  for (let i = 0; i < 3; i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
-  return false;
-}
-
-/** A manifest from its JSON text; `where` names it in errors. */
-export function parseManifest(text: string, where: string): Manifest {
-  let m: Manifest;
-  try {
-    m = JSON.parse(text) as Manifest;
-  } catch {
-    throw new ArtifactError(`${where}: not a lossgraph manifest (not JSON)`);
-  }
-  if (typeof m !== 'object' || m === null || m.format !== MANIFEST_FORMAT) throw new ArtifactError(`${where}: not a lossgraph manifest`);
-  if (typeof m.lossgraph === 'string' && newerVersion(m.lossgraph, VERSION)) {
-    throw new ArtifactError(`${where} was written by lossgraph ${m.lossgraph}, newer than this lossgraph ${VERSION}; upgrade lossgraph to use it`);
-  }
-  // The files a manifest names lie in its own folder: a name with a path could make eval read any file.
-  const plain = (name: unknown, what: string) => {
-    if (typeof name !== 'string' || !/^[\w][\w.-]*$/.test(name)) throw new ArtifactError(`${where}: ${what} ${JSON.stringify(name)} is not a file name in the run's folder`);
-  };
-  plain(m.checkpoint, 'checkpoint');
-  if (typeof m.graphs !== 'object' || m.graphs === null) throw new ArtifactError(`${where}: no "graphs"`);
-  for (const [kind, g] of Object.entries(m.graphs)) plain((g as { file?: unknown } | null)?.file, `graphs.${kind}.file`);
-  return m;
 }
 
 /** CRC-32 (IEEE) table, built once. */

@@ -54,19 +54,28 @@ export function decodeSafetensors(bytes: Uint8Array, where: string): Safetensors
   } catch {
     return bad('header is not JSON');
   }
+  // Checked field by field (this file is read by the page too, which carries no schema library).
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) bad('the header is not an object');
+  const meta = header.__metadata__;
+  if (meta !== undefined && (typeof meta !== 'object' || meta === null || Object.values(meta).some((v) => typeof v !== 'string'))) bad('__metadata__ is not an object of strings');
   const base = 8 + n;
   const tensors: NamedTensor[] = [];
   for (const [name, info] of Object.entries(header)) {
     if (name === '__metadata__') continue;
-    const t = info as { dtype: string; shape: number[]; data_offsets: [number, number] };
-    if (t.dtype !== 'F32') bad(`tensor '${name}' has dtype ${t.dtype}; lossgraph checkpoints hold F32`);
-    const [b, e] = t.data_offsets ?? [];
-    const count = (t.shape ?? []).reduce((a: number, d: number) => a * d, 1);
-    if (b === undefined || e === undefined || e - b !== count * 4 || base + e > bytes.length) bad(`tensor '${name}' has bad offsets`);
+    if (typeof info !== 'object' || info === null) bad(`tensor '${name}' has no description`);
+    const t = info as { dtype: unknown; shape: unknown; data_offsets: unknown };
+    if (t.dtype !== 'F32') bad(`tensor '${name}' has dtype ${String(t.dtype)}; lossgraph checkpoints hold F32`);
+    const dims = t.shape;
+    if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) bad(`tensor '${name}' has shape ${JSON.stringify(dims)}; dimensions are integers >= 0`);
+    const offsets = t.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) bad(`tensor '${name}' has bad offsets`);
+    const [b, e] = offsets as [number, number];
+    const count = (dims as number[]).reduce((a, d) => a * d, 1);
+    if (e - b !== count * 4 || base + e > bytes.length) bad(`tensor '${name}' has bad offsets`);
     // Copy into an aligned buffer: the data section need not be 4-byte aligned in memory.
     const data = new Float32Array(count);
     new Uint8Array(data.buffer).set(bytes.subarray(base + b!, base + e!));
-    tensors.push({ name, shape: t.shape, data });
+    tensors.push({ name, shape: dims as number[], data });
   }
   tensors.sort((a, b) => (header[a.name] as { data_offsets: number[] }).data_offsets[0]! - (header[b.name] as { data_offsets: number[] }).data_offsets[0]!);
   return { tensors, metadata: (header.__metadata__ as Record<string, string>) ?? {} };

@@ -169,6 +169,9 @@ export function parseCompareEntry(text: string): { loss: string; sigmaDecay?: nu
 }
 
 /** `name=start:end:step` -> the values, end included. */
+/** A sweep over more values than this is a mistyped STEP, not a plan (each value trains --seeds runs). */
+const MAX_SWEEP_VALUES = 1000;
+
 export function parseRange(text: string): { name: string; values: number[] } {
   const m = /^([A-Za-z_][A-Za-z0-9_.]*)=([^:]+):([^:]+):([^:]+)$/.exec(text);
   const [start, end, step] = m ? [Number(m[2]), Number(m[3]), Number(m[4])] : [NaN, NaN, NaN];
@@ -176,6 +179,7 @@ export function parseRange(text: string): { name: string; values: number[] } {
     throw new ArgumentError(`--param ${text}: a sweep needs NAME=START:END:STEP with STEP > 0, e.g. w=0:1:0.1`);
   }
   const n = Math.floor((end - start) / step + 1e-9) + 1;
+  if (n > MAX_SWEEP_VALUES) throw new ArgumentError(`--param ${text}: ${n.toExponential(2)} values; a sweep takes at most ${MAX_SWEEP_VALUES} (take a larger STEP)`);
   return { name: m[1]!, values: Array.from({ length: n }, (_, i) => Number((start + i * step).toFixed(10))) };
 }
 

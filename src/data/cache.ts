@@ -8,7 +8,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { DataError } from '../errors.ts';
 
 const MAGIC = 'lossgraph-image-cache/1';
@@ -152,7 +152,7 @@ export async function cachedDecode<T extends { path: string; label: number }>(
     if (tooBig) throw new DataError(`the decoded images need ${mib(bytes)} MiB, above --max-memory ${mib(o.maxMemoryBytes!)} MiB; keep the disk cache on (no --no-cache) to stream them from disk`);
     return decodeInMemory(items, exampleSize, decode);
   }
-  mkdirSync(o.dir, { recursive: true });
+  makeCacheFolder(o.dir);
   const path = join(o.dir, `${cacheKey(items, recipe)}.bin`);
   if (existsSync(path)) {
     const hit = loadEntry(path, o);
@@ -193,6 +193,28 @@ export async function cachedDecode<T extends { path: string; label: number }>(
   }
   finishStreamed(tmp, path, reserve, exampleSize, kept, skipped);
   return { ...loadEntry(path, o)!, hit: false };
+}
+
+/**
+ * Creates the cache folder one level at a time, so that a folder that cannot be
+ * made is one line naming it: mkdirSync's recursive form threw an internal error
+ * for HOME=/nonexistent and never returned for a path under /proc.
+ */
+function makeCacheFolder(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EEXIST') throw new DataError(`the image cache folder ${dir} cannot be created (${code} at ${d}); give another with --cache-dir, or --no-cache`);
+    }
+  }
+  if (!statSync(dir).isDirectory()) throw new DataError(`the image cache folder ${dir} is a file; give another with --cache-dir, or --no-cache`);
 }
 
 async function decodeInMemory<T>(items: readonly T[], exampleSize: number, decode: (item: T, index: number) => Promise<Float32Array | undefined>): Promise<CachedImages> {

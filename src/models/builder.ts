@@ -3,7 +3,7 @@
 // eval graphs: fed each run) or as initializers (inference graph: baked in).
 import { keepUniformExactFloat, keepUniformInt64 } from './dropout.ts';
 import { elementCount } from '../graph/counts.ts';
-import { LossgraphError } from '../errors.ts';
+import { ArgumentError, LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
 import type { Init, ParamSpec } from './params.ts';
 
@@ -19,8 +19,16 @@ export interface StateSpec {
   data?: Float32Array;
 }
 
+/**
+ * The most parameters one model may have: 250 million is 1 GB of float32
+ * weights, 3 GB with AdamW's two moments, before any activation. A queued
+ * mlp:65536,65536,65536 (8.6e9) grew a worker to 5 GB in 20 s before failing.
+ */
+export const MAX_MODEL_PARAMETERS = 250_000_000;
+
 export class ModelBuilder {
   readonly params: ParamSpec[] = [];
+  private parameterCount = 0;
   /** The graph value of each parameter, in the order of `params`. */
   readonly paramValues: Value[] = [];
   readonly state: StateSpec[] = [];
@@ -60,10 +68,19 @@ export class ModelBuilder {
   }
 
   param(name: string, shape: number[], init: Init, fanIn: number, fanOut: number): Value {
+    this.count(name, shape);
     this.params.push({ name, shape, init, fanIn, fanOut });
     const v = this.tensor(name, shape);
     this.paramValues.push(v);
     return v;
+  }
+
+  /** Refuses the parameter that takes the model past MAX_MODEL_PARAMETERS, before anything is allocated for it. */
+  private count(name: string, shape: number[]): void {
+    this.parameterCount += shape.reduce((a, b) => a * b, 1);
+    if (this.parameterCount > MAX_MODEL_PARAMETERS) {
+      throw new ArgumentError(`the model has more than ${MAX_MODEL_PARAMETERS / 1e6} million parameters by '${name}' [${shape.join(', ')}] (${(this.parameterCount / 1e6).toFixed(0)} million so far), the most one model may have; make it narrower`);
+    }
   }
 
   stateTensor(name: string, shape: number[], init: number): Value {
@@ -74,6 +91,7 @@ export class ModelBuilder {
   /** A trainable parameter whose initial value is given (an imported model's weight). */
   givenParam(name: string, shape: number[], data: Float32Array): Value {
     const fan = shape.slice(1).reduce((a, b) => a * b, 1);
+    this.count(name, shape);
     this.params.push({ name, shape, init: 'given', fanIn: fan, fanOut: shape[0] ?? 1, data });
     const v = this.tensor(name, shape);
     this.paramValues.push(v);

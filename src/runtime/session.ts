@@ -134,6 +134,12 @@ export class Session {
     return this.session.inputNames;
   }
 
+  /** The inputs' declared shapes, by name (numbers, or names of symbolic dimensions); empty where the runtime does not say. */
+  get inputShapes(): ReadonlyMap<string, readonly (number | string)[]> {
+    const meta = (this.session as { inputMetadata?: readonly ortTypes.InferenceSession.ValueMetadata[] }).inputMetadata ?? [];
+    return new Map(meta.flatMap((m) => (m.isTensor ? [[m.name, m.shape] as const] : [])));
+  }
+
   get outputNames(): readonly string[] {
     return this.session.outputNames;
   }

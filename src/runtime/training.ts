@@ -30,6 +30,23 @@ function assertCudaAccepts(manifest: Manifest, training: Uint8Array): void {
   );
 }
 
+/**
+ * Refuses a graph file whose inputs are not the ones its manifest lists (a
+ * file copied from another run): said here in one line, where onnxruntime would
+ * say it at the first step in several lines of its own.
+ */
+function fitsManifest(session: Session, manifest: Manifest, kind: 'training' | 'eval'): void {
+  const shapes = session.inputShapes;
+  if (shapes.size === 0) return;
+  const file = manifest.graphs[kind].file;
+  for (const want of manifest.graphs[kind].inputs) {
+    const got = shapes.get(want.name);
+    if (!got) throw new ArtifactError(`${file} has no input '${want.name}', which manifest.json lists; it is not this build's ${kind} graph (copied from another run?)`);
+    const differs = got.length !== want.shape.length || got.some((d, i) => typeof d === 'number' && typeof want.shape[i] === 'number' && d !== want.shape[i]);
+    if (differs) throw new ArtifactError(`${file}: input '${want.name}' is [${got.join(', ')}], manifest.json says [${want.shape.join(', ')}]; it is not this build's ${kind} graph (copied from another run?)`);
+  }
+}
+
 export interface TrainBatch {
   /** [B, C, H, W] images (or [B, F] features, for an input of [F]), row-major. */
   images: Float32Array;
@@ -114,6 +131,8 @@ export class TrainingSession {
     // One after the other: with onnxruntime-web 1.30, creating two WebGPU sessions at once in a worker never settled (seen in Chromium).
     const train = await Session.create(training, trainOpts);
     const evaluator = await Session.create(evaluation, opts);
+    fitsManifest(train, manifest, 'training');
+    fitsManifest(evaluator, manifest, 'eval');
     return new TrainingSession(manifest, train, evaluator, checkpoint, typeof training === 'string' ? undefined : { bytes: training, opts: trainOpts });
   }
 

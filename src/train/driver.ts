@@ -13,6 +13,8 @@ import { readImportedModel } from '../artifacts/model_file.ts';
 import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
 import { loadData, scannedFolder, type DataOptions } from '../data/index.ts';
+import type { z } from 'zod';
+import { parseCheckpointHistory, parseRunConfig, type runConfigSchema } from './run_schema.ts';
 import { ArtifactError, DataError, LossgraphError } from '../errors.ts';
 import type { Target } from '../graph/graph.ts';
 import { parseLossSpec } from '../losses/compile.ts';
@@ -400,8 +402,8 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       writeJsonl(out, []);
     }
     const checkpoint = built ? parseCheckpoint(built.files[FILES.checkpoint]!, FILES.checkpoint, manifest) : readCheckpoint(join(out, FILES.checkpoint), manifest);
-    history = JSON.parse(checkpoint.metadata.history ?? '[]') as EpochRecord[];
-    partial = checkpoint.metadata.partial ? (JSON.parse(checkpoint.metadata.partial) as PartialEpoch) : undefined;
+    // Checked by schema: garbage in a hand-edited checkpoint's history is one line, not an internal error.
+    ({ history, partial } = parseCheckpointHistory(checkpoint.metadata, built ? FILES.checkpoint : join(out, FILES.checkpoint)) as unknown as { history: EpochRecord[]; partial?: PartialEpoch });
     const sessionOpts = { ep: config.ep, threads: config.threads };
     session = cached
       ? await TrainingSession.open(cached.head.manifest, cached.head.files[FILES.training]!, cached.head.files[FILES.eval]!, checkpoint, sessionOpts)
@@ -527,9 +529,16 @@ export function checkOutFolder(out: string, force: boolean, data?: string): void
 export function readRunConfig(out: string): RunConfig {
   const path = join(out, RUN_FILE);
   if (!existsSync(path)) throw new LossgraphError(`${out}: no ${RUN_FILE}; is this a lossgraph train output folder?`);
+  let text: string;
   try {
-    return JSON.parse(readFileSync(path, 'utf8')) as RunConfig;
-  } catch {
-    throw new LossgraphError(`${path}: not valid JSON`);
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ArtifactError(`${path}: cannot be read (${(e as NodeJS.ErrnoException).code ?? String(e)})`);
   }
+  return parseRunConfig(text, path) as RunConfig;
 }
+
+// run_schema.ts's schema and RunConfig name the same fields: one added to either and not the other fails to compile.
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : false;
+const runFieldsMatch: SameKeys<z.infer<typeof runConfigSchema>, RunConfig> = true;
+void runFieldsMatch;

@@ -14,7 +14,10 @@ import type { Dataset } from '../data/dataset.ts';
 import { dataFingerprint } from '../data/fingerprint.ts';
 import { loadData, type DataOptions } from '../data/index.ts';
 import { ArgumentError, DataError } from '../errors.ts';
+import { parseWith } from '../validation.ts';
 import { VERSION } from '../version.ts';
+import { z } from 'zod';
+import { jobConfigSchema } from './run_schema.ts';
 import { runTraining, type EpochRecord, type RunConfig } from './driver.ts';
 import type { Metrics } from './metrics.ts';
 import { writeRunReport } from './report.ts';
@@ -64,98 +67,27 @@ export function jobId(job: GridJob): string {
 
 // ---------------------------------------------------------------- validation
 
-type Check = (v: unknown, where: string) => void;
-const bad = (where: string, what: string): never => {
-  throw new ArgumentError(`job field ${where}: ${what}`);
-};
-const str: Check = (v, w) => void (typeof v === 'string' && v.length <= 4096 || bad(w, 'must be a string'));
-const bool: Check = (v, w) => void (typeof v === 'boolean' || bad(w, 'must be true or false'));
-const num: Check = (v, w) => void (typeof v === 'number' && Number.isFinite(v) || bad(w, 'must be a finite number'));
-const int = (min: number, max = Number.MAX_SAFE_INTEGER): Check => (v, w) => void (Number.isInteger(v) && (v as number) >= min && (v as number) <= max || bad(w, `must be an integer in [${min}, ${max}]`));
-const positive: Check = (v, w) => void (typeof v === 'number' && v > 0 && Number.isFinite(v) || bad(w, 'must be a positive number'));
-const oneOf = (...xs: unknown[]): Check => (v, w) => void (xs.includes(v) || bad(w, `must be one of ${xs.join(', ')}`));
-const list = (each: Check, max = 100_000): Check => (v, w) => {
-  if (!Array.isArray(v) || v.length > max) bad(w, 'must be a list');
-  (v as unknown[]).forEach((x, i) => each(x, `${w}[${i}]`));
-};
-const either = (a: Check, b: Check): Check => (v, w) => {
-  try {
-    a(v, w);
-  } catch {
-    b(v, w);
-  }
-};
-function record(fields: Record<string, Check>, required: string[] = []): Check {
-  return (v, w) => {
-    if (!v || typeof v !== 'object' || Array.isArray(v)) bad(w, 'must be an object');
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
-      const check = fields[k];
-      if (!check) bad(`${w}.${k}`, 'is not a field lossgraph knows');
-      if (x !== undefined && x !== null) check!(x, `${w}.${k}`);
-    }
-    for (const k of required) if ((v as Record<string, unknown>)[k] === undefined) bad(`${w}.${k}`, 'is missing');
-  };
-}
-
-const CONFIG = record({
-  data: str,
-  dataOptions: record({
-    imageSize: list(int(1, 4096), 3),
-    skipBad: bool,
-    ageBins: record({ width: positive, cap: positive }),
-    labelColumn: str,
-    labelColumns: list(str, 10_000),
-    targetColumns: list(str, 10_000),
-  }),
-  model: str,
-  loss: str,
-  lossParams: (v, w) => {
-    if (!v || typeof v !== 'object' || Array.isArray(v)) bad(w, 'must be an object of numbers');
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) num(x, `${w}.${k}`);
-  },
-  optimizer: str,
-  epochs: int(1, 1_000_000),
-  batch: int(1, 1_000_000),
-  lr: positive,
-  lrSchedule: oneOf('constant', 'cosine', 'step'),
-  stepEvery: int(1),
-  stepGamma: num,
-  sigmaDecay: positive,
-  sigmaDecayOf: oneOf('sigma', 'variance'),
-  sigmaMin: num,
-  seed: int(-(2 ** 31), 2 ** 31 - 1),
-  augment: record({ crop: int(0, 1024), flip: bool }, ['crop', 'flip']),
-  ep: oneOf('cpu', 'cuda'),
-  clipGradNorm: positive,
-  target: oneOf('cpu', 'webgpu', 'cuda'),
-  classWeights: either(oneOf('balanced'), list(num)),
-  importanceWeights: list(num),
-  teacher: str,
-  threads: int(1, 1024),
-  stepsPerRun: int(1, 1_000_000),
-  featureCache: bool,
-}, ['data', 'dataOptions', 'model', 'loss', 'lossParams', 'optimizer', 'epochs', 'batch', 'lr', 'lrSchedule', 'stepEvery', 'stepGamma', 'sigmaMin', 'seed', 'augment', 'ep']);
-
-const JOB = record({
-  format: oneOf(JOB_FORMAT),
-  lossgraph: str,
-  label: str,
-  seed: int(-(2 ** 31), 2 ** 31 - 1),
-  dir: str,
-  config: CONFIG,
-  fingerprint: str,
-}, ['format', 'lossgraph', 'label', 'seed', 'dir', 'config', 'fingerprint']);
+const jobSchema = z.object({
+  format: z.literal(JOB_FORMAT),
+  lossgraph: z.string().max(64),
+  label: z.string().max(4096),
+  seed: z.number().int().min(-(2 ** 31)).max(2 ** 31 - 1),
+  dir: z.string().max(4096),
+  config: jobConfigSchema,
+  fingerprint: z.string().max(128),
+}).strict();
 
 /** A relative path of plain names: no '..' or '.', no absolute paths, no backslashes or NUL — nothing a job could escape its root with. */
 const safeDir = (dir: string) => !isAbsolute(dir) && dir.split('/').every((part) => part !== '' && part !== '.' && part !== '..' && !/[\\\0]/.test(part));
 
 /** Checks a job that came from outside (a queue) as strictly as the CLI checks its arguments. */
 export function validateJob(data: unknown): GridJob {
-  JOB(data, 'job');
-  const job = data as GridJob;
-  if (job.lossgraph !== VERSION) throw new ArgumentError(`the job was made by lossgraph ${job.lossgraph}; this worker is ${VERSION}: run the same version on every machine`);
-  if (!safeDir(job.dir)) bad('job.dir', `'${job.dir}' is not a relative folder of plain names`);
-  if (job.seed !== job.config.seed) bad('job.seed', 'differs from config.seed');
+  // Another version's job may hold other fields: its version is said first.
+  const made = (data as { lossgraph?: unknown } | null)?.lossgraph;
+  if (typeof made === 'string' && made !== VERSION) throw new ArgumentError(`the job was made by lossgraph ${made.slice(0, 64)}; this worker is ${VERSION}: run the same version on every machine`);
+  const job = parseWith(jobSchema, data, 'job', ArgumentError) as GridJob;
+  if (!safeDir(job.dir)) throw new ArgumentError(`job: dir: '${job.dir}' is not a relative folder of plain names`);
+  if (job.seed !== job.config.seed) throw new ArgumentError('job: seed: differs from config.seed');
   return job;
 }
 

@@ -1,0 +1,19 @@
+// Every file and message lossgraph reads from outside (manifest.json, run.json,
+// checkpoint metadata, queue jobs) is checked by one zod schema, and a value that
+// does not fit becomes one line naming the file, the field and what was wrong,
+// instead of an "internal error" wherever the value was first used.
+import type { z } from 'zod';
+import type { LossgraphError } from './errors.ts';
+
+/** `value` checked against `schema`; the first problem becomes `new Err('<where>: <field> <what>')`. */
+export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string, Err: new (message: string) => LossgraphError): z.output<S> {
+  const r = schema.safeParse(value);
+  if (r.success) return r.data;
+  const issue = r.error.issues[0]!;
+  const field = issue.path.length ? issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('').replace(/^\./, '') : 'the whole value';
+  let what: string;
+  if (issue.code === 'unrecognized_keys') what = `has ${issue.keys.map((k) => `'${k}'`).join(', ')}, ${issue.keys.length === 1 ? 'a field' : 'fields'} lossgraph does not know`;
+  else if (issue.code === 'invalid_type') what = issue.received === 'undefined' ? 'is missing' : `must be ${issue.expected}, not ${issue.received}`;
+  else what = issue.message.replace(/^Invalid input$/, 'is not valid').replace(/^(Number|String|Array) must/, 'must').replace(/^[A-Z]/, (c) => c.toLowerCase());
+  throw new Err(`${where}: ${field}: ${what}`);
+}
