@@ -120,5 +120,5 @@ test('WebGPU-target models with dropout: the same trajectory on onnxruntime-node
 });
 
 test('--target webgpu refuses a seed its exact-float dropout hash cannot hold', () => {
-  assert.throws(() => buildArtifacts({ ...spec, seed: 2 ** 24 }), (e: unknown) => e instanceof ArgumentError && /--seed 16777216: for --target webgpu/.test(e.message));
+  assert.throws(() => buildArtifacts({ ...spec, seed: 2 ** 24 }), (e: unknown) => e instanceof ArgumentError && /^seed 16777216: for the webgpu target/.test(e.message));
 });

@@ -93,7 +93,10 @@ async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: numbe
   mkdirSync(out, { recursive: true });
   let results: JobResult[];
   try {
-    if (mode.queue) results = await runOnQueue(jobs, mode.queue, done);
+    if (mode.queue) {
+      const lost = (index: number) => process.stderr.write(`lossgraph: ${jobs[index]!.label}, seed ${jobs[index]!.seed}: the queue no longer holds this job (Redis restarted empty?); submitted again\n`);
+      results = await runOnQueue(jobs, mode.queue, done, lost);
+    }
     else if (mode.workers && mode.workers > 1) results = await runInProcesses(jobs, root, mode.workers, done, { cacheDir: entries[0]!.config.dataOptions.cacheDir, maxMemoryMiB: entries[0]!.config.dataOptions.maxMemoryMiB });
     else {
       results = [];

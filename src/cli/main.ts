@@ -232,7 +232,8 @@ export async function main(given: string[]): Promise<number> {
       (y: Argv) => y
         .option('queue', { type: 'string', describe: 'redis://[user:password@]HOST:PORT or rediss:// (TLS); never expose Redis publicly' })
         .option('concurrency', { type: 'number', default: 1, describe: 'jobs at a time in this worker (each uses its job\'s --threads)' })
-        .option('out', { type: 'string', default: 'artifacts', describe: "output root: a job's run folder goes to OUT/<grid's --out name>/<row>/seed-<s>" })
+        .option('out', { type: 'string', default: 'artifacts', describe: "output root: a job's run folder goes to OUT/<grid's --out name>/<row>/seed-<s>-<job id>" })
+        .option('data-root', { type: 'string', default: '.', describe: 'jobs may read data and teacher runs only under this folder (default: the working folder)' })
         .option('lock-seconds', { type: 'number', default: 30, describe: 'how long a job stays claimed by a worker that went silent (killed, cut off) before another worker takes it' })
         .option('cache-dir', { type: 'string', describe: 'decoded-image cache folder (default ~/.cache/lossgraph)' })
         .option('cache', { type: 'boolean', default: true, describe: 'use the decoded-image cache (--no-cache: decode every time)' })

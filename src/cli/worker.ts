@@ -24,15 +24,16 @@ const MAX_LOCK_SECONDS = 86400;
 export async function workerCommand(a: RunArgs): Promise<void> {
   const maxMemory = a['max-memory'] as number | undefined;
   if (maxMemory !== undefined && !(maxMemory > 0)) throw new ArgumentError(`--max-memory must be a positive number of MiB, got ${maxMemory}`);
-  const cache = new DataCache({ cacheDir: a.cache === false ? undefined : ((a['cache-dir'] as string | undefined) ?? defaultCacheDir()), maxMemoryMiB: maxMemory });
-  if (a.ipc) return serveParent(cache);
+  const local = { cacheDir: a.cache === false ? undefined : ((a['cache-dir'] as string | undefined) ?? defaultCacheDir()), maxMemoryMiB: maxMemory };
+  if (a.ipc) return serveParent(new DataCache(local));
   if (!a.queue) throw new ArgumentError('lossgraph worker needs --queue redis://HOST:PORT (the queue lossgraph compare|sweep --queue fills)');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const worker = await runQueueWorker(a.queue as string, {
     concurrency: positiveInt('concurrency', a.concurrency, 1024),
     root: resolve(a.out as string),
+    dataRoot: resolve(a['data-root'] as string),
     lockSeconds: positiveInt('lock-seconds', a['lock-seconds'], MAX_LOCK_SECONDS),
-    cache,
+    local,
     log,
   });
   await new Promise<void>((done) => {
@@ -49,7 +50,12 @@ export async function workerCommand(a: RunArgs): Promise<void> {
 function serveParent(cache: DataCache): Promise<void> {
   if (!process.send) throw new ArgumentError('--ipc is for lossgraph itself (--workers N starts such workers)');
   return new Promise((done) => {
-    process.on('disconnect', () => done());
+    // The parent is gone (finished, or killed with its lock to expire): so is any job here, at once,
+    // rather than training on unwatched into a folder another worker will take over.
+    process.on('disconnect', () => {
+      done();
+      process.exit(0);
+    });
     process.on('message', async (m: ToChild) => {
       let reply: FromChild;
       try {

@@ -26,6 +26,12 @@ export interface DataOptions {
 
 export const DATA_FORMS = 'embedded, fashion-mnist[:DIR], idx:DIR, utkface:DIR, pets:DIR, folder:DIR, images:CSV, csv:FILE';
 
+/** The file or folder a --data form reads (undefined for embedded and the default Fashion-MNIST). */
+export function dataPath(spec: string): string | undefined {
+  const at = spec.indexOf(':');
+  return at < 0 ? undefined : spec.slice(at + 1) || undefined;
+}
+
 /**
  * The folder a --data form scans for examples (folder:, utkface:, pets:), whose
  * every subfolder is data; undefined for the forms that read named files.

@@ -14,7 +14,7 @@ import { LossgraphError } from '../errors.ts';
 import type { Value } from '../graph/graph.ts';
 import { describeRange, inRange, type HyperparameterInfo, type Unscheduled } from '../hyperparameters.ts';
 import { isLoss, knownLosses, lossDefinition } from './registry.ts';
-import { SpecError, hasTerm, parseSpec, termsOf, type Expr } from './spec.ts';
+import { SpecError, checkParamName, hasTerm, parseSpec, termsOf, type Expr } from './spec.ts';
 import type { ArgSpec, ArgValue, Head, LossContext, LossDefinition, Need, Predictions, PredictContext, Range, TargetRule, TermContext } from './types.ts';
 
 type Term = Extract<Expr, { kind: 'term' }>;
@@ -93,6 +93,7 @@ export function parseLossSpec(text: string): LossSpec {
     throw new SpecError(`loss spec '${text}' has no loss term; known losses: ${knownLosses().join(', ')}`);
   }
   checkStructure(text, expr);
+  for (const p of paramRefs(expr)) checkParamName(text, p.name, p.col);
   // Weights made of numbers only are checked now; those with parameters when the parameters are bound.
   for (const w of termWeights(expr)) {
     if (!paramsIn(w.weight).length) checkWeight(text, w.term, numeric(text, w.weight, () => NaN));
@@ -165,15 +166,20 @@ function checkStructure(text: string, e: Expr): void {
 
 /** Parameter names in `e`, in coefficients and inside term arguments. */
 function paramsIn(e: Expr): string[] {
+  return paramRefs(e).map((p) => p.name);
+}
+
+/** The parameters `e` reads as numbers (not the names a choice argument takes, such as push=seed). */
+function paramRefs(e: Expr): Extract<Expr, { kind: 'param' }>[] {
   switch (e.kind) {
-    case 'param': return [e.name];
-    case 'neg': return paramsIn(e.arg);
-    case 'binary': return [...paramsIn(e.left), ...paramsIn(e.right)];
+    case 'param': return [e];
+    case 'neg': return paramRefs(e.arg);
+    case 'binary': return [...paramRefs(e.left), ...paramRefs(e.right)];
     case 'term': {
       const def = lossDefinition(e.name);
       return e.args.flatMap((a, i) => {
         const spec = a.name !== undefined ? def.args.find((s) => s.name === a.name) : def.args[i];
-        return spec?.kind === 'hyper' ? paramsIn(a.value) : [];
+        return spec?.kind === 'hyper' ? paramRefs(a.value) : [];
       });
     }
     default: return [];

@@ -55,6 +55,13 @@ export const RESERVED_NAMES: ReadonlySet<string> = new Set([
   'lr', 'step', 'seed', 'probabilities', 'scores', 'class', 'expected_class',
 ]);
 
+/** Refuses a parameter (a name read as a number) with a reserved name, at its column; a choice value such as push=seed is not one. */
+export function checkParamName(spec: string, name: string, col: number): void {
+  if (RESERVED_NAMES.has(name)) {
+    fail(spec, col, `'${name}' cannot be a parameter name: the graphs already have a tensor of that name (reserved: ${[...RESERVED_NAMES].join(', ')}); call it something else, e.g. '${name}_w'`);
+  }
+}
+
 /** Deeper nesting than this is refused rather than risking the parser's stack. */
 export const MAX_NESTING = 100;
 
@@ -142,9 +149,6 @@ export function parseSpec(spec: string, isLoss: (name: string) => boolean, known
         if (peek().text === '(') fail(spec, t.col, `unknown loss '${t.text}' (known losses: ${knownLossNames()})`);
         if (t.text.includes('.')) {
           fail(spec, t.col, `'${t.text}' is not a valid parameter name: parameter names cannot contain '.' (names like 'gaussian_kl.sigma' belong to term arguments; set those inside the term, e.g. gaussian_kl(sigma=2))`);
-        }
-        if (RESERVED_NAMES.has(t.text)) {
-          fail(spec, t.col, `'${t.text}' cannot be a parameter name: the graphs already have a tensor of that name (reserved: ${[...RESERVED_NAMES].join(', ')}); call it something else, e.g. '${t.text}_w'`);
         }
         return { kind: 'param', name: t.text, col: t.col };
       }

@@ -21,7 +21,7 @@ export interface LocalDataOptions {
 }
 
 export async function runInProcesses(jobs: GridJob[], root: string, workers: number, onDone: (index: number, r: JobResult) => void, local: LocalDataOptions = {}): Promise<JobResult[]> {
-  const args = ['worker', '--ipc', ...(local.cacheDir ? ['--cache-dir', local.cacheDir] : ['--no-cache']), ...(local.maxMemoryMiB !== undefined ? ['--max-memory', String(local.maxMemoryMiB)] : [])];
+  const args = ['worker', '--ipc', ...localArgs(local)];
   const results: JobResult[] = new Array(jobs.length);
   let next = 0;
   const children: ChildProcess[] = [];
@@ -77,4 +77,60 @@ export async function runInProcesses(jobs: GridJob[], root: string, workers: num
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGTERM');
   }
   return results;
+}
+
+/**
+ * A `lossgraph worker --ipc` child that runs one job at a time and stays up for
+ * the next (its data cache with it). A queue worker runs its jobs in these so
+ * that its own event loop stays free: onnxruntime-node's run blocks the thread
+ * it is called on, and BullMQ could not renew a job's lock while a step ran (a
+ * healthy worker lost its job to the stalled-job check once one run of the
+ * graph outlasted --lock-seconds).
+ */
+export class JobProcess {
+  private child?: ChildProcess;
+  private stderr = '';
+
+  constructor(private readonly args: readonly string[]) {}
+
+  /** Runs `job` under `root`; a LossgraphError for bad input (the same on every machine), an Error if the process died. */
+  run(job: GridJob, root: string): Promise<JobResult> {
+    const child = this.alive();
+    return new Promise<JobResult>((resolve, reject) => {
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+        child.off('message', onMessage);
+        this.child = undefined;
+        reject(new Error(`the job's process died (${signal ?? `exit ${code}`})${this.stderr.trim() ? `: ${this.stderr.trim().split('\n').pop()}` : ''}`));
+      };
+      const onMessage = (m: FromChild) => {
+        child.off('exit', onExit);
+        child.off('message', onMessage);
+        if (m.type === 'done') resolve(decodeResult(m.result));
+        else reject(m.badInput ? new LossgraphError(m.message) : new Error(m.message));
+      };
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+      child.send({ type: 'job', index: 0, job, root } satisfies ToChild);
+    });
+  }
+
+  /** Ends the process (after the job it runs, if any, is abandoned). */
+  stop(): void {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    this.child = undefined;
+  }
+
+  private alive(): ChildProcess {
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null && this.child.connected) return this.child;
+    this.stderr = '';
+    const child = fork(BIN, ['worker', '--ipc', ...this.args], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'] });
+    child.stderr!.on('data', (d: Buffer) => (this.stderr = (this.stderr + d.toString()).slice(-2000)));
+    this.child = child;
+    return child;
+  }
+}
+
+/** The child's command-line arguments for the submitter's or worker's machine-local data options. */
+export function localArgs(local: LocalDataOptions): string[] {
+  return [...(local.cacheDir ? ['--cache-dir', local.cacheDir] : ['--no-cache']), ...(local.maxMemoryMiB !== undefined ? ['--max-memory', String(local.maxMemoryMiB)] : [])];
 }

@@ -8,8 +8,12 @@
 // UnrecoverableError, which fails the job at once without a retry.
 import { Queue, QueueEvents, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
+import { realpathSync } from 'node:fs';
+import { resolve, sep } from 'node:path';
+import { dataPath } from '../data/index.ts';
 import { ArgumentError, LossgraphError } from '../errors.ts';
-import { DataCache, decodeResult, encodeResult, jobId, runJob, validateJob, type GridJob, type JobResult } from './jobs.ts';
+import { decodeResult, encodeResult, jobId, validateJob, type GridJob, type JobResult } from './jobs.ts';
+import { JobProcess, localArgs, type LocalDataOptions } from './pool.ts';
 
 export const QUEUE_NAME = 'lossgraph-grid';
 /** Attempts per job when a worker crashes (not for bad input); the waits between them double from 5 s. */
@@ -82,7 +86,7 @@ async function reachable(q: Queue, display: string): Promise<void> {
  * retried) and waits for all of them; the first one that fails for good fails
  * the grid with the worker's message.
  */
-export async function runOnQueue(jobs: GridJob[], url: string, onDone: (index: number, r: JobResult, reused: boolean) => void): Promise<JobResult[]> {
+export async function runOnQueue(jobs: GridJob[], url: string, onDone: (index: number, r: JobResult, reused: boolean) => void, onLost?: (index: number) => void): Promise<JobResult[]> {
   const { connection, another, display } = connectionOf(url);
   const queue = new Queue(QUEUE_NAME, { connection });
   queue.on('error', () => {});
@@ -104,11 +108,10 @@ export async function runOnQueue(jobs: GridJob[], url: string, onDone: (index: n
         return;
       }
       if (bull && state === 'failed') await bull.retry('failed');
-      if (!bull || state === 'unknown') {
-        bull = await queue.add('train', job, { jobId: id, attempts: ATTEMPTS, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false });
-      }
+      const add = () => queue.add('train', job, { jobId: id, attempts: ATTEMPTS, backoff: { type: 'exponential', delay: 5000 }, removeOnComplete: false, removeOnFail: false });
+      if (!bull || state === 'unknown') bull = await add();
       try {
-        results[i] = decodeResult((await bull.waitUntilFinished(events)) as string);
+        results[i] = decodeResult(await finished(queue, events, bull, add, () => onLost?.(i)));
       } catch (e) {
         throw new LossgraphError(`${job.label}, seed ${job.seed}: ${(e as Error).message.split('\n')[0]}`);
       }
@@ -120,14 +123,80 @@ export async function runOnQueue(jobs: GridJob[], url: string, onDone: (index: n
   }
 }
 
+/** How often a waiting submitter checks that its jobs still exist. */
+const LOST_CHECK_MS = 5000;
+
+/**
+ * A job's return value once it completes (its failure reason thrown if it fails
+ * for good). Every LOST_CHECK_MS the job is looked up: a Redis restarted empty
+ * (no persistence) forgets every job, no event about them ever comes, and the
+ * submitter waited forever; a job that is gone is added again.
+ */
+async function finished(queue: Queue, events: QueueEvents, bull: Job, add: () => Promise<Job>, lost: () => void): Promise<string> {
+  for (;;) {
+    try {
+      return (await bull.waitUntilFinished(events, LOST_CHECK_MS)) as string;
+    } catch (e) {
+      if (!/timed out before finishing/.test(String((e as Error).message))) throw e;
+    }
+    const now = await queue.getJob(bull.id!);
+    if (!now) {
+      lost();
+      bull = await add();
+      continue;
+    }
+    // Finished between two checks, with its event missed (the events connection reconnected, say).
+    const state = await now.getState();
+    if (state === 'completed') return now.returnvalue as string;
+    if (state === 'failed') throw new Error(now.failedReason);
+    bull = now;
+  }
+}
+
 export interface WorkerOptions {
   concurrency: number;
   /** Output root the jobs' run folders go under. */
   root: string;
   /** How long a job stays claimed by a worker that has gone silent before another worker takes it. */
   lockSeconds: number;
-  cache: DataCache;
+  /** The folder jobs may read data (and teacher runs) from: a job is a stranger's request, not a way to read this machine's files. */
+  dataRoot: string;
+  /** This machine's decoded-image cache and memory, for the job processes. */
+  local: LocalDataOptions;
   log: (line: string) => void;
+}
+
+/**
+ * A job's run folder under a worker's root, owned by the job: its grid folder
+ * and row, suffixed with the job's id. Two grids with the same --out name (the
+ * default, say) once wrote the same runs/compare/0/seed-0, one replacing the
+ * other under the first grid's results; the same grid again is the same job,
+ * finds its folder and reuses its result.
+ */
+export function ownedDir(job: GridJob): string {
+  return `${job.dir}-${jobId(job).slice(3, 15)}`;
+}
+
+/**
+ * Refuses a job whose data or teacher lies outside `root` (links followed). A
+ * job of `csv:/any/file` once put that file's first line into its failure
+ * reason, where every Redis client could read it.
+ */
+export function insideDataRoot(job: GridJob, root: string): void {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p); // missing: the loader says so, inside the root or not
+    }
+  };
+  const base = real(root);
+  for (const [what, path] of [['data', dataPath(job.config.data)], ['teacher', job.config.teacher]] as const) {
+    if (path === undefined) continue;
+    // Relative paths are the worker's, as the loaders read them: from its working folder.
+    const full = real(resolve(path));
+    if (full !== base && !full.startsWith(base + sep)) throw new ArgumentError(`job ${what} '${path}' lies outside this worker's --data-root ${root}`);
+  }
 }
 
 /** Runs grid jobs from the queue until stopped (SIGINT/SIGTERM close it after the running jobs). */
@@ -142,6 +211,10 @@ export async function runQueueWorker(url: string, o: WorkerOptions): Promise<{ c
     throw e;
   }
   await probe.close();
+  // One process per concurrent job, reused from job to job: training never runs on this
+  // thread, so BullMQ renews locks on time however long one run of a graph takes.
+  const processes = Array.from({ length: o.concurrency }, () => new JobProcess(localArgs(o.local)));
+  const idle = [...processes];
   const worker = new Worker(QUEUE_NAME, async (bull: Job) => {
     let job: GridJob;
     try {
@@ -150,9 +223,16 @@ export async function runQueueWorker(url: string, o: WorkerOptions): Promise<{ c
       o.log(`job ${bull.id}: refused: ${(e as Error).message}`);
       throw new UnrecoverableError((e as Error).message);
     }
-    o.log(`job ${bull.id} started (attempt ${bull.attemptsMade + 1}): ${job.label}, seed ${job.seed}`);
     try {
-      const r = await runJob(job, o.root, o.cache);
+      insideDataRoot(job, o.dataRoot);
+    } catch (e) {
+      o.log(`job ${bull.id}: refused: ${(e as Error).message}`);
+      throw new UnrecoverableError((e as Error).message);
+    }
+    o.log(`job ${bull.id} started (attempt ${bull.attemptsMade + 1}): ${job.label}, seed ${job.seed}`);
+    const proc = idle.pop()!;
+    try {
+      const r = await proc.run({ ...job, dir: ownedDir(job) }, o.root);
       o.log(`job ${bull.id} done in ${r.seconds.toFixed(1)} s: ${r.runDir}`);
       return encodeResult(r);
     } catch (e) {
@@ -161,6 +241,8 @@ export async function runQueueWorker(url: string, o: WorkerOptions): Promise<{ c
       // Bad input fails the same way on every machine: no retry. Anything else (a crash) is retried.
       if (e instanceof LossgraphError) throw new UnrecoverableError(message);
       throw e;
+    } finally {
+      idle.push(proc);
     }
   }, {
     connection,
@@ -175,6 +257,7 @@ export async function runQueueWorker(url: string, o: WorkerOptions): Promise<{ c
   return {
     close: async () => {
       await worker.close();
+      for (const p of processes) p.stop();
       connection.disconnect();
     },
   };
