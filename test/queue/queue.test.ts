@@ -7,7 +7,7 @@
 // whatever happens.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,6 +23,16 @@ let dir: string;
 let url: string;
 const processes: ChildProcess[] = [];
 let workerB: ChildProcess | undefined;
+let redis: ChildProcess | undefined;
+let lastWorker: (ChildProcess & { log: string[] }) | undefined;
+let redisPort = 0;
+
+/** Stops every worker the tests before started, so that only the next test's own take jobs. */
+function stopWorkers(): void {
+  for (const p of processes) if (p !== redis && p.exitCode === null && p.signalCode === null) p.kill('SIGKILL');
+}
+
+const startRedis = () => start('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], dir, /Ready to accept connections/);
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -75,9 +85,9 @@ function compare(cwd: string, extra: string[]): Promise<{ status: number | null;
 before(async () => {
   if (skip) return;
   dir = mkdtempSync(join(tmpdir(), 'lossgraph-queue-'));
-  const port = await freePort();
-  url = `redis://127.0.0.1:${port}`;
-  await start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], dir, /Ready to accept connections/);
+  redisPort = await freePort();
+  url = `redis://127.0.0.1:${redisPort}`;
+  redis = await startRedis();
   // The submitter and each worker see the same images at the same relative path, except the third place.
   for (const place of ['submitter', 'a', 'b']) await writeFolder(join(dir, place, 'data'), 60, 7);
   mkdirSync(join(dir, 'other'));
@@ -138,4 +148,60 @@ test('a job whose data differs on the worker fails the grid at once with the wor
   await new Promise((done) => setTimeout(done, 1000));
   const attempts = c.log.filter((l) => / started \(attempt/.test(l));
   assert.ok(attempts.every((l) => /attempt 1\)/.test(l)), `no job was retried: ${attempts.join('\n')}`);
+});
+
+const slowJob = (out: string, epochs = 1) => ['--data', 'folder:data', '--image-size', '3x96x96', '--model', 'cnn:16,32', '--batch', '128', '--epochs', String(epochs), '--seeds', '1', '--losses', 'ce', '--out', out, '--queue', url];
+
+test('a job whose every graph run outlasts the lock is trained once: the worker renews its lock while the job runs in its own process (issue 27 item 10)', { skip }, async () => {
+  stopWorkers();
+  // One step of cnn:16,32 on 126 images of 96x96 takes longer than the 1 s lock on two cores.
+  const w = await start(process.execPath, [BIN, 'worker', '--queue', url, '--out', 'runs', '--lock-seconds', '1', '--no-cache'], join(dir, 'a'), /^\S+ worker on /);
+  lastWorker = w;
+  const r = await compare(join(dir, 'submitter'), slowJob('slow'));
+  assert.equal(r.status, 0, r.stderr);
+  const starts = w.log.filter((l) => / started \(attempt/.test(l));
+  assert.equal(starts.length, 1, `the job ran once, not again after a lost lock: ${w.log.join('\n')}`);
+  assert.ok(!w.log.some((l) => /stalled|lock/i.test(l) && !/worker on/.test(l)), w.log.join('\n'));
+});
+
+test('two grids with the same --out name get their own run folders (the job id is in the name) (issue 27 item 3)', { skip }, async () => {
+  const one = await compare(join(dir, 'submitter'), ['--data', 'folder:data', '--image-size', '3x16x16', '--epochs', '1', '--seeds', '1', '--losses', 'ce', '--out', 'same', '--queue', url]);
+  const two = await compare(join(dir, 'submitter'), ['--data', 'folder:data', '--image-size', '3x16x16', '--epochs', '2', '--seeds', '1', '--losses', 'ce', '--out', 'same', '--queue', url]);
+  assert.equal(one.status, 0, one.stderr);
+  assert.equal(two.status, 0, two.stderr);
+  const runs = (r: typeof one) => JSON.parse(r.stdout.trim().split('\n').pop()!).rows;
+  assert.ok(runs(one) && runs(two));
+  const dirs = readdirSync(join(dir, 'a', 'runs', 'same', '0')).sort();
+  assert.equal(dirs.length, 2, `one folder per job: ${dirs.join(', ')}`);
+  for (const d of dirs) assert.match(d, /^seed-0-[0-9a-f]{12}$/);
+});
+
+test('a job reading data outside the worker\'s --data-root is refused, with no file content in the reason (issue 27 item 16)', { skip }, async () => {
+  // The submitter names its data by absolute path: outside worker a's working folder, its default --data-root.
+  const r = await compare(join(dir, 'submitter'), ['--data', `folder:${join(dir, 'submitter', 'data')}`, '--image-size', '3x16x16', '--epochs', '1', '--seeds', '1', '--losses', 'ce', '--out', 'outside', '--queue', url]);
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr.trim(), /^lossgraph: ce, seed 0: job data '.*submitter\/data' lies outside this worker's --data-root .*\/a$/);
+});
+
+test('Redis restarted empty while a grid waits: the submitter submits its lost jobs again and finishes (issue 27 item 11)', { skip }, async () => {
+  const w = lastWorker!;
+  const startedBefore = w.log.filter((l) => / started /.test(l)).length;
+  const grid = compare(join(dir, 'submitter'), slowJob('restarted', 3));
+  // Once the job has started, Redis goes down and comes back with nothing (no persistence).
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the job never started: ${w.log.join('\n')}`)), 60_000);
+    const check = () => {
+      if (w.log.filter((l) => / started /.test(l)).length > startedBefore) {
+        clearTimeout(timer);
+        resolve();
+      } else setTimeout(check, 50);
+    };
+    check();
+  });
+  redis!.kill('SIGKILL');
+  await new Promise((done) => redis!.once('exit', done));
+  redis = await startRedis();
+  const r = await Promise.race([grid, new Promise<never>((_, reject) => setTimeout(() => reject(new Error('the submitter still waits')), 120_000))]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stderr, /the queue no longer holds this job \(Redis restarted empty\?\); submitted again/);
 });
