@@ -211,3 +211,31 @@ test('a run parses its loss spec exactly once, also with an imported model on ca
     assert.equal(lossSpecParses.count - before, 1, `${model}: the spec was parsed ${lossSpecParses.count - before} times`);
   }
 });
+
+test('resume and eval refuse data that changed under the same --data: folders swapped, a class added (issue 27 item 7)', async () => {
+  const { writeFolder } = await import('./helpers/web.ts');
+  const { renameSync, cpSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-samedata-'));
+  const data = join(dir, 'data');
+  await writeFolder(data, 12, 3);
+  const run = join(dir, 'run');
+  const args = ['--data', `folder:${data}`, '--image-size', '3x8x8', '--model', 'mlp:8', '--batch', '8', '--no-cache'];
+  assert.equal(cli(['train', ...args, '--epochs', '2', '--out', run]).code, 0);
+  assert.match(JSON.parse(readFileSync(join(run, 'run.json'), 'utf8')).dataFingerprint, /^[0-9a-f]{32}$/);
+  assert.equal(cli(['eval', '--run', run]).code, 0, 'the same data evaluates');
+  // Two class folders swap names: the same files, other labels.
+  const [a, b] = ['blue', 'green'].map((c) => join(data, c));
+  renameSync(a!, join(dir, 'tmp'));
+  renameSync(b!, a!);
+  renameSync(join(dir, 'tmp'), b!);
+  const refusal = /^lossgraph: --data folder:.* is not the data .*run was trained on \(now 36 examples, 3 classes, fingerprint \w+; the run's fingerprint \w+\): were files changed, added or removed\?$/;
+  for (const r of [cli(['eval', '--run', run]), cli(['train', '--resume', run, '--no-cache'])]) {
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), refusal);
+  }
+  // A class added: refused in the same words (it was onnxruntime's dump and "internal error").
+  cpSync(a!, join(data, 'zzz'), { recursive: true });
+  const added = cli(['train', '--resume', run, '--no-cache']);
+  assert.equal(added.code, 2, added.stderr);
+  assert.match(added.stderr.trim(), /is not the data .* \(now 48 examples, 4 classes,/);
+});

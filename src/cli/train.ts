@@ -5,7 +5,7 @@ import { DATA_FORMS, loadData } from '../data/index.ts';
 import { splitDataset } from '../data/dataset.ts';
 import { ArgumentError } from '../errors.ts';
 import { loadTrainingSession } from '../runtime/node.ts';
-import { DEFAULT_CONFIG, DEFAULT_STEPS_PER_RUN, TeacherTargets, applySigmaSchedule, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
+import { DEFAULT_CONFIG, DEFAULT_STEPS_PER_RUN, TeacherTargets, applySigmaSchedule, checkSameData, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
 import { TARGETS } from '../graph/graph.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
 import { parseParams, warnUnusedParams } from './args.ts';
@@ -176,15 +176,17 @@ export async function trainCommand(a: RunArgs): Promise<void> {
 export async function evalCommand(a: { run: string; data?: string; checkpoint?: string; json: boolean }): Promise<void> {
   const config = readRunConfig(a.run);
   const data = await loadData(a.data ?? config.data, config.dataOptions);
+  // The run's own test split is only the run's on the run's own data.
+  if (!a.data) checkSameData(config, data, a.run);
   const session = await loadTrainingSession(a.run, { ep: config.ep, checkpoint: a.checkpoint });
   // The loss is measured with the hyperparameters of the run's last epoch (a decayed sigma).
   applySigmaSchedule(session, config, config.epochs - 1);
   const indices = a.data ? Int32Array.from({ length: data.count }, (_, i) => i) : splitDataset(data, config.seed).test;
   if (data.shape.join('x') !== session.manifest.spec.input.join('x')) {
-    throw new ArgumentError(`--data ${a.data} has examples of ${data.shape.join('x')}, the run was trained on ${session.manifest.spec.input.join('x')}`);
+    throw new ArgumentError(`--data ${a.data ?? config.data} has examples of ${data.shape.join('x')}, the run was trained on ${session.manifest.spec.input.join('x')}`);
   }
   if (data.classNames.length !== session.manifest.spec.classes) {
-    throw new ArgumentError(`--data ${a.data} has ${data.classNames.length} classes, the run was trained on ${session.manifest.spec.classes}`);
+    throw new ArgumentError(`--data ${a.data ?? config.data} has ${data.classNames.length} classes, the run was trained on ${session.manifest.spec.classes}`);
   }
   const teacher = config.teacher ? await TeacherTargets.create(config.teacher, session.manifest, data, config.ep) : undefined;
   const m = await evaluate(session, data, indices, 256, teacher);

@@ -12,6 +12,7 @@ import { lockFolder } from '../artifacts/folders.ts';
 import { readImportedModel } from '../artifacts/model_file.ts';
 import { gatherExamples, shuffledBatches, type Augment } from '../data/batches.ts';
 import { splitDataset, type Dataset } from '../data/dataset.ts';
+import { dataFingerprint } from '../data/fingerprint.ts';
 import { loadData, scannedFolder, type DataOptions } from '../data/index.ts';
 import type { z } from 'zod';
 import { parseCheckpointHistory, parseRunConfig, type runConfigSchema } from './run_schema.ts';
@@ -71,6 +72,12 @@ export interface RunConfig {
    * (unset: yes, where the body cannot change: train=head, frozen batch norm, no augmentation).
    */
   featureCache?: boolean;
+  /**
+   * The data's fingerprint (data/fingerprint.ts), written into run.json by the
+   * driver: resume and eval refuse other data under the same --data (files
+   * swapped, a class added) instead of training or scoring on it.
+   */
+  dataFingerprint?: string;
   /**
    * ONNX Runtime's intra-op threads (unset: all cores). Part of what a run is: the
    * CPU kernels split their sums by thread, so results change (slightly) with it.
@@ -337,6 +344,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   if (!opts.resume) checkOutFolder(out, opts.force ?? false, config.data);
   const data = opts.data ?? (await loadData(config.data, config.dataOptions));
   if (data.skipped) log(`skipped ${data.skipped} bad file(s) in ${data.source}`);
+  if (opts.resume) checkSameData(config, data, out);
   // Said in terms of the data: train has no --classes or --input for the build's checks to name.
   if (data.count === 0) throw new DataError(`--data ${config.data} holds no examples`);
   if (data.classNames.length < 2) throw new DataError(`--data ${config.data} has ${data.classNames.length} class${data.classNames.length === 1 ? '' : 'es'}; a classifier needs at least 2`);
@@ -398,7 +406,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
   const unlock = lockFolder(out, 'train');
   try {
     if (built) {
-      writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify(config, null, 2)}\n`) });
+      writeFiles(out, { ...built.files, [RUN_FILE]: new TextEncoder().encode(`${JSON.stringify({ ...config, dataFingerprint: dataFingerprint(data) }, null, 2)}\n`) });
       writeJsonl(out, []);
     }
     const checkpoint = built ? parseCheckpoint(built.files[FILES.checkpoint]!, FILES.checkpoint, manifest) : readCheckpoint(join(out, FILES.checkpoint), manifest);
@@ -486,6 +494,15 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
     await session.release();
     await teacher?.release();
     unlock();
+  }
+}
+
+/** Refuses data whose fingerprint differs from the one the run was started on (runs from before fingerprints pass). */
+export function checkSameData(config: RunConfig, data: Dataset, run: string): void {
+  if (config.dataFingerprint === undefined) return;
+  const now = dataFingerprint(data);
+  if (now !== config.dataFingerprint) {
+    throw new DataError(`--data ${config.data} is not the data ${run} was trained on (now ${data.count} examples, ${data.classNames.length} classes, fingerprint ${now.slice(0, 12)}; the run's fingerprint ${config.dataFingerprint.slice(0, 12)}): were files changed, added or removed?`);
   }
 }
 

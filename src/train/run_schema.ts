@@ -57,6 +57,7 @@ const runFields = {
 export const runConfigSchema = z.object({
   ...runFields,
   dataOptions: jobDataOptions.extend({ cacheDir: text.optional(), maxMemoryMiB: positive.optional() }).strict(),
+  dataFingerprint: z.string().regex(/^[0-9a-f]{32}$/).optional(),
 }).strict();
 
 /** A queue job's config: what a submitter may ask of a worker. */
