@@ -199,6 +199,26 @@ export function insideDataRoot(job: GridJob, root: string): void {
   }
 }
 
+/** What a job whose stored data is not JSON is handed to the processor as, so that it fails once, for good. */
+const UNREADABLE = '__lossgraph_unreadable_job__';
+
+/**
+ * BullMQ's worker parses a job's data before any processor sees it; data that
+ * is not JSON (written into Redis by something other than lossgraph) threw
+ * there, the job stayed active, and the worker logged the parse error every lock
+ * period forever. Here such a job reaches the processor as a marker and fails
+ * once, unrecoverably, with one line.
+ */
+class GridWorker extends Worker {
+  protected override createJob(data: Parameters<Worker['createJob']>[0], jobId: string): Job {
+    try {
+      return super.createJob(data, jobId);
+    } catch (e) {
+      return super.createJob({ ...data, data: JSON.stringify({ [UNREADABLE]: String((e as Error).message).split('\n')[0]!.slice(0, 200) }) }, jobId);
+    }
+  }
+}
+
 /** Runs grid jobs from the queue until stopped (SIGINT/SIGTERM close it after the running jobs). */
 export async function runQueueWorker(url: string, o: WorkerOptions): Promise<{ close(): Promise<void> }> {
   const { connection, display } = connectionOf(url);
@@ -215,9 +235,11 @@ export async function runQueueWorker(url: string, o: WorkerOptions): Promise<{ c
   // thread, so BullMQ renews locks on time however long one run of a graph takes.
   const processes = Array.from({ length: o.concurrency }, () => new JobProcess(localArgs(o.local)));
   const idle = [...processes];
-  const worker = new Worker(QUEUE_NAME, async (bull: Job) => {
+  const worker = new GridWorker(QUEUE_NAME, async (bull: Job) => {
     let job: GridJob;
     try {
+      const unreadable = (bull.data as Record<string, unknown> | null)?.[UNREADABLE];
+      if (typeof unreadable === 'string') throw new ArgumentError(`the job's data is not JSON (${unreadable})`);
       job = validateJob(bull.data);
     } catch (e) {
       o.log(`job ${bull.id}: refused: ${(e as Error).message}`);

@@ -205,3 +205,25 @@ test('Redis restarted empty while a grid waits: the submitter submits its lost j
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stderr, /the queue no longer holds this job \(Redis restarted empty\?\); submitted again/);
 });
+
+test('a job whose stored data is not JSON fails once, for good, with one line (issue 27 item 12)', { skip }, async () => {
+  const { Queue } = await import('bullmq');
+  const { Redis } = await import('ioredis');
+  const connection = new Redis({ host: '127.0.0.1', port: redisPort, maxRetriesPerRequest: null });
+  const queue = new Queue('lossgraph-grid', { connection });
+  try {
+    await queue.add('train', { placeholder: true }, { jobId: 'poison', attempts: 3 });
+    await connection.hset('bull:lossgraph-grid:poison', 'data', 'not json{');
+    const deadline = Date.now() + 30_000;
+    let state = '';
+    while (Date.now() < deadline && (state = await queue.getJobState('poison')) !== 'failed') await new Promise((r) => setTimeout(r, 200));
+    assert.equal(state, 'failed');
+    assert.match(await connection.hget('bull:lossgraph-grid:poison', 'failedReason') ?? '', /^the job's data is not JSON \(/);
+    await new Promise((r) => setTimeout(r, 3000));
+    const lines = lastWorker!.log.filter((l) => l.includes('poison') || /not valid JSON/.test(l));
+    assert.equal(lines.length, 1, `one line, once: ${lines.join('\n')}`);
+  } finally {
+    await queue.close();
+    connection.disconnect();
+  }
+});
