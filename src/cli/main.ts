@@ -73,7 +73,7 @@ export function attachSpecValues(argv: readonly string[]): string[] {
 }
 
 /** What `train --resume` may be given besides the folder: how to run, not what to train. */
-const RESUME_MAY = new Set(['resume', 'json', 'threads', 'cache', 'cache-dir', 'max-memory', 'help']);
+const RESUME_MAY = new Set(['resume', 'json', 'threads', 'cache', 'cache-dir', 'max-memory', 'log-dir', 'help']);
 
 /** A message on one line whatever it quotes: control characters (a newline in a file name) are escaped, so no line can be forged. */
 export function oneLine(message: string): string {
@@ -155,7 +155,7 @@ export async function main(given: string[]): Promise<number> {
         else for (const p of Object.values(paths)) console.log(p);
       },
     )
-    .command('train', 'train a model on a data set; writes artifacts, checkpoints, metrics.jsonl and report.html to --out', (y: Argv) => trainOptions(y), (a) => trainCommand(a as never))
+    .command('train', 'train a model on a data set; writes artifacts, checkpoints, metrics.jsonl and report.html to --out', (y: Argv) => trainOptions(y).option('log-dir', { type: 'string', describe: 'also write TensorBoard event files there: per-step loss, loss terms, learning rate, sigma, gradient norm; per-epoch validation metrics; the settings as text (tensorboard --logdir DIR)' }), (a) => trainCommand(a as never))
     .command(
       'eval',
       'test metrics of a trained run',

@@ -5,7 +5,8 @@ import { DATA_FORMS, loadData } from '../data/index.ts';
 import { splitDataset } from '../data/dataset.ts';
 import { ArgumentError } from '../errors.ts';
 import { loadTrainingSession } from '../runtime/node.ts';
-import { DEFAULT_CONFIG, DEFAULT_STEPS_PER_RUN, TeacherTargets, applySigmaSchedule, checkSameData, evaluate, readRunConfig, runTraining, type RunConfig } from '../train/driver.ts';
+import { DEFAULT_CONFIG, DEFAULT_STEPS_PER_RUN, TeacherTargets, applySigmaSchedule, checkSameData, evaluate, readRunConfig, runTraining, type RunConfig, type RunHooks } from '../train/driver.ts';
+import { TensorBoardWriter } from '../train/tensorboard.ts';
 import { TARGETS } from '../graph/graph.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
 import { parseParams, warnUnusedParams } from './args.ts';
@@ -131,6 +132,29 @@ function printMetrics(title: string, m: Metrics): void {
   for (const [k, v] of Object.entries(metricsSummary(m))) console.log(`  ${k.padEnd(16)} ${v.toFixed(4)}`);
 }
 
+/** The driver's hooks that write a run's values as TensorBoard scalars into `dir` (none without --log-dir). */
+function tensorBoardHooks(dir: string | undefined, config: RunConfig): Pick<RunHooks, 'onStep' | 'onEpoch'> {
+  if (dir === undefined) return {};
+  const tb = new TensorBoardWriter(dir);
+  const settings = Object.entries(config).filter(([k, v]) => v !== undefined && k !== 'dataOptions' && k !== 'dataFingerprint').map(([k, v]) => `| ${k} | ${JSON.stringify(v)} |`);
+  tb.text(0, 'hparams', ['| setting | value |', '|---|---|', ...settings].join('\n'));
+  return {
+    onStep: (step, v) => tb.scalars(step, {
+      'train/loss': v.loss,
+      ...Object.fromEntries(Object.entries(v.terms).map(([term, x]) => [`train/loss/${term}`, x])),
+      'train/lr': v.lr,
+      'train/sigma': v.sigma,
+      'train/grad_norm': v.gradNorm,
+    }),
+    onEpoch: (r) => tb.scalars(r.epoch, {
+      'epoch/train_loss': r.trainLoss,
+      'epoch/lr': r.lr,
+      'epoch/sigma': r.sigma,
+      ...Object.fromEntries(Object.entries(r.validation).filter(([, x]) => typeof x === 'number').map(([m, x]) => [`validation/${m}`, x as number])),
+    }),
+  };
+}
+
 export async function trainCommand(a: RunArgs): Promise<void> {
   const log = a.json ? () => {} : (line: string) => console.log(line);
   let config: RunConfig;
@@ -155,7 +179,7 @@ export async function trainCommand(a: RunArgs): Promise<void> {
   process.on('SIGINT', onSigint);
   let result: Awaited<ReturnType<typeof runTraining>>;
   try {
-    result = await runTraining(config, out, { log, progress: !a.json, interrupt }, { resume: !!a.resume, data, force: a.force as boolean });
+    result = await runTraining(config, out, { log, progress: !a.json, interrupt, ...tensorBoardHooks(a['log-dir'] as string | undefined, config) }, { resume: !!a.resume, data, force: a.force as boolean });
   } finally {
     process.off('SIGINT', onSigint);
   }

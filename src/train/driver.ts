@@ -167,6 +167,18 @@ export interface RunHooks {
   progress?: boolean;
   /** Set `requested` (from a SIGINT handler, say) to stop after the current run of steps with a checkpoint. */
   interrupt?: { requested: boolean };
+  /** After each training step (1-based over the run): its loss, each loss term's value, the learning rate, sigma, the gradient norm. */
+  onStep?: (step: number, values: StepValues) => void;
+  /** After each epoch, with its record (validation metrics included). */
+  onEpoch?: (record: EpochRecord) => void;
+}
+
+export interface StepValues {
+  loss: number;
+  terms: Record<string, number>;
+  lr: number;
+  sigma?: number;
+  gradNorm?: number;
 }
 
 /** Training stopped on request after a step, with a checkpoint from which --resume continues exactly. */
@@ -443,12 +455,13 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       let rates: number[] = [];
       const runPending = async () => {
         const results = await session.runTrainSteps(pending, rates);
-        for (const { loss, terms, gradNorm } of results) {
+        for (const [i, { loss, terms, gradNorm }] of results.entries()) {
           const where = `at epoch ${epoch + 1}, step ${s + 1}${Object.keys(terms).length ? ` (${Object.entries(terms).map(([t, v]) => `${t} = ${v}`).join(', ')})` : ''}`;
           if (!Number.isFinite(loss)) throw stopped(`the loss became ${loss} ${where}`);
           if (gradNorm !== undefined && !Number.isFinite(gradNorm)) throw stopped(`the gradient norm became ${gradNorm} ${where}`);
           lossSum += loss;
           s++;
+          hooks.onStep?.(epoch * stepsPerEpoch + s, { loss, terms, lr: rates[i]!, sigma, gradNorm });
         }
         lr = rates[rates.length - 1]!;
         pending = [];
@@ -479,6 +492,7 @@ export async function runTraining(config: RunConfig, out: string, hooks: RunHook
       const validation = await evaluate(session, view, splits.validation, 256, teacher);
       const record: EpochRecord = { epoch: epoch + 1, trainLoss: lossSum / stepsPerEpoch, lr, sigma, seconds: (performance.now() - t0) / 1000, validation: { ...validation, confusion: [] } };
       history.push(record);
+      hooks.onEpoch?.(record);
       writeFiles(out, { [FILES.checkpoint]: checkpointBytes(manifest, session.tensors(), session.step, { epoch: String(epoch + 1), history: JSON.stringify(history) }) });
       writeJsonl(out, history);
       const score = validation.regressionMse !== undefined ? `MSE ${validation.regressionMse.toFixed(4)}` : `${data.task === 'multilabel' ? 'exact-match accuracy' : 'accuracy'} ${(100 * validation.accuracy).toFixed(2)}%`;
