@@ -126,3 +126,26 @@ test('a worker refuses a lock or concurrency no timer or machine can honour, in 
     assert.equal(r.stderr.trim().split('\n').length, 1);
   }
 });
+
+test('the compare report\'s forest plot draws the table\'s paired intervals, and a sweep draws its metrics over the swept value (issue 25)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-forest-'));
+  const BIN = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));
+  const grid = (args: string[]) => spawnSync(process.execPath, [BIN, ...args, '--data', 'embedded', '--model', 'mlp:4', '--epochs', '1', '--seeds', '3', '--json'], { encoding: 'utf8' });
+  const c = grid(['compare', '--losses', 'ce', 'label_smoothing(eps=0.2)', '--out', join(dir, 'cmp')]);
+  assert.equal(c.status, 0, c.stderr);
+  const rows = JSON.parse(c.stdout.trim().split('\n').pop()!).rows as { label: string; metrics: Record<string, { diff?: { mean: number; half: number } }> }[];
+  const html = readFileSync(join(dir, 'cmp', 'report.html'), 'utf8');
+  // Vega writes each mark's values into its ARIA label: the rule of row r spans [lo, hi].
+  const d = rows[1]!.metrics.accuracy!.diff!;
+  const rule = [...html.matchAll(/aria-label="difference in accuracy: ([^;]+); loss: label_smoothing\(eps=0\.2\); hi: ([^;]+);/g)][0]!;
+  const num = (s: string) => Number(s.replace('−', '-'));
+  assert.ok(Math.abs(num(rule[1]!) - (d.mean - d.half)) < 1e-9, `lo ${rule[1]} vs ${d.mean - d.half}`);
+  assert.ok(Math.abs(num(rule[2]!) - (d.mean + d.half)) < 1e-9, `hi ${rule[2]} vs ${d.mean + d.half}`);
+  assert.match(html, /difference in accuracy/);
+  assert.match(html, /each row's paired difference from 'ce'/);
+  const s = grid(['sweep', '--loss', 'label_smoothing(eps=e)', '--param', 'e=0:0.2:0.1', '--out', join(dir, 'sweep')]);
+  assert.equal(s.status, 0, s.stderr);
+  const sweep = readFileSync(join(dir, 'sweep', 'report.html'), 'utf8');
+  assert.match(sweep, /accuracy over e: mean over 3 seeds with a 95% band/);
+  assert.match(sweep, /X-axis titled 'e'/);
+});
