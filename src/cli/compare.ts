@@ -153,7 +153,7 @@ async function tabulate(kind: 'compare' | 'sweep', entries: Entry[], seeds: numb
   const cfg = entries[0]!.config;
   const html = page(`lossgraph ${kind}`, `<p>Data <code>${cfg.data}</code>, model <code>${cfg.model}</code>, ${cfg.epochs} epochs, batch ${cfg.batch}, optimizer <code>${cfg.optimizer}</code>, learning rate ${cfg.lr}; ${seeds} seeds per row (seed s gives every row the same split and initialisation). Intervals are 95% t intervals; Δ is the paired difference from the first row.</p>
 ${table(header, body)}${starred ? `<p class="note">${STAR_NOTE}</p>` : ''}<ul>${reading.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>${figures.join('\n')}
-<p>${remote ? `The runs are under each queue worker's <code>--out</code>, in <code>${basename(resolve(out))}/r/seed-s-in <code>${basename(resolve(out))}/r/seed-s/</code> (results.json lists host and folder of each)lt;job idin <code>${basename(resolve(out))}/r/seed-s/</code> (results.json lists host and folder of each)gt;/</code> (results.json lists host and folder of each)` : `Row r's run with seed s is in <code>${out}/r/seed-s/</code>`}: its report.html, metrics.jsonl, checkpoint and trained inference model.</p>`);
+<p>${remote ? `The runs are under each queue worker's <code>--out</code>, in <code>${basename(resolve(out))}/r/seed-s-&lt;job id&gt;/</code> (results.json lists host and folder of each)` : `Row r's run with seed s is in <code>${out}/r/seed-s/</code>`}: its report.html, metrics.jsonl, checkpoint and trained inference model.</p>`);
   writeFiles(out, { [REPORT_FILE]: new TextEncoder().encode(html), 'results.json': new TextEncoder().encode(JSON.stringify({ rows, jobs }, null, 2)) });
   return { rows, markdown, reading, report: join(out, REPORT_FILE) };
 }
