@@ -20,16 +20,20 @@ export const escapeHtml = (s: string) => s.replace(/[&<>"]/g, (c) => ({ '&': '&a
 
 export function page(title: string, body: string): string {
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><title>${escapeHtml(title)}</title>
 <style>body{font-family:system-ui,sans-serif;margin:2em;max-width:1100px;color:#222}table{border-collapse:collapse;margin:1em 0}
 td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
-figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top}code{background:#f3f3f3;padding:1px 4px}</style></head>
+figure{display:inline-block;margin:0 1em 1em 0;vertical-align:top;max-width:100%;overflow-x:auto}li,p{overflow-wrap:anywhere}
+.wide{overflow-x:auto;max-width:100%}code{background:#f3f3f3;padding:1px 4px;overflow-wrap:anywhere}
+@media (max-width:600px){body{margin:1em}td,th{padding:3px 5px}}
+@media (prefers-color-scheme:dark){body{background:#16181c;color:#ddd}th,code{background:#2a2d33}td,th{border-color:#444}figure svg{background:#fff;border-radius:4px}a{color:#8ab4f8}}</style></head>
 <body><h1>${escapeHtml(title)}</h1>${body}</body></html>
 `;
 }
 
 export function table(headers: readonly string[], rows: readonly (readonly string[])[]): string {
-  return `<table><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</table>`;
+  // In a scrolling box: a wide table scrolls on a phone instead of widening the page (figures scroll at full size too: shrunk, their text could not be read).
+  return `<div class="wide"><table><tr>${headers.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr>${rows.map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join('')}</tr>`).join('')}</table></div>`;
 }
 
 export function figure(svg: string, caption: string): string {
