@@ -61,3 +61,34 @@ test('a file that vanishes mid-request fails that request only; the server keeps
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('serve sends an export\'s gzip copies to browsers that accept gzip, with the original\'s type, and the original to others (issue 24 item 5)', async () => {
+  const { gzipSync, gunzipSync } = await import('node:zlib');
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-serve-gz-'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>x</title>');
+  const wasm = Buffer.alloc(200_000, 3);
+  writeFileSync(join(dir, 'ort.wasm'), wasm);
+  writeFileSync(join(dir, 'ort.wasm.gz'), gzipSync(wasm));
+  const { server, url } = await serve(dir, { port: 0 });
+  const fetchRaw = (headers: Record<string, string>) => new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
+    const u = new URL(url);
+    request({ host: u.hostname, port: u.port, path: '/ort.wasm', headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+    }).on('error', reject).end();
+  });
+  try {
+    const gz = await fetchRaw({ 'Accept-Encoding': 'gzip, deflate, br' });
+    assert.equal(gz.headers['content-encoding'], 'gzip');
+    assert.equal(gz.headers['content-type'], 'application/wasm');
+    assert.ok(gz.body.length < wasm.length / 10, `${gz.body.length} bytes on the wire`);
+    assert.deepEqual(gunzipSync(gz.body), wasm);
+    const plain = await fetchRaw({});
+    assert.equal(plain.headers['content-encoding'], undefined);
+    assert.deepEqual(plain.body, wasm);
+  } finally {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

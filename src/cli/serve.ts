@@ -63,6 +63,8 @@ export async function serve(dir: string, o: ServeOptions = {}): Promise<{ server
   const files = sirv(root, {
     // Look files up per request, so a re-export is served without a restart.
     dev: true,
+    // The .gz copies export writes, to browsers that accept gzip (with the original's type).
+    gzip: true,
     dotfiles: false,
     etag: true,
     setHeaders: (res) => {
