@@ -4,7 +4,7 @@
 // Names are deterministic (a per-prefix counter inside the current scope), so
 // building the same graph twice serialises to identical bytes.
 import { GraphError } from '../errors.ts';
-import { isFloat, typedArray, type AnyTypedArray, type DType } from '../onnx/dtype.ts';
+import { ONNX_DTYPE_CODE, typedArray, type AnyTypedArray, type DType } from '../onnx/dtype.ts';
 import { encodeModel, onnx, tensorProto, type ModelProto, type TensorProto } from '../onnx/proto.ts';
 import {
   broadcastShapes,
@@ -339,7 +339,7 @@ export class Graph {
   }
 
   cast(x: Value, to: DType): Value {
-    const out = this.emit('Cast', [x], { to: attr.int(onnxTypeCode(to)) }, [{ dtype: to, shape: x.shape }])[0]!;
+    const out = this.emit('Cast', [x], { to: attr.int(ONNX_DTYPE_CODE[to]) }, [{ dtype: to, shape: x.shape }])[0]!;
     if (x.known && (to === 'int64' || to === 'int32')) out.known = x.known;
     return out;
   }
@@ -807,10 +807,6 @@ export class Graph {
   }
 }
 
-function onnxTypeCode(dt: DType): number {
-  return { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 }[dt];
-}
-
 /** Normalised [start, count] of a static slice along a dim, or undefined when the dim is symbolic. */
 export function sliceRange(dim: Dim, start: number, end: number, step: number): { start: number; count: number } | undefined {
   if (typeof dim !== 'number') {
@@ -836,7 +832,7 @@ function valueInfo(v: Value) {
     name: v.name,
     type: {
       tensorType: {
-        elemType: onnxTypeCode(v.dtype),
+        elemType: ONNX_DTYPE_CODE[v.dtype],
         shape: { dim: v.shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },
@@ -867,4 +863,3 @@ function nodeProto(n: Node) {
   });
 }
 
-export { isFloat };

@@ -104,7 +104,6 @@ export function required<K extends Need>(ctx: LossContext, loss: string, need: K
 }
 
 export const hyperArg = (args: Readonly<Record<string, ArgValue>>, name: string): Value => args[name] as Value;
-export const intArg = (args: Readonly<Record<string, ArgValue>>, name: string): number => args[name] as number;
 export const choiceArg = <T extends string>(args: Readonly<Record<string, ArgValue>>, name: string): T => args[name] as T;
 
 /**
