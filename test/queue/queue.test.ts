@@ -212,7 +212,8 @@ test('a job whose stored data is not JSON fails once, for good, with one line (i
   const connection = new Redis({ host: '127.0.0.1', port: redisPort, maxRetriesPerRequest: null });
   const queue = new Queue('lossgraph-grid', { connection });
   try {
-    await queue.add('train', { placeholder: true }, { jobId: 'poison', attempts: 3 });
+    // Delayed, so that no worker takes it before its data is replaced by what is not JSON.
+    await queue.add('train', { placeholder: true }, { jobId: 'poison', attempts: 3, delay: 1500 });
     await connection.hset('bull:lossgraph-grid:poison', 'data', 'not json{');
     const deadline = Date.now() + 30_000;
     let state = '';
