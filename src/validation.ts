@@ -5,6 +5,9 @@
 import type { z } from 'zod';
 import type { LossgraphError } from './errors.ts';
 
+/** True when A and B name the same fields: a schema and the type it checks kept in step at compile time. */
+export type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : false;
+
 /** `value` checked against `schema`; the first problem becomes `new Err('<where>: <field> <what>')`. */
 export function parseWith<S extends z.ZodTypeAny>(schema: S, value: unknown, where: string, Err: new (message: string) => LossgraphError): z.output<S> {
   const r = schema.safeParse(value);

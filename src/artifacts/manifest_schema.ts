@@ -5,7 +5,7 @@
 import { z } from 'zod';
 import { ArtifactError } from '../errors.ts';
 import { TARGETS } from '../graph/graph.ts';
-import { parseWith } from '../validation.ts';
+import { parseWith, type SameKeys } from '../validation.ts';
 import { VERSION } from '../version.ts';
 import { MANIFEST_FORMAT, type Manifest } from './contract.ts';
 
@@ -76,6 +76,5 @@ export function parseManifest(text: string, where: string): Manifest {
 }
 
 // The schema and the Manifest type describe the same fields: one added to either and not the other fails to compile.
-type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : false;
 const manifestFieldsMatch: SameKeys<z.infer<typeof manifestSchema>, Manifest> & SameKeys<z.infer<typeof spec>, Manifest['spec']> = true;
 void manifestFieldsMatch;

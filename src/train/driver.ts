@@ -16,6 +16,7 @@ import { dataFingerprint } from '../data/fingerprint.ts';
 import { loadData, scannedFolder, type DataOptions } from '../data/index.ts';
 import type { z } from 'zod';
 import { parseCheckpointHistory, parseRunConfig, type runConfigSchema } from './run_schema.ts';
+import type { SameKeys } from '../validation.ts';
 import { ArtifactError, DataError, LossgraphError } from '../errors.ts';
 import type { Target } from '../graph/graph.ts';
 import { parseLossSpec } from '../losses/compile.ts';
@@ -570,6 +571,5 @@ export function readRunConfig(out: string): RunConfig {
 }
 
 // run_schema.ts's schema and RunConfig name the same fields: one added to either and not the other fails to compile.
-type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never] ? true : false;
 const runFieldsMatch: SameKeys<z.infer<typeof runConfigSchema>, RunConfig> = true;
 void runFieldsMatch;
