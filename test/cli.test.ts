@@ -200,6 +200,10 @@ test('flags a person mistypes are one line and exit 2, before anything is writte
     [train('--seed', ''), /--seed: an empty value/],
     [train('--lr', '1e309'), /--lr must be a positive finite number, got Infinity/],
     [cli(['serve', dir, '--host', '']), /--host: an empty value/],
+    // Text for a number: the text as typed, never "NaN" (issue 24 item 8).
+    [cli(['serve', dir, '--port', 'abc']), /^lossgraph: --port abc: not a number$/m],
+    [cli(['serve', dir, '--port=8o8o']), /^lossgraph: --port 8o8o: not a number$/m],
+    [cli(['train', '--data', 'embedded', '--batch', 'ten', '--out', join(dir, 'x')]), /^lossgraph: --batch ten: not a number$/m],
   ];
   for (const [r, expected] of cases) {
     assert.equal(r.code, 2, r.stdout);

@@ -62,13 +62,14 @@ test('a file that vanishes mid-request fails that request only; the server keeps
   }
 });
 
-test('serve sends an export\'s gzip copies to browsers that accept gzip, with the original\'s type, and the original to others (issue 24 item 5)', async () => {
-  const { gzipSync, gunzipSync } = await import('node:zlib');
+test('serve sends an export\'s brotli or gzip copies to browsers that accept them, with the original\'s type, and the original to others (issue 24 item 5)', async () => {
+  const { brotliCompressSync, brotliDecompressSync, gzipSync, gunzipSync } = await import('node:zlib');
   const dir = mkdtempSync(join(tmpdir(), 'lossgraph-serve-gz-'));
   writeFileSync(join(dir, 'index.html'), '<!doctype html><title>x</title>');
   const wasm = Buffer.alloc(200_000, 3);
   writeFileSync(join(dir, 'ort.wasm'), wasm);
   writeFileSync(join(dir, 'ort.wasm.gz'), gzipSync(wasm));
+  writeFileSync(join(dir, 'ort.wasm.br'), brotliCompressSync(wasm));
   const { server, url } = await serve(dir, { port: 0 });
   const fetchRaw = (headers: Record<string, string>) => new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
     const u = new URL(url);
@@ -79,7 +80,11 @@ test('serve sends an export\'s gzip copies to browsers that accept gzip, with th
     }).on('error', reject).end();
   });
   try {
-    const gz = await fetchRaw({ 'Accept-Encoding': 'gzip, deflate, br' });
+    const br = await fetchRaw({ 'Accept-Encoding': 'gzip, deflate, br' });
+    assert.equal(br.headers['content-encoding'], 'br');
+    assert.equal(br.headers['content-type'], 'application/wasm');
+    assert.deepEqual(brotliDecompressSync(br.body), wasm);
+    const gz = await fetchRaw({ 'Accept-Encoding': 'gzip, deflate' });
     assert.equal(gz.headers['content-encoding'], 'gzip');
     assert.equal(gz.headers['content-type'], 'application/wasm');
     assert.ok(gz.body.length < wasm.length / 10, `${gz.body.length} bytes on the wire`);
@@ -89,6 +94,32 @@ test('serve sends an export\'s gzip copies to browsers that accept gzip, with th
     assert.deepEqual(plain.body, wasm);
   } finally {
     server.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('serve warns when it binds an address other machines can reach, and not on loopback (issue 24 item 8)', async () => {
+  const { fileURLToPath } = await import('node:url');
+  const bin = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));
+  const dir = mkdtempSync(join(tmpdir(), 'lossgraph-serve-host-'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>x</title>');
+  const started = (host: string) => new Promise<string>((resolve, reject) => {
+    const child = spawn(process.execPath, [bin, 'serve', dir, '--port', '0', '--host', host]);
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => (stderr += c));
+    let serving = false;
+    child.stdout.on('data', (c: Buffer) => {
+      if (!String(c).includes('serving')) return;
+      serving = true;
+      child.kill();
+    });
+    // After 'close' every byte of stderr has been read.
+    child.on('close', () => (serving ? resolve(stderr) : reject(new Error(`serve stopped before serving: ${stderr}`))));
+  });
+  try {
+    assert.match(await started('0.0.0.0'), /^lossgraph: warning: --host 0\.0\.0\.0 serves the bundle \(its model and weights included\) to every machine that can reach this one/);
+    assert.equal(await started('127.0.0.1'), '');
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });

@@ -53,20 +53,38 @@ async function withBytes<T>(page: Page, method: 'classify' | 'preprocess', bytes
 }
 
 test('the page bundle holds no compiler module; the export lists every file with its sha256', { skip }, async (t) => {
-  const page = bundle.metafile.outputs[Object.keys(bundle.metafile.outputs).find((o) => o.endsWith('page.js'))!]!;
+  const page = bundle.metafile.outputs[Object.keys(bundle.metafile.outputs).find((o) => o.endsWith(bundle.page))!]!;
   const inputs = Object.keys(page.inputs);
   const compiler = inputs.filter((i) => /src\/(graph|autograd|losses|models|optim)\/|src\/artifacts\/build\.ts/.test(i));
   assert.deepEqual(compiler, []);
   assert.ok(inputs.some((i) => i.includes('src/runtime/session.ts')) && inputs.some((i) => i.includes('src/artifacts/contract.ts')));
-  const worker = bundle.metafile.outputs[Object.keys(bundle.metafile.outputs).find((o) => o.endsWith('worker.js'))!]!;
+  const worker = bundle.metafile.outputs[Object.keys(bundle.metafile.outputs).find((o) => o.endsWith(bundle.worker))!]!;
   assert.ok(Object.keys(worker.inputs).some((i) => i.includes('src/autograd/grad.ts')), 'the worker carries the compiler for new heads');
   t.diagnostic(`page.js ${(bundle.pageBytes / 1024).toFixed(0)} KiB, worker.js ${(bundle.workerBytes / 1024).toFixed(0)} KiB, bundle ${(bundle.bytes / 1e6).toFixed(1)} MB in ${bundle.files.length} files`);
   const sums = readFileSync(join(dir, 'web', 'SHA256SUMS'), 'utf8').trim().split('\n');
   assert.equal(sums.length, bundle.files.length - 1);
-  for (const f of ['index.html', 'page.js', 'worker.js', 'model/inference_model.onnx', 'model/meta.json', 'ort/ort.webgpu.min.mjs']) assert.ok(sums.some((l) => l.endsWith(`  ${f}`)), f);
   const meta = JSON.parse(readFileSync(join(dir, 'web', 'model', 'meta.json'), 'utf8'));
+  assert.match(bundle.page, /^page-[A-Z0-9]{8}\.js$/);
+  assert.match(meta.assets.ort, /^ort-[0-9a-f]{12}\/$/);
+  for (const f of ['index.html', bundle.page, bundle.worker, 'model/inference_model.onnx', 'model/meta.json', `${meta.assets.ort}ort.wasm.min.mjs`, `${meta.assets.ort}ort.webgpu.min.mjs`]) assert.ok(sums.some((l) => l.endsWith(`  ${f}`)), f);
+  assert.match(readFileSync(join(dir, 'web', 'index.html'), 'utf8'), new RegExp(`src="${bundle.page}"`));
   assert.deepEqual(meta.classes, CLASSES);
   assert.deepEqual([meta.preprocess.channels, meta.preprocess.height, meta.preprocess.width], SIZE);
+});
+
+test('first load: only the plain wasm build is fetched without a WebGPU adapter, the load bar counts every byte to the end, and a warm-up run precedes ready', { skip }, async (t) => {
+  const { page, requests } = await openPage();
+  const meta = JSON.parse(readFileSync(join(dir, 'web', 'model', 'meta.json'), 'utf8'));
+  // (The wasm threads' workers import the glue again, from the cache.)
+  const ortFiles = [...new Set(requests.filter((u) => u.includes(`/${meta.assets.ort}`)).map((u) => u.split('/').pop()))].sort();
+  assert.deepEqual(ortFiles, ['ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm', 'ort.wasm.min.mjs']);
+  const total = ['ort.wasm.min.mjs', 'ort-wasm-simd-threaded.mjs', 'ort-wasm-simd-threaded.wasm'].reduce((a, f) => a + meta.assets.bytes[`${meta.assets.ort}${f}`], meta.assets.bytes['model/inference_model.onnx']);
+  assert.equal(await page.evaluate(() => (document.getElementById('load-progress') as HTMLProgressElement).value), 1);
+  assert.equal(await page.textContent('#load-text'), `${(total / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`);
+  const timings = await page.evaluate(() => (globalThis as unknown as { lossgraph: { timings: Record<string, number> } }).lossgraph.timings);
+  assert.ok(timings.sessionCreated! <= timings.warmedUp!, JSON.stringify(timings));
+  t.diagnostic(`load stages (ms since navigation): ${JSON.stringify(Object.fromEntries(Object.entries(timings).map(([k, v]) => [k, Math.round(v)])))}`);
+  await page.close();
 });
 
 test('the page classifies like the Node runtime, and every request stays on the origin', { skip }, async (t) => {
@@ -182,7 +200,7 @@ test('fine-tuning in the page: the loss falls, Node follows the same trajectory,
     }
     // The worker's fetches (models, checkpoint, onnxruntime-web's files) stay on the origin too.
     assert.deepEqual(requests.filter((u) => !u.startsWith(server.url) && !/^(data|blob):/.test(u)), []);
-    assert.ok(requests.some((u) => u.endsWith('worker.js')), 'the worker was loaded');
+    assert.ok(requests.some((u) => u.endsWith(bundle.worker)), 'the worker was loaded');
     await page.close();
   }
   const { losses, accuracy } = result!;
@@ -280,21 +298,35 @@ function get(url: string, path: string): Promise<{ status: number; headers: Reco
   });
 }
 
-test('serve: types and isolation headers; traversal, encoded traversal, symlink escapes and dotfiles are refused', { skip }, async () => {
+test('serve: types, isolation, nosniff and CSP headers, a year\'s caching for hashed files only; traversal, encoded traversal, symlink escapes and dotfiles are refused', { skip }, async () => {
   const web = join(dir, 'web');
+  const ort = JSON.parse(readFileSync(join(web, 'model', 'meta.json'), 'utf8')).assets.ort as string;
   writeFileSync(join(dir, 'secret.txt'), 'secret');
   writeFileSync(join(web, '.hidden'), 'hidden');
   symlinkSync(join(dir, 'secret.txt'), join(web, 'escape.txt'));
   symlinkSync(dir, join(web, 'escape-dir'));
-  const wasm = await get(server.url, '/ort/ort-wasm-simd-threaded.asyncify.wasm');
+  const wasm = await get(server.url, `/${ort}ort-wasm-simd-threaded.wasm`);
   assert.equal(wasm.status, 200);
   assert.equal(wasm.headers['content-type'], 'application/wasm');
-  const mjs = await get(server.url, '/ort/ort.webgpu.min.mjs');
+  const mjs = await get(server.url, `/${ort}ort.webgpu.min.mjs`);
   assert.match(String(mjs.headers['content-type']), /^text\/javascript/);
-  for (const h of [wasm, mjs]) {
+  const pageJs = await get(server.url, `/${bundle.page}`);
+  const html = await get(server.url, '/index.html');
+  const onnx = await get(server.url, '/model/inference_model.onnx');
+  const weights = await get(server.url, '/model/checkpoint.safetensors');
+  const sums = await get(server.url, '/SHA256SUMS');
+  for (const h of [wasm, mjs, pageJs, html, onnx, weights, sums]) {
+    assert.equal(h.status, 200);
     assert.equal(h.headers['cross-origin-opener-policy'], 'same-origin');
     assert.equal(h.headers['cross-origin-embedder-policy'], 'require-corp');
+    assert.equal(h.headers['x-content-type-options'], 'nosniff');
+    assert.match(String(h.headers['content-security-policy']), /default-src 'self'; script-src 'self' 'wasm-unsafe-eval'/);
   }
+  for (const h of [wasm, mjs, pageJs]) assert.equal(h.headers['cache-control'], 'public, max-age=31536000, immutable');
+  for (const h of [html, onnx, weights, sums]) assert.equal(h.headers['cache-control'], 'no-cache');
+  assert.equal(onnx.headers['content-type'], 'application/octet-stream');
+  assert.equal(weights.headers['content-type'], 'application/octet-stream');
+  assert.equal(sums.headers['content-type'], 'text/plain; charset=utf-8');
   for (const path of ['/../secret.txt', '/model/../../secret.txt', '/%2e%2e/secret.txt', '/%2E%2E%2Fsecret.txt', '/%252e%252e%252fsecret.txt', '/..%5csecret.txt', '/model%5c..%5c..%5csecret.txt', '/escape.txt', '/escape-dir/secret.txt', '/.hidden', '/%2ehidden', '/model/%00']) {
     const r = await get(server.url, path);
     assert.ok(r.status === 403 || r.status === 404, `${path}: ${r.status}`);

@@ -2,18 +2,17 @@
 // onnxruntime-web (WebGPU when the browser offers it, wasm otherwise) and
 // fine-tunes in a Web Worker. It loads no part of lossgraph's compiler: the
 // worker does, and only when fine-tuning starts.
-import * as ort from 'onnxruntime-web';
 import { FILES, TENSORS } from '../src/artifacts/contract.ts';
 import { pixelsToTensor } from '../src/data/pixels.ts';
 import { decodePixels } from './decode.ts';
+import { chooseBackend, loadRuntime, type Ort } from './load.ts';
 import { Session } from '../src/runtime/session.ts';
-import type { BundleMeta, FromWorker, ToWorker } from '../src/artifacts/web_bundle.ts';
+import type { BackendChoice, BundleMeta, FromWorker, ToWorker } from '../src/artifacts/web_bundle.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
 const base = new URL('./', location.href).href;
 const modelBase = `${base}model/`;
-const wasmBase = `${base}ort/`;
 
 function showError(message: string): void {
   const box = $('error');
@@ -23,29 +22,6 @@ function showError(message: string): void {
 
 function clearError(): void {
   $('error').hidden = true;
-}
-
-/** Fetches with progress reported to the load bar; `share` is this file's part of the bar. */
-async function fetchWithProgress(url: string, onBytes: (n: number) => void): Promise<Uint8Array> {
-  const r = await fetch(url);
-  if (!r.ok || !r.body) throw new Error(`${url}: ${r.status} ${r.statusText}`);
-  const reader = r.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    total += value.length;
-    onBytes(value.length);
-  }
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 interface Prediction {
@@ -62,12 +38,17 @@ class App {
   meta!: BundleMeta;
   session!: Session;
   backend = 'wasm';
+  /** The onnxruntime-web build the page loaded, and why it is not on WebGPU when it is not. */
+  private choice!: BackendChoice;
+  private ort!: Ort;
   /** Why the page is not on WebGPU, when it is not. */
   backendNote = '';
   /** Where fine-tuning runs, once the worker is ready. */
   trainingBackend?: string;
   threads = 1;
   readonly ready: Promise<void>;
+  /** Milliseconds since navigation at each loading stage, for the load benchmark (bench/page_load.ts). */
+  readonly timings: Record<string, number> = {};
   private worker?: Worker;
   private workerReady?: Promise<void>;
   private workerListeners = new Set<(m: FromWorker) => void>();
@@ -93,38 +74,44 @@ class App {
     const isolated = globalThis.crossOriginIsolated === true;
     const wanted = params.get('threads');
     this.threads = wanted ? Math.max(1, Number(wanted)) : isolated ? Math.min(4, navigator.hardwareConcurrency || 1) : 1;
-    ort.env.wasm.wasmPaths = wasmBase;
-    ort.env.wasm.numThreads = this.threads;
     $('isolated').textContent = isolated ? 'yes' : 'no (single-threaded wasm)';
     $('threads').textContent = String(this.threads);
-    const metaText = await (await fetch(`${modelBase}meta.json`)).text();
-    this.meta = JSON.parse(metaText) as BundleMeta;
-    // WebGPU when the browser has an adapter and the bundle the model's WebGPU form (which runs
-    // whole on the GPU: sessions refuse CPU fallback); wasm otherwise, with the reason shown.
-    const gpuFolder = 'folder' in this.meta.webgpu ? this.meta.webgpu.folder : undefined;
-    const adapter = params.get('backend') !== 'wasm' && 'gpu' in navigator && (await (navigator as unknown as { gpu: { requestAdapter(): Promise<unknown> } }).gpu.requestAdapter().catch(() => null));
-    this.backendNote = params.get('backend') === 'wasm' ? 'wasm was asked for' : !adapter ? 'no WebGPU adapter in this browser' : !gpuFolder ? `no WebGPU form of this model: ${'unavailable' in this.meta.webgpu ? this.meta.webgpu.unavailable : ''}` : '';
-    const fetchModel = async (url: string) => {
-      const size = (await fetch(url, { method: 'HEAD' })).headers.get('content-length');
-      const total = Number(size) || 1;
-      let loaded = 0;
-      return fetchWithProgress(url, (n) => {
-        loaded += n;
+    const metaResponse = await fetch(`${modelBase}meta.json`);
+    if (!metaResponse.ok) throw new Error(`model/meta.json: ${metaResponse.status} ${metaResponse.statusText}`);
+    this.meta = (await metaResponse.json()) as BundleMeta;
+    this.timings.metaLoaded = performance.now();
+    this.choice = await chooseBackend(this.meta, params.get('backend'));
+    this.backendNote = this.choice.why;
+    const gpuFolder = 'folder' in this.meta.webgpu ? this.meta.webgpu.folder : '';
+    const model = `model/${this.choice.webgpu ? gpuFolder : ''}${FILES.inference}`;
+    const { ort, model: bytes, countGlue } = await loadRuntime({
+      bundle: base, meta: this.meta, choice: this.choice, model, threads: this.threads,
+      bar: (loaded, total) => {
         ($('load-progress') as HTMLProgressElement).value = loaded / total;
-        $('load-text').textContent = `${(loaded / 1e6).toFixed(2)} MB`;
-      });
-    };
-    if (adapter && gpuFolder) {
+        $('load-text').textContent = `${(loaded / 1e6).toFixed(1)} of ${(total / 1e6).toFixed(1)} MB`;
+      },
+    });
+    this.ort = ort;
+    this.timings.downloaded = performance.now();
+    if (this.choice.webgpu) {
       try {
-        this.session = await Session.create(await fetchModel(`${modelBase}${gpuFolder}${FILES.inference}`), { runtime: 'web', ort, providers: ['webgpu'] });
+        this.session = await Session.create(bytes, { runtime: 'web', ort, providers: ['webgpu'] });
         this.backend = 'webgpu';
       } catch (e) {
         this.backendNote = e instanceof Error ? e.message : String(e);
       }
     }
-    if (this.backend !== 'webgpu') this.session = await Session.create(await fetchModel(`${modelBase}${FILES.inference}`), { runtime: 'web', ort, providers: ['wasm'] });
-    $('backend').textContent = this.backend + (this.backendNote ? ` (${this.backendNote})` : '');
+    if (this.backend !== 'webgpu') {
+      const wasmModel = this.choice.webgpu ? new Uint8Array(await (await fetch(`${modelBase}${FILES.inference}`)).arrayBuffer()) : bytes;
+      this.session = await Session.create(wasmModel, { runtime: 'web', ort, providers: ['wasm'] });
+    }
+    countGlue();
+    this.timings.sessionCreated = performance.now();
+    // One run on zeros: the first real prediction then costs what every later one does.
     const p = this.meta.preprocess;
+    await this.session.run({ [TENSORS.input]: this.session.tensor('float32', new Float32Array(p.channels * p.height * p.width), [1, p.channels, p.height, p.width]) });
+    this.timings.warmedUp = performance.now();
+    $('backend').textContent = this.backend + (this.backendNote ? ` (${this.backendNote})` : '');
     $('input-size').textContent = `${p.channels}×${p.height}×${p.width}`;
     $('model-line').textContent = `Model ${this.meta.run.model}, loss ${this.meta.run.loss}, trained on ${this.meta.run.data}; ${this.meta.classes.length} classes.`;
     this.renderSamples();
@@ -276,13 +263,12 @@ class App {
   async startWorker(init: { mode: 'existing' } | { mode: 'new'; classes: string[]; loss: string }): Promise<Extract<FromWorker, { type: 'ready' }>> {
     await this.ready;
     this.worker?.terminate();
-    this.worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+    this.worker = new Worker(new URL(this.meta.assets.worker, base), { type: 'module' });
     this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onWorker(e.data);
     this.worker.onerror = (e) => showError(`Fine-tuning worker failed: ${e.message}`);
     const ready = this.next('ready');
-    const backend = params.get('backend') === 'wasm' ? 'wasm' : 'auto';
     const webgpuFolder = 'folder' in this.meta.webgpu ? this.meta.webgpu.folder : undefined;
-    const msg: ToWorker = { type: 'init', ...init, ...(init.mode === 'existing' ? { webgpuFolder } : {}), modelBase, wasmBase, threads: this.threads, backend } as ToWorker;
+    const msg: ToWorker = { type: 'init', ...init, ...(init.mode === 'existing' ? { webgpuFolder } : {}), modelBase, wasmBase: `${base}${this.meta.assets.ort}`, choice: this.choice, threads: this.threads } as ToWorker;
     this.worker.postMessage(msg);
     this.workerReady = ready.then(() => undefined);
     const r = await ready;
@@ -361,8 +347,8 @@ class App {
   private async useFinetuned(): Promise<void> {
     const r = await this.exportTrained();
     let session: Session | undefined;
-    if (this.backend === 'webgpu') session = await Session.create(r.inference, { runtime: 'web', ort, providers: ['webgpu'] }).catch(() => undefined);
-    session ??= await Session.create(r.inference, { runtime: 'web', ort, providers: ['wasm'] });
+    if (this.backend === 'webgpu') session = await Session.create(r.inference, { runtime: 'web', ort: this.ort, providers: ['webgpu'] }).catch(() => undefined);
+    session ??= await Session.create(r.inference, { runtime: 'web', ort: this.ort, providers: ['wasm'] });
     const old = this.session;
     this.session = session;
     await old.release().catch(() => undefined);

@@ -3,17 +3,18 @@
 // classes it builds a new training graph with lossgraph's own compiler, here in
 // the browser, on the loss spec the user typed, and carries the trained body's
 // weights over.
-import * as ort from 'onnxruntime-web';
+import type * as OrtWeb from 'onnxruntime-web';
 import { buildArtifacts } from '../src/artifacts/build.ts';
 import { FILES, bakeInference, checkpointBytes, parseCheckpoint, type Manifest } from '../src/artifacts/contract.ts';
 import { parseManifest } from '../src/artifacts/manifest_schema.ts';
 import { LossgraphError } from '../src/errors.ts';
 import { cyclicBatch } from '../src/data/batches.ts';
 import { TrainingSession, type TrainBatch } from '../src/runtime/training.ts';
-import type { FromWorker, ToWorker } from '../src/artifacts/web_bundle.ts';
+import { ORT_BUILDS, type FromWorker, type ToWorker } from '../src/artifacts/web_bundle.ts';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 
+let ort: typeof OrtWeb | undefined;
 let session: TrainingSession | undefined;
 let inferenceModel: Uint8Array | undefined;
 let stopRequested = false;
@@ -53,7 +54,7 @@ async function fetchArtifacts(base: string, manifest: Manifest, checkpoint: Uint
 
 /** Why WebGPU cannot be used for fine-tuning here, or undefined when it can be tried. */
 async function webgpuUnavailable(m: Extract<ToWorker, { type: 'init' }>): Promise<string | undefined> {
-  if (m.backend === 'wasm') return 'wasm was asked for';
+  if (!m.choice.webgpu) return m.choice.why;
   const gpu = (navigator as unknown as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
   if (!gpu) return 'this browser offers no WebGPU in workers';
   if (!(await gpu.requestAdapter().catch(() => null))) return 'no WebGPU adapter';
@@ -62,6 +63,8 @@ async function webgpuUnavailable(m: Extract<ToWorker, { type: 'init' }>): Promis
 }
 
 async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
+  // The page's onnxruntime-web build, from the same files (the browser has them cached).
+  ort ??= (await import(`${m.wasmBase}${ORT_BUILDS[m.choice.build].module}`)) as typeof OrtWeb;
   ort.env.wasm.wasmPaths = m.wasmBase;
   ort.env.wasm.numThreads = m.threads;
   await session?.release();

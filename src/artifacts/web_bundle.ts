@@ -1,6 +1,34 @@
 // The exported web bundle's contract: meta.json (what the page reads besides
-// the models), and the messages between the page and its fine-tuning worker.
-// Types only; lossgraph export writes it, web/ reads it.
+// the models), which onnxruntime-web files make up each of its builds, which
+// paths are content-hashed (served as immutable), and the messages between
+// the page and its fine-tuning worker. lossgraph export writes it, web/ reads it.
+
+/**
+ * onnxruntime-web's builds the page chooses between. The plain wasm build is
+ * the default: its wasm is 14.2 MB against the WebGPU build's 26.8 MB, and a
+ * session opens in a third of the time. The WebGPU build (which runs wasm
+ * too) is loaded only when the browser offers a hardware WebGPU adapter.
+ */
+export const ORT_BUILDS = {
+  wasm: { module: 'ort.wasm.min.mjs', glue: 'ort-wasm-simd-threaded.mjs', wasm: 'ort-wasm-simd-threaded.wasm' },
+  webgpu: { module: 'ort.webgpu.min.mjs', glue: 'ort-wasm-simd-threaded.asyncify.mjs', wasm: 'ort-wasm-simd-threaded.asyncify.wasm' },
+} as const;
+export type OrtBuild = keyof typeof ORT_BUILDS;
+
+/** The backend the page chose, and why not WebGPU when it is not. */
+export interface BackendChoice {
+  build: OrtBuild;
+  /** Whether models open on WebGPU (the WebGPU build also runs wasm, the fallback when that fails). */
+  webgpu: boolean;
+  why: string;
+}
+
+/**
+ * Paths whose names carry a hash of their bytes (onnxruntime-web's folder,
+ * the page and worker bundles): a new export gives new names, so a server may
+ * let browsers keep them for a year without asking again.
+ */
+export const HASHED_ASSET = /^\/(ort-[0-9a-f]{12}\/[^/]+|(page|worker)-[A-Z0-9]{8}\.js)$/;
 
 /** meta.json: what the page needs besides the models. */
 export interface BundleMeta {
@@ -22,6 +50,15 @@ export interface BundleMeta {
     orientation: string;
   };
   samples: { file: string; label: string }[];
+  /** The bundle's content-hashed files. */
+  assets: {
+    /** The folder of onnxruntime-web's files, e.g. `ort-1a2b3c4d5e6f/`. */
+    ort: string;
+    /** The fine-tuning worker's bundle, e.g. `worker-ABCD1234.js`. */
+    worker: string;
+    /** Bytes of each file the page fetches to classify (paths from the bundle's root), for its load bar. */
+    bytes: Record<string, number>;
+  };
   /**
    * The same model's graphs in the forms onnxruntime-web's WebGPU provider runs whole
    * (`--target webgpu`), in model/webgpu/, sharing the checkpoint; or why there are none.
@@ -42,9 +79,9 @@ interface Common {
   modelBase: string;
   /** Absolute URL of the folder holding onnxruntime-web's .mjs/.wasm files. */
   wasmBase: string;
+  /** The page's choice: the worker loads the same build, and tries WebGPU only where the page does. */
+  choice: BackendChoice;
   threads: number;
-  /** 'auto': WebGPU when the browser has an adapter and the bundle WebGPU graphs, else wasm. */
-  backend: 'auto' | 'wasm';
 }
 
 export type FromWorker =

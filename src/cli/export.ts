@@ -8,7 +8,7 @@ import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSyn
 import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { gzipSync } from 'node:zlib';
+import { brotliCompressSync, constants as zlib, gzipSync } from 'node:zlib';
 import * as esbuild from 'esbuild';
 import { Jimp } from 'jimp';
 import { buildArtifacts } from '../artifacts/build.ts';
@@ -20,11 +20,9 @@ import { loadData } from '../data/index.ts';
 import { ArtifactError, LossgraphError } from '../errors.ts';
 import { readCheckpoint, readManifest } from '../runtime/node.ts';
 import { readRunConfig } from '../train/driver.ts';
-import type { BundleMeta } from '../artifacts/web_bundle.ts';
+import { ORT_BUILDS, type BundleMeta } from '../artifacts/web_bundle.ts';
 
 const WEB_SOURCES = fileURLToPath(new URL('../../web/', import.meta.url));
-/** onnxruntime-web's WebGPU build (it runs the wasm backend too) and the wasm files it loads at run time. */
-const ORT_FILES = ['ort.webgpu.min.mjs', 'ort-wasm-simd-threaded.asyncify.mjs', 'ort-wasm-simd-threaded.asyncify.wasm'];
 const SAMPLES = 6;
 
 export interface ExportResult {
@@ -33,7 +31,9 @@ export interface ExportResult {
   bytes: number;
   /** esbuild's metafile of the page and worker bundles, for checking what each contains. */
   metafile: esbuild.Metafile;
-  /** Bytes of page.js (what the page loads to classify) and worker.js (loaded when fine-tuning starts). */
+  /** The page's and worker's bundles (named by their content hash), and their bytes: the page loads page.js to classify, worker.js when fine-tuning starts. */
+  page: string;
+  worker: string;
   pageBytes: number;
   workerBytes: number;
 }
@@ -44,19 +44,23 @@ function ortDist(): string {
   return dirname(require.resolve('onnxruntime-web/ort-wasm-simd-threaded.wasm'));
 }
 
-/** The page and worker, bundled; onnxruntime-web stays a separate file the bundles import from ./ort/. */
-async function bundle(outdir: string): Promise<esbuild.Metafile> {
-  const ortExternal: esbuild.Plugin = {
-    name: 'ort-from-bundle',
+/**
+ * The page and worker, bundled, each named by its content hash. onnxruntime-web
+ * is not in them: the page imports the build it chose from the bundle's
+ * ort-<hash>/ folder at run time and hands it down.
+ */
+async function bundle(outdir: string): Promise<{ metafile: esbuild.Metafile; page: string; worker: string }> {
+  const external: esbuild.Plugin = {
+    name: 'ort-at-run-time',
     setup(b) {
-      b.onResolve({ filter: /^onnxruntime-web$/ }, () => ({ path: './ort/ort.webgpu.min.mjs', external: true }));
-      // Session imports onnxruntime-node by name only when it is given no module; the page always gives one.
-      b.onResolve({ filter: /^onnxruntime-node$/ }, () => ({ path: 'onnxruntime-node', external: true }));
+      // Session imports an onnxruntime by name only when it is given no module; the page and worker always give one.
+      b.onResolve({ filter: /^onnxruntime-(web|node)$/ }, (a) => ({ path: a.path, external: true }));
     },
   };
   try {
     const r = await esbuild.build({
       entryPoints: { page: join(WEB_SOURCES, 'page.ts'), worker: join(WEB_SOURCES, 'worker.ts') },
+      entryNames: '[name]-[hash]',
       bundle: true,
       format: 'esm',
       platform: 'browser',
@@ -66,14 +70,27 @@ async function bundle(outdir: string): Promise<esbuild.Metafile> {
       outdir,
       metafile: true,
       logLevel: 'silent',
-      plugins: [ortExternal],
+      plugins: [external],
       define: { 'process.env.NODE_ENV': '"production"' },
     });
-    return r.metafile;
+    const named = (entry: string) => relative(outdir, Object.entries(r.metafile.outputs).find(([, o]) => o.entryPoint?.endsWith(`web/${entry}.ts`))![0]);
+    return { metafile: r.metafile, page: named('page'), worker: named('worker') };
   } catch (e) {
     const first = (e as { errors?: esbuild.Message[] }).errors?.[0];
     throw new ArtifactError(`bundling the page failed: ${first ? `${first.text} (${first.location?.file}:${first.location?.line})` : String((e as Error).message).split('\n')[0]}`);
   }
+}
+
+/** onnxruntime-web's files of both builds, copied into `dir` under a folder named by their hash; returns the folder (with its slash). */
+function copyOrt(dir: string): string {
+  const src = ortDist();
+  const files = [...new Set(Object.values(ORT_BUILDS).flatMap((b) => [b.module, b.glue, b.wasm]))].sort();
+  const hash = createHash('sha256');
+  for (const f of files) hash.update(f).update(readFileSync(join(src, f)));
+  const folder = `ort-${hash.digest('hex').slice(0, 12)}/`;
+  mkdirSync(join(dir, folder));
+  for (const f of files) copyFileSync(join(src, f), join(dir, folder, f));
+  return folder;
 }
 
 /** A PNG of one preprocessed example (values in [0, 1]); decoding it again gives the same tensor. */
@@ -100,7 +117,11 @@ function precompress(dir: string): void {
   for (const f of listFiles(dir)) {
     if (!PRECOMPRESSED.test(f)) continue;
     const bytes = readFileSync(join(dir, f));
-    if (bytes.length >= 1024) writeFileSync(join(dir, `${f}.gz`), gzipSync(bytes, { level: 9 }));
+    if (bytes.length < 1024) continue;
+    writeFileSync(join(dir, `${f}.gz`), gzipSync(bytes, { level: 9 }));
+    // Brotli at quality 5: the plain wasm build's 14.2 MB becomes 2.8 MB (gzip: 3.7) in about a second;
+    // quality 11 saves 0.5 MB more but takes half a minute per export.
+    writeFileSync(join(dir, `${f}.br`), brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: bytes.length } }));
   }
 }
 
@@ -123,7 +144,6 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
   const folder = beginFolder(out);
   const tmp = folder.tmp;
   mkdirSync(join(tmp, 'model'), { recursive: true });
-  mkdirSync(join(tmp, 'ort'), { recursive: true });
   mkdirSync(join(tmp, 'samples'), { recursive: true });
   try {
     for (const f of [FILES.training, FILES.eval, FILES.checkpoint, FILES.manifest]) copyFileSync(join(run, f), join(tmp, 'model', f));
@@ -142,6 +162,14 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
       writeFileSync(join(tmp, file), await examplePng(x, imageShape(manifest.spec.input)));
       samples.push({ file, label: data.classNames[data.labels[i]!]! });
     }
+    // The page's code and onnxruntime-web first: meta.json names them, and index.html the page's bundle.
+    const ort = copyOrt(tmp);
+    const code = await bundle(tmp);
+    const html = readFileSync(join(WEB_SOURCES, 'index.html'), 'utf8');
+    if (!html.includes('src="page.js"')) throw new ArtifactError('web/index.html no longer loads page.js (a lossgraph bug: please report it)');
+    writeFileSync(join(tmp, 'index.html'), html.replace('src="page.js"', `src="${code.page}"`));
+    copyFileSync(join(WEB_SOURCES, 'app.css'), join(tmp, 'app.css'));
+    const loaded = [...Object.values(ORT_BUILDS).flatMap((b) => [b.module, b.glue, b.wasm].map((f) => `${ort}${f}`)), `model/${FILES.inference}`, ...('folder' in webgpu ? [`model/${webgpu.folder}${FILES.inference}`] : [])];
     const meta: BundleMeta = {
       classes: data.classNames,
       ...(data.ordinal ? { ordinal: data.ordinal } : {}),
@@ -157,15 +185,11 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
         orientation: 'JPEG EXIF orientation applied (the image turned upright) before resizing',
       },
       samples,
+      assets: { ort, worker: code.worker, bytes: Object.fromEntries(loaded.map((f) => [f, statSync(join(tmp, f)).size])) },
       webgpu,
       run: { model: config.model, loss: config.loss, data: config.data, ...(checkpoint.metadata.epoch ? { epoch: Number(checkpoint.metadata.epoch) } : {}) },
     };
     writeFileSync(join(tmp, 'model', 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
-    const dist = ortDist();
-    for (const f of ORT_FILES) copyFileSync(join(dist, f), join(tmp, 'ort', f));
-    copyFileSync(join(WEB_SOURCES, 'index.html'), join(tmp, 'index.html'));
-    copyFileSync(join(WEB_SOURCES, 'app.css'), join(tmp, 'app.css'));
-    const metafile = await bundle(tmp);
     precompress(tmp);
     const files = listFiles(tmp);
     const sums = files.map((f) => `${createHash('sha256').update(readFileSync(join(tmp, f))).digest('hex')}  ${f}`);
@@ -173,7 +197,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
     folder.commit();
     const all = [...files, 'SHA256SUMS'];
     const bytes = all.reduce((a, f) => a + readFileSync(join(out, f)).length, 0);
-    return { out, files: all, bytes, metafile, pageBytes: readFileSync(join(out, 'page.js')).length, workerBytes: readFileSync(join(out, 'worker.js')).length };
+    return { out, files: all, bytes, metafile: code.metafile, page: code.page, worker: code.worker, pageBytes: statSync(join(out, code.page)).size, workerBytes: statSync(join(out, code.worker)).size };
   } catch (e) {
     folder.abort();
     throw e;

@@ -80,12 +80,28 @@ export function oneLine(message: string): string {
   return message.replace(/[\u0000-\u001f\u007f]/g, (c) => JSON.stringify(c).slice(1, -1));
 }
 
+/**
+ * yargs reads a number option given text (`--port abc`) as NaN and passes it
+ * on, so each command would say "got NaN". Refused here, once for every
+ * number option, with the text as typed.
+ */
+export function checkNumbers(parsed: Record<string, unknown>, argv: readonly string[]): void {
+  for (const [key, value] of Object.entries(parsed)) {
+    const values = Array.isArray(value) ? value : [value];
+    if (!/^[a-z][a-z0-9-]*$/.test(key) || !values.some((v) => typeof v === 'number' && Number.isNaN(v))) continue;
+    const at = argv.findIndex((t) => t === `--${key}` || t.startsWith(`--${key}=`));
+    const typed = at < 0 ? undefined : argv[at]!.includes('=') ? argv[at]!.slice(key.length + 3) : argv[at + 1];
+    throw new ArgumentError(`--${key} ${typed ?? ''}: not a number`.replace(' :', ':'));
+  }
+}
+
 /** Runs the CLI and returns the exit code: 0 ok, 2 bad input or usage, 1 internal error. */
 export async function main(given: string[]): Promise<number> {
   const argv = attachSpecValues(given);
   const parser = yargs(argv)
     .scriptName('lossgraph')
     .strict()
+    .middleware((parsed) => checkNumbers(parsed, argv), true)
     .demandCommand(1, 'name a command (lossgraph --help lists them)')
     .command(
       'loss',
@@ -197,7 +213,10 @@ export async function main(given: string[]): Promise<number> {
         .option('host', { type: 'string', default: '127.0.0.1', describe: 'address to bind; keep 127.0.0.1 unless others must reach it' }),
       async (a) => {
         const { serve } = await import('./serve.ts');
-        const { url } = await serve(a.dir as string, { port: a.port as number, host: a.host as string });
+        const host = a.host as string;
+        const { url } = await serve(a.dir as string, { port: a.port as number, host });
+        // Anything but loopback lets the network in: say so, since the page offers the model's weights for download.
+        if (!/^(127\.\d+\.\d+\.\d+|::1|localhost)$/.test(host)) process.stderr.write(`lossgraph: warning: --host ${host} serves the bundle (its model and weights included) to every machine that can reach this one; keep 127.0.0.1 unless that is meant\n`);
         console.log(`serving ${a.dir} at ${url} (Ctrl+C stops)`);
         await new Promise(() => {});
       },

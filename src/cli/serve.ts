@@ -9,12 +9,39 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { join, resolve, sep } from 'node:path';
 import sirv from 'sirv';
 import { ArgumentError } from '../errors.ts';
+import { HASHED_ASSET } from '../artifacts/web_bundle.ts';
 
 export const ISOLATION_HEADERS = {
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Embedder-Policy': 'require-corp',
   'Cross-Origin-Resource-Policy': 'same-origin',
 } as const;
+
+/**
+ * What every response also carries: no type sniffing, and a policy that lets
+ * the page run only its own scripts, compile wasm, start its workers, and
+ * fetch from its own origin (onnxruntime-web needs 'wasm-unsafe-eval').
+ */
+export const SAFETY_HEADERS = {
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; worker-src 'self' blob:; img-src 'self' data: blob:; style-src 'self' 'unsafe-inline'; media-src 'self' blob: mediastream:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'none'",
+  'Referrer-Policy': 'no-referrer',
+} as const;
+
+/** Types for the bundle's files that sirv's table does not know (it sent them with an empty Content-Type). */
+const EXTRA_TYPES: [RegExp, string][] = [
+  [/\.(onnx|safetensors)$/, 'application/octet-stream'],
+  [/(^|\/)SHA256SUMS$/, 'text/plain; charset=utf-8'],
+];
+
+/**
+ * Content-hashed files (onnxruntime-web's folder, the page and worker bundles)
+ * may be kept for a year: a new export names them anew. Everything else is
+ * asked about each time (an ETag makes that cheap), so a re-export shows at once.
+ */
+export function cacheControl(pathname: string): string {
+  return HASHED_ASSET.test(pathname) ? 'public, max-age=31536000, immutable' : 'no-cache';
+}
 
 /** The request path decoded until it no longer changes (so %252e%252e is seen as ..), or undefined if it cannot be. */
 function fullyDecoded(raw: string): string | undefined {
@@ -63,12 +90,16 @@ export async function serve(dir: string, o: ServeOptions = {}): Promise<{ server
   const files = sirv(root, {
     // Look files up per request, so a re-export is served without a restart.
     dev: true,
-    // The .gz copies export writes, to browsers that accept gzip (with the original's type).
+    // The .br and .gz copies export writes, to browsers that accept them (with the original's type).
     gzip: true,
+    brotli: true,
     dotfiles: false,
     etag: true,
-    setHeaders: (res) => {
-      for (const [k, v] of Object.entries(ISOLATION_HEADERS)) res.setHeader(k, v);
+    setHeaders: (res, pathname) => {
+      for (const [k, v] of Object.entries({ ...ISOLATION_HEADERS, ...SAFETY_HEADERS })) res.setHeader(k, v);
+      res.setHeader('Cache-Control', cacheControl(pathname));
+      const type = EXTRA_TYPES.find(([re]) => re.test(pathname))?.[1];
+      if (type) res.setHeader('Content-Type', type);
     },
   });
   const notFound = (res: ServerResponse) => {
@@ -76,7 +107,7 @@ export async function serve(dir: string, o: ServeOptions = {}): Promise<{ server
       res.destroy();
       return;
     }
-    res.writeHead(404, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS });
+    res.writeHead(404, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS, ...SAFETY_HEADERS });
     res.end('Not found\n');
   };
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
@@ -87,7 +118,7 @@ export async function serve(dir: string, o: ServeOptions = {}): Promise<{ server
     try {
       const why = refusal(root, req.url ?? '/');
       if (why || (req.method !== 'GET' && req.method !== 'HEAD')) {
-        res.writeHead(why ? 403 : 405, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS });
+        res.writeHead(why ? 403 : 405, { 'Content-Type': 'text/plain', ...ISOLATION_HEADERS, ...SAFETY_HEADERS });
         res.end(why ? 'Forbidden\n' : 'Method not allowed\n');
         return;
       }

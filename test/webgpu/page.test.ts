@@ -53,9 +53,19 @@ after(async () => {
 
 const openPage = async (query = ''): Promise<Page> => (await openServedPage(run!, query)).page;
 
+test('a software WebGPU adapter (SwiftShader) is declined by default, with the reason shown, and only the plain wasm build is fetched', async (t) => {
+  if (skip) return t.skip(skip);
+  const { page, requests } = await openServedPage(run!);
+  assert.match((await page.textContent('#backend'))!, /^wasm \(the WebGPU adapter is a software one \(swiftshader\), slower than wasm; add \?backend=webgpu to use it anyway\)$/);
+  assert.ok(requests.some((u) => u.endsWith('/ort-wasm-simd-threaded.wasm')), 'the plain wasm build');
+  assert.deepEqual(requests.filter((u) => /webgpu|asyncify/.test(u)), [], 'nothing of the WebGPU build');
+  await page.close();
+});
+
 test('the page classifies and fine-tunes on WebGPU, state on the GPU; Node follows its trajectory; eval scores the download', async (t) => {
   if (skip) return t.skip(skip);
-  const page = await openPage();
+  // SwiftShader is the only adapter here: asked for explicitly.
+  const page = await openPage('?backend=webgpu');
   const files = await writeFolder(join(dir, 'finetune'), 4, 21);
   // Classification on WebGPU, against onnxruntime-node on the CPU.
   assert.equal(await page.evaluate(() => (globalThis as unknown as { lossgraph: App }).lossgraph.backend), 'webgpu', await page.evaluate(() => (globalThis as unknown as { lossgraph: App }).lossgraph.backendNote));
