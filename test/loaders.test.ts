@@ -70,10 +70,11 @@ test('utkface: ages from file names become ordinal classes with configurable bin
   // Files load in sorted name order: 25_..., 3_..., 61_..., 99_...
   assert.deepEqual(Array.from(perYear.labels), [25, 3, 61, 99]);
   assert.equal(perYear.classNames.length, 101);
+  assert.deepEqual([perYear.classNames[99], perYear.classNames[100]], ['99', '100+']);
   assert.equal(perYear.ordinal?.unit, 'years');
   const binned = await loadData(`utkface:${dir}`, { imageSize: [3, 8, 8], ageBins: { width: 10, cap: 60 } });
   assert.deepEqual(Array.from(binned.labels), [2, 0, 6, 6]);
-  assert.deepEqual(binned.classNames, ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60-69+']);
+  assert.deepEqual(binned.classNames, ['0-9', '10-19', '20-29', '30-39', '40-49', '50-59', '60+']);
   assert.deepEqual(binned.ordinal?.values, [4.5, 14.5, 24.5, 34.5, 44.5, 54.5, 64.5]);
   await writeImage(join(dir, 'selfie.jpg'), 0x000000ff);
   await rejects(loadData(`utkface:${dir}`), /selfie\.jpg: not a UTKFace file name \(age_gender_race_date\.jpg\)/);

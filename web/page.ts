@@ -1,13 +1,22 @@
 // The deployment page: classifies images with the exported inference model in
-// onnxruntime-web (WebGPU when the browser offers it, wasm otherwise) and
-// fine-tunes in a Web Worker. It loads no part of lossgraph's compiler: the
-// worker does, and only when fine-tuning starts.
+// onnxruntime-web (WebGPU on a hardware adapter, wasm otherwise) and
+// fine-tunes in a Web Worker on classes a person labels: from files, drops,
+// pastes or the webcam. It loads no part of lossgraph's compiler: the
+// worker does, and only when fine-tuning starts. Images are decoded in a
+// worker of their own, so a 24-megapixel photo never freezes the page.
 import { FILES, TENSORS } from '../src/artifacts/contract.ts';
 import { pixelsToTensor } from '../src/data/pixels.ts';
-import { decodePixels } from './decode.ts';
-import { chooseBackend, loadRuntime, type Ort } from './load.ts';
 import { Session } from '../src/runtime/session.ts';
-import type { BackendChoice, BundleMeta, FromWorker, ToWorker } from '../src/artifacts/web_bundle.ts';
+import type { BackendChoice, BundleMeta, FromWorker } from '../src/artifacts/web_bundle.ts';
+import { renderCards } from './cards.ts';
+import { curvesChart, type CurvePoint } from './charts.ts';
+import { Decoder } from './decoder.ts';
+import { FineTuner, type ClassSet } from './finetune.ts';
+import { LabelledSet, stack } from './labels.ts';
+import { chooseBackend, loadRuntime, type Ort } from './load.ts';
+import { drawTensor, tensorThumbnail } from './pictures.ts';
+import { describePrediction, renderPrediction, type Prediction } from './prediction.ts';
+import { Webcam } from './webcam.ts';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const params = new URLSearchParams(location.search);
@@ -24,43 +33,61 @@ function clearError(): void {
   $('error').hidden = true;
 }
 
-interface Prediction {
-  top: { index: number; name: string; probability: number }[];
-  probabilities: number[];
-  classIndex: number;
-  expected?: number;
-  expectedUnit?: number;
-  coarse?: Record<string, string>;
-  ms: number;
+/** A newer image was chosen while this one was decoding: its result is not shown. */
+class Superseded extends Error {}
+
+/** Fine-tuning settings a person can type: whole steps and batch, a positive finite learning rate. */
+export function checkSettings(o: { steps: number; batch: number; lr: number }): void {
+  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > 100000) throw new Error(`steps must be a whole number from 1 to 100000, got ${o.steps}`);
+  if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > 4096) throw new Error(`batch must be a whole number from 1 to 4096, got ${o.batch}`);
+  if (!Number.isFinite(o.lr) || o.lr <= 0 || o.lr > 10) throw new Error(`the learning rate must be above 0 and at most 10, got ${o.lr}`);
+}
+
+export interface FinetuneResult {
+  losses: number[];
+  accuracy: number;
+  /** Accuracy on the held-back images after the last step, when some were held back. */
+  validation?: number;
+  stepsPerSecond: number;
+  medianStepMs: number;
+  stopped: boolean;
+  backend?: string;
+  stateOn: string[];
 }
 
 class App {
   meta!: BundleMeta;
   session!: Session;
   backend = 'wasm';
-  /** The onnxruntime-web build the page loaded, and why it is not on WebGPU when it is not. */
-  private choice!: BackendChoice;
-  private ort!: Ort;
   /** Why the page is not on WebGPU, when it is not. */
   backendNote = '';
-  /** Where fine-tuning runs, once the worker is ready. */
-  trainingBackend?: string;
   threads = 1;
   readonly ready: Promise<void>;
   /** Milliseconds since navigation at each loading stage, for the load benchmark (bench/page_load.ts). */
   readonly timings: Record<string, number> = {};
-  private worker?: Worker;
-  private workerReady?: Promise<void>;
-  private workerListeners = new Set<(m: FromWorker) => void>();
-  private ftImages: Float32Array[] = [];
-  private ftLabels: number[] = [];
-  /** The last fine-tuned model, exported once its training finished; cleared when training starts again. */
-  private lastExport?: { checkpoint: Uint8Array; inference: Uint8Array; accuracy: number };
-  /** The classes the worker's model (and, after fine-tuning, the classify panel) predicts. */
+  private choice!: BackendChoice;
+  private ort!: Ort;
+  private decoder!: Decoder;
+  private tuner!: FineTuner;
+  /** The bundle's own inference session, kept so Reset can bring it back. */
+  private bundleSession!: Session;
+  /** The classes being labelled (the model's, or new ones), and the images labelled for them. */
   private classNames: string[] = [];
-  /** Whether the classify panel shows the bundle's model (whose ordinal values and hierarchy apply) or a fine-tuned new-class one. */
+  private classSet: ClassSet = { mode: 'existing' };
+  readonly labelled = new LabelledSet();
+  /** The names of the classes the classify panel's model predicts, and whether they are the bundle's (whose ordinal values and hierarchy apply). */
+  private predictedNames: string[] = [];
   private ownClasses = true;
-  private history: { step: number; loss: number; accuracy: number }[] = [];
+  /** The image last shown in the classify panel (its model input), which a training run previews. */
+  private shown?: Float32Array;
+  private shownSeq = 0;
+  private training = false;
+  private history: CurvePoint[] = [];
+  /** The model of the last fine-tuning that finished with finite weights: what the downloads save. */
+  private lastExport?: { checkpoint: Uint8Array; inference: Uint8Array; accuracy: number };
+  private readonly webcam = new Webcam($('webcam-video') as HTMLVideoElement);
+  /** The class the camera's captures go to. */
+  private webcamLabel = 0;
 
   constructor() {
     this.ready = this.load().catch((e: Error) => {
@@ -80,6 +107,7 @@ class App {
     if (!metaResponse.ok) throw new Error(`model/meta.json: ${metaResponse.status} ${metaResponse.statusText}`);
     this.meta = (await metaResponse.json()) as BundleMeta;
     this.timings.metaLoaded = performance.now();
+    this.decoder = new Decoder(new URL(this.meta.assets.decoder, base));
     this.choice = await chooseBackend(this.meta, params.get('backend'));
     this.backendNote = this.choice.why;
     const gpuFolder = 'folder' in this.meta.webgpu ? this.meta.webgpu.folder : '';
@@ -105,99 +133,91 @@ class App {
       const wasmModel = this.choice.webgpu ? new Uint8Array(await (await fetch(`${modelBase}${FILES.inference}`)).arrayBuffer()) : bytes;
       this.session = await Session.create(wasmModel, { runtime: 'web', ort, providers: ['wasm'] });
     }
+    this.bundleSession = this.session;
     countGlue();
     this.timings.sessionCreated = performance.now();
     // One run on zeros: the first real prediction then costs what every later one does.
     const p = this.meta.preprocess;
     await this.session.run({ [TENSORS.input]: this.session.tensor('float32', new Float32Array(p.channels * p.height * p.width), [1, p.channels, p.height, p.width]) });
     this.timings.warmedUp = performance.now();
+    this.tuner = new FineTuner({
+      workerUrl: new URL(this.meta.assets.worker, base),
+      modelBase,
+      wasmBase: `${base}${this.meta.assets.ort}`,
+      choice: this.choice,
+      threads: this.threads,
+      onMessage: (m) => this.onWorker(m),
+      onCrash: showError,
+    });
+    if ('folder' in this.meta.webgpu) this.tuner.webgpuFolder = this.meta.webgpu.folder;
     $('backend').textContent = this.backend + (this.backendNote ? ` (${this.backendNote})` : '');
     $('input-size').textContent = `${p.channels}×${p.height}×${p.width}`;
     $('model-line').textContent = `Model ${this.meta.run.model}, loss ${this.meta.run.loss}, trained on ${this.meta.run.data}; ${this.meta.classes.length} classes.`;
     this.renderSamples();
-    this.classNames = [...this.meta.classes];
     this.predictedNames = [...this.meta.classes];
-    this.renderLabelChoices(this.classNames);
+    this.setClasses({ mode: 'existing' });
   }
 
-  /** The model's input for an image file's bytes: the same decoder and steps as the Node loader. */
-  async preprocess(bytes: Uint8Array): Promise<Float32Array> {
+  private get shape(): [number, number, number] {
     const p = this.meta.preprocess;
-    return pixelsToTensor(await decodePixels(bytes), { width: p.width, height: p.height, channels: p.channels });
+    return [p.channels, p.height, p.width];
   }
 
-  async classify(bytes: Uint8Array): Promise<Prediction> {
+  /** The model's input for an image file's bytes: the same decoder and steps as the Node loader, in the decoder worker. */
+  async preprocess(bytes: Uint8Array): Promise<Float32Array> {
     await this.ready;
     const p = this.meta.preprocess;
-    let x: Float32Array;
+    return (await this.decoder.decode(bytes, { width: p.width, height: p.height, channels: p.channels })).tensor;
+  }
+
+  /** Classifies an image file's bytes; `name` is the file's, for messages. */
+  async classify(bytes: Uint8Array, name = 'the image'): Promise<Prediction> {
+    await this.ready;
+    const seq = ++this.shownSeq;
+    // The previous result goes at once: it must never stand beside another file's name.
+    this.clearPrediction(`Reading ${name} (${(bytes.length / 1e6).toFixed(1)} MB)…`);
+    let decoded: { tensor: Float32Array; width: number; height: number };
     try {
-      x = await this.preprocess(bytes);
+      decoded = await this.decoder.decode(bytes, { width: this.meta.preprocess.width, height: this.meta.preprocess.height, channels: this.meta.preprocess.channels });
     } catch {
-      throw new Error('this file is not an image the page can read (JPEG, PNG, BMP, GIF or TIFF)');
+      if (seq === this.shownSeq) $('timing').textContent = '';
+      throw new Error(`${name}: not an image the page can read (JPEG, PNG, BMP, GIF, WebP or TIFF)`);
     }
-    this.drawInput(x);
+    if (seq !== this.shownSeq) throw new Superseded(`${name} was replaced by a newer image`);
+    return this.classifyTensor(decoded.tensor, `${decoded.width}×${decoded.height}`);
+  }
+
+  /** Classifies a model input with the panel's current model (the bundle's, or the last fine-tuned one). */
+  private async classifyTensor(x: Float32Array, sourceSize?: string): Promise<Prediction> {
+    this.shown = x;
+    if (this.training) this.tuner.preview(x);
+    drawTensor($('preprocessed') as HTMLCanvasElement, x, this.shape);
     const t0 = performance.now();
-    const out = await this.session.run({ [TENSORS.input]: this.session.tensor('float32', x, [1, p.channels, p.height, p.width]) });
+    const out = await this.session.run({ [TENSORS.input]: this.session.tensor('float32', x, [1, ...this.shape]) });
     const ms = performance.now() - t0;
-    const probs = Array.from((out[TENSORS.probabilities] ?? out[TENSORS.scores])!.data as Float32Array);
-    const classIndex = Number((out[TENSORS.class]!.data as BigInt64Array)[0]);
-    const order = probs.map((v, i) => [v, i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
-    const result: Prediction = {
-      top: order.slice(0, Math.min(5, probs.length)).map(([v, i]) => ({ index: i, name: this.predictedNames[i] ?? String(i), probability: v })),
-      probabilities: probs,
-      classIndex,
-      ms,
-    };
+    const probabilities = (out[TENSORS.probabilities] ?? out[TENSORS.scores])!.data as Float32Array;
     const expected = out[TENSORS.expectedClass]?.data as Float32Array | undefined;
-    if (expected && this.ownClasses) {
-      result.expected = expected[0]!;
-      const v = this.meta.ordinal?.values;
-      if (v) {
-        const lo = Math.floor(result.expected);
-        const hi = Math.min(lo + 1, v.length - 1);
-        result.expectedUnit = v[lo]! + (result.expected - lo) * (v[hi]! - v[lo]!);
-      }
-    }
-    if (this.meta.hierarchy && this.ownClasses) {
-      result.coarse = Object.fromEntries(Object.entries(this.meta.hierarchy).map(([level, h]) => [level, h.names[h.groups[classIndex]!] ?? String(h.groups[classIndex])]));
-    }
-    this.renderPrediction(result);
+    const result = describePrediction(probabilities, this.predictedNames, {
+      classIndex: Number((out[TENSORS.class]!.data as BigInt64Array)[0]),
+      ms,
+      ...(this.ownClasses ? { meta: this.meta } : {}),
+      ...(expected ? { expected: expected[0]! } : {}),
+    });
+    $('timing').textContent = `Inference: ${ms.toFixed(1)} ms on ${this.backend}${sourceSize ? ` (a ${sourceSize} image)` : ''}`;
+    $('preview-note').textContent = '';
+    this.show(result);
     return result;
   }
 
-  /** The names of the classes the classify panel's model predicts. */
-  private predictedNames: string[] = [];
-
-  private drawInput(x: Float32Array): void {
-    const { channels, height, width } = this.meta.preprocess;
-    const canvas = $('preprocessed') as HTMLCanvasElement;
-    canvas.width = width;
-    canvas.height = height;
-    const ctx = canvas.getContext('2d')!;
-    const img = ctx.createImageData(width, height);
-    const plane = width * height;
-    for (let i = 0; i < plane; i++) {
-      for (let c = 0; c < 3; c++) img.data[4 * i + c] = Math.round(255 * x[(channels === 3 ? c : 0) * plane + i]!);
-      img.data[4 * i + 3] = 255;
-    }
-    ctx.putImageData(img, 0, 0);
+  private show(r: Prediction): void {
+    renderPrediction(r, this.predictedNames, this.ownClasses ? this.meta.ordinal?.unit : undefined, { topk: $('topk'), coarse: $('coarse'), expected: $('expected'), distribution: $('distribution') });
   }
 
-  private renderPrediction(r: Prediction): void {
-    $('timing').textContent = `Inference: ${r.ms.toFixed(1)} ms on ${this.backend}`;
-    const list = $('topk');
-    list.replaceChildren(...r.top.map((t) => {
-      const li = document.createElement('li');
-      const bar = document.createElement('span');
-      bar.className = 'bar';
-      bar.style.width = `${Math.max(1, Math.round(200 * t.probability))}px`;
-      li.append(bar, `${t.name}: ${(100 * t.probability).toFixed(1)}%`);
-      return li;
-    }));
-    $('coarse').textContent = r.coarse ? Object.entries(r.coarse).map(([l, g]) => `${l}: ${g}`).join(', ') : '';
-    const unit = this.meta.ordinal?.unit;
-    $('expected').textContent = r.expected === undefined ? '' : `Expected value: ${r.expectedUnit !== undefined ? `${r.expectedUnit.toFixed(1)} ${unit}` : `class ${r.expected.toFixed(2)}`}`;
-    $('distribution').innerHTML = r.expected === undefined ? '' : barChart(r.probabilities, this.predictedNames);
+  private clearPrediction(status: string): void {
+    for (const id of ['topk', 'coarse', 'expected', 'distribution', 'preview-note']) $(id).replaceChildren();
+    const canvas = $('preprocessed') as HTMLCanvasElement;
+    canvas.getContext('2d')!.clearRect(0, 0, canvas.width, canvas.height);
+    $('timing').textContent = status;
   }
 
   private renderSamples(): void {
@@ -210,163 +230,221 @@ class App {
       img.src = s.file;
       img.alt = s.label;
       b.append(img);
-      b.onclick = () => this.classifyUrl(s.file);
+      b.onclick = () => this.classifyUrl(s.file, `the sample of ${s.label}`);
       return b;
     }));
   }
 
-  renderLabelChoices(classes: string[]): void {
-    $('label-for').replaceChildren(...classes.map((c, i) => Object.assign(document.createElement('option'), { value: String(i), textContent: c })));
+  async classifyUrl(url: string, name?: string): Promise<void> {
+    await this.run(async () => this.classify(new Uint8Array(await (await fetch(url)).arrayBuffer()), name));
   }
 
-  async classifyUrl(url: string): Promise<void> {
-    await this.run(async () => this.classify(new Uint8Array(await (await fetch(url)).arrayBuffer())));
-  }
-
-  /** Runs `f`, showing its error on the page. */
+  /** Runs `f`, showing its error on the page (a superseded image is not an error). */
   async run<T>(f: () => Promise<T>): Promise<T | undefined> {
     clearError();
     try {
       return await f();
     } catch (e) {
-      showError((e as Error).message);
+      if (!(e instanceof Superseded)) showError((e as Error).message);
       return undefined;
     }
   }
 
-  // --- fine-tuning -------------------------------------------------------
+  // --- the classes and their images ----------------------------------------
 
-  private onWorker(m: FromWorker): void {
-    for (const l of this.workerListeners) l(m);
-    if (m.type === 'error') showError(`Fine-tuning: ${m.message}`);
-    if (m.type === 'step') {
-      this.history.push({ step: m.step, loss: m.loss, accuracy: m.accuracy });
-      $('ft-status').textContent = `step ${m.step}: loss ${m.loss.toFixed(4)}, accuracy on the labelled images ${(100 * m.accuracy).toFixed(1)}% (${m.ms.toFixed(0)} ms/step)`;
-      $('chart').innerHTML = lineChart(this.history);
-    }
+  /**
+   * The classes to label and train: the model's, or new ones. Images keep
+   * their class by position (renaming a class keeps its images); images of
+   * classes that no longer exist are dropped, and the page says so.
+   */
+  setClasses(classes: ClassSet): void {
+    const names = classes.mode === 'new' ? classes.classes : this.meta.classes;
+    if (classes.mode === 'new' && names.length < 2) throw new Error(`name at least 2 classes, separated by commas (got ${names.length})`);
+    if (new Set(names).size !== names.length) throw new Error(`class names must differ: ${names.join(', ')}`);
+    const dropped = this.labelled.keepClasses(names.length);
+    this.classSet = classes;
+    this.classNames = [...names];
+    this.renderLabelled(dropped ? `(${dropped} image${dropped === 1 ? '' : 's'} of classes that no longer exist removed)` : '');
   }
 
-  private next<T extends FromWorker['type']>(type: T): Promise<Extract<FromWorker, { type: T }>> {
-    return new Promise((resolve, reject) => {
-      const l = (m: FromWorker) => {
-        if (m.type === type || m.type === 'error') {
-          this.workerListeners.delete(l);
-          if (m.type === 'error') reject(new Error(m.message));
-          else resolve(m as Extract<FromWorker, { type: T }>);
-        }
-      };
-      this.workerListeners.add(l);
-    });
-  }
-
-  /** Starts (or restarts) the worker on the model's classes or on new ones. */
-  async startWorker(init: { mode: 'existing' } | { mode: 'new'; classes: string[]; loss: string }): Promise<Extract<FromWorker, { type: 'ready' }>> {
+  /** Starts the fine-tuning worker on `classes` now (Start does so by itself when needed). */
+  async startWorker(classes: ClassSet): Promise<FromWorker & { type: 'ready' }> {
     await this.ready;
-    this.worker?.terminate();
-    this.worker = new Worker(new URL(this.meta.assets.worker, base), { type: 'module' });
-    this.worker.onmessage = (e: MessageEvent<FromWorker>) => this.onWorker(e.data);
-    this.worker.onerror = (e) => showError(`Fine-tuning worker failed: ${e.message}`);
-    const ready = this.next('ready');
-    const webgpuFolder = 'folder' in this.meta.webgpu ? this.meta.webgpu.folder : undefined;
-    const msg: ToWorker = { type: 'init', ...init, ...(init.mode === 'existing' ? { webgpuFolder } : {}), modelBase, wasmBase: `${base}${this.meta.assets.ort}`, choice: this.choice, threads: this.threads } as ToWorker;
-    this.worker.postMessage(msg);
-    this.workerReady = ready.then(() => undefined);
-    const r = await ready;
-    this.trainingBackend = r.backend;
+    this.setClasses(classes);
+    const r = await this.tuner.start(classes);
     $('ft-backend').textContent = r.backend === 'webgpu' ? 'Fine-tuning runs on WebGPU (weights and optimizer state stay on the GPU).' : `Fine-tuning runs on wasm${r.why ? ` (${r.why})` : ''}.`;
-    // Labelled images keep their labels while the classes stay the same (images added before the first Start
-    // included); new classes make the old labels meaningless, so those images are dropped, and the page says so.
-    const classes = init.mode === 'new' ? init.classes : this.meta.classes;
-    const same = classes.length === this.classNames.length && classes.every((c, i) => c === this.classNames[i]);
-    this.classNames = [...classes];
-    this.renderLabelChoices(this.classNames);
-    if (!same && this.ftLabels.length) {
-      $('ft-count').textContent = `0 images (the ${this.ftLabels.length} labelled for the previous classes were cleared)`;
-      this.ftImages = [];
-      this.ftLabels = [];
-    }
-    this.history = [];
-    this.lastExport = undefined;
     return r;
   }
 
-  async addImages(files: { bytes: Uint8Array; label: number }[]): Promise<number> {
+  async addImages(files: { bytes: Uint8Array; label: number; name?: string }[]): Promise<number> {
+    await this.ready;
+    const bad: string[] = [];
     for (const f of files) {
-      this.ftImages.push(await this.preprocess(f.bytes));
-      this.ftLabels.push(f.label);
+      if (!(f.label >= 0 && f.label < this.classNames.length)) throw new Error(`no class ${f.label}: there are ${this.classNames.length}`);
+      const x = await this.preprocess(f.bytes).catch(() => undefined);
+      if (x) this.labelled.add(x, f.label, tensorThumbnail(x, this.shape));
+      else bad.push(f.name ?? 'an image');
     }
-    $('ft-count').textContent = `${this.ftLabels.length} images`;
-    return this.ftLabels.length;
+    this.renderLabelled();
+    if (bad.length) throw new Error(`${bad.join(', ')}: not ${bad.length === 1 ? 'an image' : 'images'} the page can read; the rest were added`);
+    return this.labelled.size;
   }
 
-  async finetune(o: { steps: number; batch: number; lr: number }): Promise<{ losses: number[]; accuracy: number; stepsPerSecond: number; medianStepMs: number; stopped: boolean; backend?: string; stateOn: string[] }> {
-    checkSettings(o);
-    if (!this.worker || !this.workerReady) await this.startWorker({ mode: 'existing' });
-    await this.workerReady;
-    if (this.ftLabels.length === 0) throw new Error('add a few labelled images first');
+  removeImage(id: number): void {
+    this.labelled.remove(id);
+    this.renderLabelled();
+  }
+
+  clearClass(label: number): void {
+    this.labelled.clearClass(label);
+    this.renderLabelled();
+  }
+
+  /** Back to the start: no labelled images, no fine-tuned model, the bundle's model in the classify panel. */
+  async reset(): Promise<void> {
+    this.tuner.terminate();
+    this.webcam.close();
+    $('webcam').hidden = true;
+    this.labelled.clear();
+    this.history = [];
+    $('chart').replaceChildren();
+    $('ft-status').textContent = '';
     this.lastExport = undefined;
-    for (const id of ['download-checkpoint', 'download-model']) ($(id) as HTMLButtonElement).disabled = true;
-    const size = this.ftImages[0]!.length;
-    const images = new Float32Array(this.ftLabels.length * size);
-    this.ftImages.forEach((x, i) => images.set(x, i * size));
-    const losses: number[] = [];
-    const stepMs: number[] = [];
-    let accuracy = NaN;
-    const stateOn: string[] = [];
-    const collect = (m: FromWorker) => {
-      if (m.type === 'step') {
-        stateOn.push(m.stateOn);
-        losses.push(m.loss);
-        stepMs.push(m.ms);
-        accuracy = m.accuracy;
-      }
-    };
-    this.workerListeners.add(collect);
-    const done = this.next('done');
+    this.setDownloads();
+    if (this.session !== this.bundleSession) {
+      const old = this.session;
+      this.session = this.bundleSession;
+      await old.release().catch(() => undefined);
+    }
+    this.predictedNames = [...this.meta.classes];
+    this.ownClasses = true;
+    $('model-line').textContent = `Model ${this.meta.run.model}, loss ${this.meta.run.loss}, trained on ${this.meta.run.data}; ${this.meta.classes.length} classes.`;
+    this.setClasses(this.classSet);
+    if (this.shown) await this.classifyTensor(this.shown);
+  }
+
+  private renderLabelled(note = ''): void {
+    renderCards($('cards'), this.classNames, this.labelled, {
+      addFiles: (label, files) => void this.run(async () => this.addImages(await Promise.all(files.map(async (f) => ({ bytes: new Uint8Array(await f.arrayBuffer()), label, name: f.name }))))),
+      remove: (id) => this.removeImage(id),
+      clear: (label) => this.clearClass(label),
+      webcam: (label) => void this.run(() => this.openWebcam(label)),
+    });
+    const { train, validation } = this.labelled.split();
+    $('ft-count').textContent = `${this.labelled.size} image${this.labelled.size === 1 ? '' : 's'}${validation.length ? `: ${train.length} to train on, ${validation.length} held back to check accuracy` : ''}${note ? ` ${note}` : ''}`;
+  }
+
+  // --- the webcam ----------------------------------------------------------
+
+  async openWebcam(label: number): Promise<void> {
+    await this.ready;
+    this.webcamLabel = label;
+    $('webcam').hidden = false;
+    $('capture').textContent = `Capture to ${this.classNames[label]}`;
+    await this.webcam.open();
+  }
+
+  /** Adds the camera's current frame to the class it was opened for. */
+  captureFrame(): number {
+    const x = pixelsToTensor(this.webcam.frame(), { width: this.meta.preprocess.width, height: this.meta.preprocess.height, channels: this.meta.preprocess.channels });
+    this.labelled.add(x, this.webcamLabel, tensorThumbnail(x, this.shape));
+    this.renderLabelled();
+    return this.labelled.size;
+  }
+
+  closeWebcam(): void {
+    this.webcam.close();
+    $('webcam').hidden = true;
+  }
+
+  // --- fine-tuning -----------------------------------------------------------
+
+  private onWorker(m: FromWorker): void {
+    if (m.type === 'error') showError(`Fine-tuning: ${m.message}`);
+    if (m.type !== 'step') return;
+    this.history.push({ step: m.step, loss: m.loss, accuracy: m.accuracy, ...(m.validation !== undefined ? { validation: m.validation } : {}) });
+    $('ft-status').textContent = Number.isFinite(m.loss)
+      ? `step ${m.step}: loss ${m.loss.toFixed(4)}, accuracy ${(100 * m.accuracy).toFixed(1)}% on the training images${m.validation !== undefined ? `, ${(100 * m.validation).toFixed(1)}% on the held-back ones` : ''} (${m.ms.toFixed(0)} ms/step)`
+      : `step ${m.step}: the loss became ${m.loss}`;
+    $('chart').innerHTML = curvesChart(this.history);
+    // The classify panel previews the model being trained on the image it shows.
+    if (m.preview && this.shown) {
+      this.show(describePrediction(m.preview.probabilities, this.classNames, { classIndex: m.preview.classIndex, ms: 0, ...(this.sameAsBundle(this.classNames) ? { meta: this.meta } : {}), ...(m.preview.expected !== undefined ? { expected: m.preview.expected } : {}) }));
+      $('preview-note').textContent = `Preview: the model being fine-tuned, after step ${m.step}.`;
+    }
+  }
+
+  private sameAsBundle(names: readonly string[]): boolean {
+    return names.length === this.meta.classes.length && names.every((c, i) => c === this.meta.classes[i]);
+  }
+
+  private setDownloads(): void {
+    for (const id of ['download-checkpoint', 'download-model']) ($(id) as HTMLButtonElement).disabled = this.training || !this.lastExport;
+  }
+
+  async finetune(o: { steps: number; batch: number; lr: number }): Promise<FinetuneResult> {
+    checkSettings(o);
+    await this.ready;
+    if (this.labelled.size === 0) throw new Error('add a few labelled images first');
+    const { train, validation } = this.labelled.split();
+    // A new worker only when the classes (or the loss) changed: otherwise training goes on from where it is.
+    if (!this.tuner.runs(this.classSet)) await this.startWorker(this.classSet);
+    this.training = true;
+    this.lastExport = undefined;
+    this.setDownloads();
     ($('start') as HTMLButtonElement).disabled = true;
     ($('stop') as HTMLButtonElement).disabled = false;
-    this.worker!.postMessage({ type: 'train', images, labels: Int32Array.from(this.ftLabels), steps: o.steps, batch: o.batch, lr: o.lr } satisfies ToWorker);
+    this.history = [];
     try {
-      const d = await done;
-      const bad = losses.findIndex((l) => !Number.isFinite(l));
-      // A diverged model is neither shown nor offered for download.
-      if (bad >= 0) throw new Error(`the loss became ${losses[bad]} at step ${bad + 1}; nothing was kept: try a lower learning rate`);
-      await this.useFinetuned();
-      const sorted = [...stepMs].sort((a, b) => a - b);
-      // stepsPerSecond counts the whole loop (each step is followed by an evaluation of every labelled image, for the live accuracy); medianStepMs is the training step alone.
-      return { losses, accuracy, stepsPerSecond: d.stepsPerSecond, medianStepMs: sorted[Math.floor(sorted.length / 2)] ?? NaN, stopped: d.stopped, backend: this.trainingBackend, stateOn };
+      const { steps, done } = await this.tuner.train({
+        type: 'train', ...stack(train),
+        ...(validation.length ? { validation: stack(validation) } : {}),
+        ...(this.shown ? { preview: this.shown } : {}),
+        steps: o.steps, batch: o.batch, lr: o.lr,
+      });
+      if (done.diverged) {
+        // The worker is back at the model it had before this run; the panel keeps showing that one.
+        throw new Error(`Fine-tuning stopped at step ${done.diverged.step}: the loss became ${done.diverged.loss}. The model was not changed; try a lower learning rate.`);
+      }
+      await this.useFinetuned(steps.at(-1)?.accuracy ?? NaN);
+      const ms = steps.map((s) => s.ms).sort((a, b) => a - b);
+      const last = steps.at(-1);
+      return {
+        losses: steps.map((s) => s.loss), accuracy: last?.accuracy ?? NaN, ...(last?.validation !== undefined ? { validation: last.validation } : {}),
+        // stepsPerSecond counts the whole loop (each step is followed by an evaluation of every labelled image); medianStepMs is the training step alone.
+        stepsPerSecond: done.stepsPerSecond, medianStepMs: ms[Math.floor(ms.length / 2)] ?? NaN, stopped: done.stopped,
+        backend: (await this.tuner.ready)?.backend, stateOn: steps.map((s) => s.stateOn),
+      };
     } finally {
-      this.workerListeners.delete(collect);
+      this.training = false;
       ($('start') as HTMLButtonElement).disabled = false;
       ($('stop') as HTMLButtonElement).disabled = true;
-      for (const id of ['download-checkpoint', 'download-model']) ($(id) as HTMLButtonElement).disabled = !this.lastExport;
+      this.setDownloads();
     }
   }
 
   /** The fine-tuned model becomes the classify panel's: exported from the worker, opened as the inference session. */
-  private async useFinetuned(): Promise<void> {
+  private async useFinetuned(accuracy: number): Promise<void> {
     const r = await this.exportTrained();
     let session: Session | undefined;
     if (this.backend === 'webgpu') session = await Session.create(r.inference, { runtime: 'web', ort: this.ort, providers: ['webgpu'] }).catch(() => undefined);
     session ??= await Session.create(r.inference, { runtime: 'web', ort: this.ort, providers: ['wasm'] });
     const old = this.session;
     this.session = session;
-    await old.release().catch(() => undefined);
+    if (old !== this.bundleSession) await old.release().catch(() => undefined);
     this.predictedNames = [...this.classNames];
-    this.ownClasses = this.classNames.length === this.meta.classes.length && this.classNames.every((c, i) => c === this.meta.classes[i]);
-    $('model-line').textContent = `Fine-tuned in this page (${this.classNames.length} classes: ${this.classNames.join(', ')}); accuracy on the labelled images ${(100 * r.accuracy).toFixed(1)}%.`;
+    this.ownClasses = this.sameAsBundle(this.classNames);
+    $('model-line').textContent = `Fine-tuned in this page (${this.classNames.length} classes: ${this.classNames.join(', ')}); accuracy on the training images ${(100 * accuracy).toFixed(1)}%.`;
+    if (this.shown) await this.classifyTensor(this.shown);
   }
 
   stop(): void {
-    this.worker?.postMessage({ type: 'stop' } satisfies ToWorker);
+    this.tuner.stop();
   }
 
   /** The fine-tuned checkpoint and inference model, as the download buttons save them. */
   async exportTrained(): Promise<{ checkpoint: Uint8Array; inference: Uint8Array; accuracy: number }> {
-    if (!this.worker) throw new Error('fine-tune first');
-    const got = this.next('exported');
-    this.worker.postMessage({ type: 'export' } satisfies ToWorker);
-    const r = await got;
+    const r = await this.tuner.export();
     this.lastExport = r;
     return r;
   }
@@ -382,50 +460,24 @@ class App {
     a.click();
     a.remove();
   }
-}
 
-function barChart(values: number[], names: string[]): string {
-  const w = 16;
-  const h = 80;
-  const bars = values.map((v, i) => `<rect x="${i * w + 1}" y="${h - v * h}" width="${w - 2}" height="${v * h}" fill="#3b82f6"><title>${escapeHtml(names[i] ?? String(i))}: ${(100 * v).toFixed(1)}%</title></rect>`).join('');
-  return `<svg width="${values.length * w}" height="${h}" role="img" aria-label="predicted distribution over the ordered classes">${bars}</svg>`;
-}
-
-/** Fine-tuning settings a person can type: whole steps and batch, a positive finite learning rate. */
-export function checkSettings(o: { steps: number; batch: number; lr: number }): void {
-  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > 100000) throw new Error(`steps must be a whole number from 1 to 100000, got ${o.steps}`);
-  if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > 4096) throw new Error(`batch must be a whole number from 1 to 4096, got ${o.batch}`);
-  if (!Number.isFinite(o.lr) || o.lr <= 0 || o.lr > 10) throw new Error(`the learning rate must be above 0 and at most 10, got ${o.lr}`);
-}
-
-function lineChart(all: { step: number; loss: number; accuracy: number }[]): string {
-  // Points with a non-finite loss are left out of the chart (the status line says what happened).
-  const points = all.filter((p) => Number.isFinite(p.loss) && Number.isFinite(p.accuracy));
-  const w = 420;
-  const h = 160;
-  const maxLoss = Math.max(...points.map((p) => p.loss), 1e-9);
-  const n = Math.max(points.length - 1, 1);
-  const path = (f: (p: (typeof points)[number]) => number) => points.map((p, i) => `${i ? 'L' : 'M'}${(i / n) * (w - 20) + 10},${h - 10 - f(p) * (h - 20)}`).join(' ');
-  return `<svg width="${w}" height="${h}" role="img" aria-label="loss (blue) and accuracy (green) per step">
-<path d="${path((p) => p.loss / maxLoss)}" fill="none" stroke="#3b82f6" stroke-width="2"/>
-<path d="${path((p) => p.accuracy)}" fill="none" stroke="#16a34a" stroke-width="2"/>
-<text x="12" y="14" font-size="11" fill="#3b82f6">loss (max ${maxLoss.toFixed(3)})</text><text x="150" y="14" font-size="11" fill="#16a34a">accuracy</text></svg>`;
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
+  /** The classes the form asks for: the model's, or the typed names with the typed loss. */
+  classesFromForm(): ClassSet {
+    const mode = document.querySelector<HTMLInputElement>('input[name=mode]:checked')?.value;
+    if (mode !== 'new') return { mode: 'existing' };
+    return { mode: 'new', classes: ($('new-classes') as HTMLInputElement).value.split(',').map((c) => c.trim()).filter(Boolean), loss: ($('loss-spec') as HTMLInputElement).value.trim() };
+  }
 }
 
 const app = new App();
 (globalThis as unknown as { lossgraph: App }).lossgraph = app;
 
-async function readFile(f: File): Promise<Uint8Array> {
-  return new Uint8Array(await f.arrayBuffer());
-}
+const fileName = (f: File) => f.name || 'the pasted image';
+const readFile = async (f: File) => new Uint8Array(await f.arrayBuffer());
 
 $('file').addEventListener('change', async (e) => {
   const f = (e.target as HTMLInputElement).files?.[0];
-  if (f) await app.run(async () => app.classify(await readFile(f)));
+  if (f) await app.run(async () => app.classify(await readFile(f), fileName(f)));
 });
 const drop = $('drop');
 drop.addEventListener('keydown', (e) => {
@@ -441,30 +493,47 @@ drop.addEventListener('drop', async (e) => {
   e.preventDefault();
   drop.classList.remove('over');
   const f = e.dataTransfer?.files[0];
-  if (f) await app.run(async () => app.classify(await readFile(f)));
+  if (f) await app.run(async () => app.classify(await readFile(f), fileName(f)));
 });
+// A paste goes to the class card that has the focus, else to the classify panel.
 document.addEventListener('paste', async (e) => {
-  const f = [...(e.clipboardData?.files ?? [])][0];
-  if (f) await app.run(async () => app.classify(await readFile(f)));
+  const files = [...(e.clipboardData?.files ?? [])];
+  if (!files.length) return;
+  const card = (document.activeElement as HTMLElement | null)?.closest<HTMLElement>('.card');
+  if (card) await app.run(async () => app.addImages(await Promise.all(files.map(async (f) => ({ bytes: await readFile(f), label: Number(card.dataset.label), name: fileName(f) })))));
+  else await app.run(async () => app.classify(await readFile(files[0]!), fileName(files[0]!)));
 });
-$('ft-files').addEventListener('change', async (e) => {
-  const files = [...((e.target as HTMLInputElement).files ?? [])];
-  const label = Number(($('label-for') as HTMLSelectElement).value);
-  await app.run(async () => app.addImages(await Promise.all(files.map(async (f) => ({ bytes: await readFile(f), label })))));
+// The class set follows the form as it changes: the radio, and the names as they are typed.
+const followForm = () => app.run(async () => app.setClasses(app.classesFromForm()));
+for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) r.addEventListener('change', followForm);
+$('new-classes').addEventListener('input', () => {
+  if (app.classesFromForm().mode === 'new') void followForm();
 });
-for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) {
-  r.addEventListener('change', () => app.run(async () => {
-    if (r.value === 'new') {
-      const classes = ($('new-classes') as HTMLInputElement).value.split(',').map((c) => c.trim()).filter(Boolean);
-      await app.startWorker({ mode: 'new', classes, loss: ($('loss-spec') as HTMLInputElement).value });
-    } else await app.startWorker({ mode: 'existing' });
-  }));
-}
-$('start').addEventListener('click', () => app.run(async () => app.finetune({
-  steps: Number(($('steps') as HTMLInputElement).value),
-  batch: Number(($('batch') as HTMLInputElement).value),
-  lr: Number(($('lr') as HTMLInputElement).value),
-})));
+$('loss-spec').addEventListener('change', followForm);
+$('start').addEventListener('click', () => app.run(async () => {
+  app.setClasses(app.classesFromForm());
+  return app.finetune({
+    steps: Number(($('steps') as HTMLInputElement).value),
+    batch: Number(($('batch') as HTMLInputElement).value),
+    lr: Number(($('lr') as HTMLInputElement).value),
+  });
+}));
 $('stop').addEventListener('click', () => app.stop());
+$('reset').addEventListener('click', () => app.run(() => app.reset()));
 $('download-checkpoint').addEventListener('click', () => app.run(() => app.download('checkpoint')));
 $('download-model').addEventListener('click', () => app.run(() => app.download('inference')));
+// The capture button: a click takes one frame; held down, a frame every 150 ms until released.
+let burst: ReturnType<typeof setInterval> | undefined;
+const endBurst = () => {
+  clearInterval(burst);
+  burst = undefined;
+};
+$('capture').addEventListener('pointerdown', () => {
+  void app.run(async () => app.captureFrame());
+  burst = setInterval(() => void app.run(async () => app.captureFrame()), 150);
+});
+for (const ev of ['pointerup', 'pointerleave', 'pointercancel']) $('capture').addEventListener(ev, endBurst);
+$('capture').addEventListener('keydown', (e) => {
+  if (e.key === 'Enter' || e.key === ' ') void app.run(async () => app.captureFrame());
+});
+$('webcam-close').addEventListener('click', () => app.closeWebcam());

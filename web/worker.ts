@@ -96,23 +96,57 @@ async function init(m: Extract<ToWorker, { type: 'init' }>): Promise<void> {
   post({ type: 'ready', classes: m.mode === 'new' ? m.classes : [], head: session.manifest.head, loss: session.manifest.spec.loss, parameters, backend, ...(backend === 'wasm' && why ? { why } : {}) });
 }
 
+/** The image the classify panel shows, predicted after each step; the page may change it mid-run. */
+let preview: Float32Array | undefined;
+
+/** Training images, held-back images and the preview image in one eval batch (eval mode: each example is on its own). */
+function evalBatch(m: Extract<ToWorker, { type: 'train' }>): { batch: TrainBatch; train: number; held: number } {
+  const held = m.validation?.labels.length ?? 0;
+  const n = m.labels.length + held + (preview ? 1 : 0);
+  const size = m.images.length / m.labels.length;
+  const images = new Float32Array(n * size);
+  images.set(m.images);
+  if (m.validation) images.set(m.validation.images, m.images.length);
+  if (preview) images.set(preview, (n - 1) * size);
+  const labels = new BigInt64Array(n);
+  m.labels.forEach((v, i) => (labels[i] = BigInt(v)));
+  m.validation?.labels.forEach((v, i) => (labels[m.labels.length + i] = BigInt(v)));
+  return { batch: { images, labels }, train: m.labels.length, held };
+}
+
+const accuracyOf = (classes: BigInt64Array, labels: Int32Array, from: number) => labels.reduce((a, y, i) => a + (Number(classes[from + i]) === y ? 1 : 0), 0) / labels.length;
+
 async function train(m: Extract<ToWorker, { type: 'train' }>): Promise<void> {
   if (!session) throw new LossgraphError('the model is not loaded yet');
   stopRequested = false;
-  const all: TrainBatch = { images: m.images, labels: BigInt64Array.from(m.labels, (v) => BigInt(v)) };
+  preview = m.preview;
+  let batch = evalBatch(m);
+  let batchPreview = preview;
+  // Where this run started: a run whose loss turns NaN or infinite is undone, so the model stays usable.
+  const before = { tensors: await session.readTensors(), step: session.step };
   const t0 = performance.now();
   let s = 0;
+  let diverged: { step: number; loss: number } | undefined;
   for (; s < m.steps && !stopRequested; s++) {
     const t = performance.now();
     const loss = await session.runTrainStep(cyclicBatch(m.images, m.labels, s, m.batch), m.lr);
     const ms = performance.now() - t;
-    const ev = await session.runEvalStep(all);
-    lastAccuracy = ev.classes.reduce((a, c, i) => a + (Number(c) === m.labels[i] ? 1 : 0), 0) / m.labels.length;
-    post({ type: 'step', step: s + 1, loss, accuracy: lastAccuracy, evalLoss: ev.loss, ms, stateOn: session.stateLocation });
-    // Let a 'stop' message in between steps.
+    if (!Number.isFinite(loss)) {
+      diverged = { step: s + 1, loss };
+      post({ type: 'step', step: s + 1, loss, accuracy: NaN, ms, stateOn: session.stateLocation });
+      session.restore(before.tensors, before.step);
+      break;
+    }
+    if (batchPreview !== preview) [batch, batchPreview] = [evalBatch(m), preview];
+    const ev = await session.runEvalStep(batch.batch);
+    lastAccuracy = accuracyOf(ev.classes, m.labels, 0);
+    const validation = m.validation && batch.held ? accuracyOf(ev.classes, m.validation.labels, batch.train) : undefined;
+    const shown = batchPreview && ev.probabilities.length ? { probabilities: Array.from(ev.probabilities.subarray(ev.probabilities.length - ev.probabilities.length / batch.batch.labels.length)), classIndex: Number(ev.classes.at(-1)), ...(ev.expectedClass ? { expected: ev.expectedClass.at(-1)! } : {}) } : undefined;
+    post({ type: 'step', step: s + 1, loss, accuracy: lastAccuracy, ...(validation !== undefined ? { validation } : {}), ...(shown ? { preview: shown } : {}), ms, stateOn: session.stateLocation });
+    // Let a 'stop' or 'preview' message in between steps.
     await new Promise((r) => setTimeout(r, 0));
   }
-  post({ type: 'done', steps: s, stopped: stopRequested, stepsPerSecond: s / ((performance.now() - t0) / 1000) });
+  post({ type: 'done', steps: diverged ? diverged.step - 1 : s, stopped: stopRequested, stepsPerSecond: s / ((performance.now() - t0) / 1000), ...(diverged ? { diverged } : {}) });
 }
 
 self.onmessage = async (e: MessageEvent<ToWorker>) => {
@@ -121,6 +155,7 @@ self.onmessage = async (e: MessageEvent<ToWorker>) => {
     if (m.type === 'init') await init(m);
     else if (m.type === 'train') await train(m);
     else if (m.type === 'stop') stopRequested = true;
+    else if (m.type === 'preview') preview = m.image;
     else if (m.type === 'export') {
       if (!session || !inferenceModel) throw new LossgraphError('nothing to export: the model is not loaded');
       const checkpoint = await session.readCheckpoint({ source: `lossgraph web fine-tuning (${session.backend})` });

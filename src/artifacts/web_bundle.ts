@@ -28,7 +28,7 @@ export interface BackendChoice {
  * the page and worker bundles): a new export gives new names, so a server may
  * let browsers keep them for a year without asking again.
  */
-export const HASHED_ASSET = /^\/(ort-[0-9a-f]{12}\/[^/]+|(page|worker)-[A-Z0-9]{8}\.js)$/;
+export const HASHED_ASSET = /^\/(ort-[0-9a-f]{12}\/[^/]+|(page|worker|decoder)-[A-Z0-9]{8}\.js)$/;
 
 /** meta.json: what the page needs besides the models. */
 export interface BundleMeta {
@@ -56,6 +56,8 @@ export interface BundleMeta {
     ort: string;
     /** The fine-tuning worker's bundle, e.g. `worker-ABCD1234.js`. */
     worker: string;
+    /** The image decoder's worker bundle, e.g. `decoder-ABCD1234.js`. */
+    decoder: string;
     /** Bytes of each file the page fetches to classify (paths from the bundle's root), for its load bar. */
     bytes: Record<string, number>;
   };
@@ -70,7 +72,19 @@ export interface BundleMeta {
 export type ToWorker =
   | { type: 'init'; mode: 'existing'; webgpuFolder?: string } & Common
   | { type: 'init'; mode: 'new'; classes: string[]; loss: string } & Common
-  | { type: 'train'; images: Float32Array; labels: Int32Array; steps: number; batch: number; lr: number }
+  | {
+    type: 'train';
+    images: Float32Array;
+    labels: Int32Array;
+    /** Labelled images held back from training: their accuracy is reported each step. */
+    validation?: { images: Float32Array; labels: Int32Array };
+    /** An image the classify panel shows: its prediction by the model being trained is reported each step. */
+    preview?: Float32Array;
+    steps: number;
+    batch: number;
+    lr: number;
+  }
+  | { type: 'preview'; image?: Float32Array }
   | { type: 'stop' }
   | { type: 'export' };
 
@@ -86,7 +100,8 @@ interface Common {
 
 export type FromWorker =
   | { type: 'ready'; classes: string[]; head: string; loss: string; parameters: number; backend: 'webgpu' | 'wasm'; why?: string }
-  | { type: 'step'; step: number; loss: number; accuracy: number; evalLoss: number; ms: number; stateOn: string }
-  | { type: 'done'; steps: number; stopped: boolean; stepsPerSecond: number }
+  | { type: 'step'; step: number; loss: number; accuracy: number; validation?: number; preview?: { probabilities: number[]; classIndex: number; expected?: number }; ms: number; stateOn: string }
+  /** `diverged`: the loss became non-finite at that step; training stopped and the model is back where it was before this run. */
+  | { type: 'done'; steps: number; stopped: boolean; stepsPerSecond: number; diverged?: { step: number; loss: number } }
   | { type: 'exported'; checkpoint: Uint8Array; inference: Uint8Array; accuracy: number }
   | { type: 'error'; message: string };

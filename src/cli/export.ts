@@ -23,7 +23,38 @@ import { readRunConfig } from '../train/driver.ts';
 import { ORT_BUILDS, type BundleMeta } from '../artifacts/web_bundle.ts';
 
 const WEB_SOURCES = fileURLToPath(new URL('../../web/', import.meta.url));
-const SAMPLES = 6;
+/** Sample images on the page: one per class up to this many classes (evenly spread beyond), at least MIN_SAMPLES. */
+const MAX_SAMPLES = 12;
+const MIN_SAMPLES = 6;
+
+/**
+ * Test examples to show as samples: one of each class in class order (for
+ * more than MAX_SAMPLES classes, classes spread evenly over the range), then
+ * round after round until there are MIN_SAMPLES, as far as the split allows.
+ */
+export function pickSamples(test: Int32Array, labels: Int32Array, classes: number): number[] {
+  const byClass = Array.from({ length: classes }, () => [] as number[]);
+  for (const i of test) byClass[labels[i]!]!.push(i);
+  const shown = classes <= MAX_SAMPLES ? byClass : Array.from({ length: MAX_SAMPLES }, (_, j) => byClass[Math.round((j * (classes - 1)) / (MAX_SAMPLES - 1))]!);
+  const out: number[] = [];
+  for (let round = 0; out.length < MIN_SAMPLES || round === 0; round++) {
+    const before = out.length;
+    for (const c of shown) if (c[round] !== undefined && (round === 0 || out.length < MIN_SAMPLES)) out.push(c[round]!);
+    if (out.length === before) break;
+  }
+  return out;
+}
+
+/**
+ * A --data or --model value as the page shows it: a path (`folder:/home/me/faces`,
+ * `onnx:/models/r18.onnx;head=replace`) cut to its last name, never a path of
+ * the machine that exported it.
+ */
+export function withoutPath(spec: string): string {
+  const m = /^([a-z-]+):([^;]*)(.*)$/.exec(spec);
+  if (!m || m[1] === 'cnn' || m[1] === 'mlp' || m[1] === 'linear') return spec;
+  return `${m[1]}:${m[2]!.replace(/[\\/]+$/, '').split(/[\\/]/).pop()}${m[3]}`;
+}
 
 export interface ExportResult {
   out: string;
@@ -49,7 +80,7 @@ function ortDist(): string {
  * is not in them: the page imports the build it chose from the bundle's
  * ort-<hash>/ folder at run time and hands it down.
  */
-async function bundle(outdir: string): Promise<{ metafile: esbuild.Metafile; page: string; worker: string }> {
+async function bundle(outdir: string): Promise<{ metafile: esbuild.Metafile; page: string; worker: string; decoder: string }> {
   const external: esbuild.Plugin = {
     name: 'ort-at-run-time',
     setup(b) {
@@ -59,7 +90,7 @@ async function bundle(outdir: string): Promise<{ metafile: esbuild.Metafile; pag
   };
   try {
     const r = await esbuild.build({
-      entryPoints: { page: join(WEB_SOURCES, 'page.ts'), worker: join(WEB_SOURCES, 'worker.ts') },
+      entryPoints: { page: join(WEB_SOURCES, 'page.ts'), worker: join(WEB_SOURCES, 'worker.ts'), decoder: join(WEB_SOURCES, 'decoder_worker.ts') },
       entryNames: '[name]-[hash]',
       bundle: true,
       format: 'esm',
@@ -74,7 +105,7 @@ async function bundle(outdir: string): Promise<{ metafile: esbuild.Metafile; pag
       define: { 'process.env.NODE_ENV': '"production"' },
     });
     const named = (entry: string) => relative(outdir, Object.entries(r.metafile.outputs).find(([, o]) => o.entryPoint?.endsWith(`web/${entry}.ts`))![0]);
-    return { metafile: r.metafile, page: named('page'), worker: named('worker') };
+    return { metafile: r.metafile, page: named('page'), worker: named('worker'), decoder: named('decoder_worker') };
   } catch (e) {
     const first = (e as { errors?: esbuild.Message[] }).errors?.[0];
     throw new ArtifactError(`bundling the page failed: ${first ? `${first.text} (${first.location?.file}:${first.location?.line})` : String((e as Error).message).split('\n')[0]}`);
@@ -155,7 +186,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
     const test = splitDataset(data, config.seed).test;
     const samples: BundleMeta['samples'] = [];
     const size = c * h * w;
-    for (const i of Array.from(test).slice(0, SAMPLES)) {
+    for (const i of pickSamples(test, data.labels, data.classNames.length)) {
       const file = `samples/${samples.length}.png`;
       const x = new Float32Array(size);
       readExample(data, i, x);
@@ -173,7 +204,7 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
     const meta: BundleMeta = {
       classes: data.classNames,
       ...(data.ordinal ? { ordinal: data.ordinal } : {}),
-      ...(data.hierarchy ? { hierarchy: Object.fromEntries(Object.entries(data.hierarchy).map(([level, groups]) => [level, { groups, names: Array.from({ length: groups.reduce((a, b) => Math.max(a, b), -1) + 1 }, (_, g) => `${level} ${g}`) }])) } : {}),
+      ...(data.hierarchy ? { hierarchy: Object.fromEntries(Object.entries(data.hierarchy).map(([level, groups]) => [level, { groups, names: Array.from({ length: groups.reduce((a, b) => Math.max(a, b), -1) + 1 }, (_, g) => data.hierarchyNames?.[level]?.[g] ?? `${level} ${g}`) }])) } : {}),
       preprocess: {
         channels: c as 1 | 3,
         height: h,
@@ -185,9 +216,9 @@ export async function exportBundle(run: string, out: string, opts: { force?: boo
         orientation: 'JPEG EXIF orientation applied (the image turned upright) before resizing',
       },
       samples,
-      assets: { ort, worker: code.worker, bytes: Object.fromEntries(loaded.map((f) => [f, statSync(join(tmp, f)).size])) },
+      assets: { ort, worker: code.worker, decoder: code.decoder, bytes: Object.fromEntries(loaded.map((f) => [f, statSync(join(tmp, f)).size])) },
       webgpu,
-      run: { model: config.model, loss: config.loss, data: config.data, ...(checkpoint.metadata.epoch ? { epoch: Number(checkpoint.metadata.epoch) } : {}) },
+      run: { model: withoutPath(config.model), loss: config.loss, data: withoutPath(config.data), ...(checkpoint.metadata.epoch ? { epoch: Number(checkpoint.metadata.epoch) } : {}) },
     };
     writeFileSync(join(tmp, 'model', 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
     precompress(tmp);

@@ -20,6 +20,8 @@ export interface Dataset {
   classNames: string[];
   /** Named coarse levels (fine class -> group), for hierarchical losses and coarse accuracy. */
   hierarchy?: Record<string, number[]>;
+  /** The groups' names at each level, where the data set has them (Fashion-MNIST's tops/footwear/…, pets' cat/dog). */
+  hierarchyNames?: Record<string, string[]>;
   /** For ordinal data: the value each class stands for (ages in years, say) and its unit. */
   ordinal?: { unit: string; values: number[] };
   /**

@@ -37,6 +37,7 @@ export function loadIdxDataset(dir: string, kind: 'fashion-mnist' | 'idx'): Data
     shape: [1, train.rows, train.cols],
     classNames: fashion ? FASHION_MNIST_CLASSES : Array.from({ length: classes }, (_, i) => String(i)),
     hierarchy: fashion ? { coarse: FASHION_MNIST_COARSE.groups } : undefined,
+    hierarchyNames: fashion ? { coarse: FASHION_MNIST_COARSE.names } : undefined,
     testFrom: train.count,
     skipped: 0,
   };

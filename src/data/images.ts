@@ -93,7 +93,7 @@ function namedImages(dir: string, pattern: RegExp, expected: string, o: ImageLoa
 }
 
 /** A Dataset from decoded images; `skipped` adds the files skipped before decoding. */
-function imageDataset(source: string, decoded: Decoded, skipped: number, size: [number, number, number], rest: Pick<Dataset, 'classNames' | 'hierarchy' | 'ordinal'>): Dataset {
+function imageDataset(source: string, decoded: Decoded, skipped: number, size: [number, number, number], rest: Pick<Dataset, 'classNames' | 'hierarchy' | 'hierarchyNames' | 'ordinal'>): Dataset {
   return {
     source,
     images: decoded.images,
@@ -160,7 +160,8 @@ export async function loadUtkface(dir: string, o: ImageLoadOptions & { bins?: Ag
   });
   const items = plausible.map((f) => ({ path: f.path, label: Math.floor(Math.min(Number(f.match[1]), bins.cap) / bins.width) }));
   return imageDataset(`utkface:${dir}`, await decodeAll(items, o), skipped + implausible, o.size, {
-    classNames: Array.from({ length: classes }, (_, k) => (bins.width === 1 ? `${k}` : `${k * bins.width}-${k * bins.width + bins.width - 1}`) + (k === classes - 1 ? '+' : '')),
+    // The last class holds every age from the cap up: "100+", not "100-104+".
+    classNames: Array.from({ length: classes }, (_, k) => (k === classes - 1 ? `${k * bins.width}+` : bins.width === 1 ? `${k}` : `${k * bins.width}-${k * bins.width + bins.width - 1}`)),
     ordinal: { unit: 'years', values: Array.from({ length: classes }, (_, k) => k * bins.width + (bins.width - 1) / 2) },
   });
 }
@@ -175,6 +176,7 @@ export async function loadPets(dir: string, o: ImageLoadOptions): Promise<Datase
   return imageDataset(`pets:${dir}`, await decodeAll(items, o), skipped, o.size, {
     classNames: breeds,
     hierarchy: { species: breeds.map((b) => (/^[A-Z]/.test(b) ? 0 : 1)) },
+    hierarchyNames: { species: ['cat', 'dog'] },
   });
 }
 

@@ -313,6 +313,21 @@ export class TrainingSession {
     }));
   }
 
+  /**
+   * Puts back carried tensors read earlier (with readTensors) and the step
+   * count: undoes steps that went wrong (a page's fine-tuning whose loss
+   * became NaN keeps the model it had before).
+   */
+  restore(tensors: readonly NamedTensor[], step: number): void {
+    for (const t of tensors) if (!this.carried.has(t.name)) throw new ArgumentError(`restore: '${t.name}' is not carried by this model`);
+    for (const t of tensors) {
+      const old = this.carried.get(t.name)!;
+      if (old.location === 'gpu-buffer') old.dispose();
+      this.carried.set(t.name, this.train.tensor('float32', t.data, t.shape));
+    }
+    this.step = step;
+  }
+
   /** The current state as safetensors bytes, step included; on WebGPU use readCheckpoint. */
   checkpoint(extra: Record<string, string> = {}): Uint8Array {
     return checkpointBytes(this.manifest, this.tensors(), this.step, extra);
