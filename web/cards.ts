@@ -20,9 +20,11 @@ function el<K extends keyof HTMLElementTagNameMap>(tag: K, props: Partial<HTMLEl
   return e;
 }
 
-export function renderCards(container: HTMLElement, names: readonly string[], set: LabelledSet, actions: CardActions): void {
+/** Cards for the classes `shown` (indices into `names`). */
+export function renderCards(container: HTMLElement, names: readonly string[], shown: readonly number[], set: LabelledSet, actions: CardActions): void {
   const held = new Set(set.split().validation.map((i) => i.id));
-  container.replaceChildren(...names.map((name, k) => {
+  container.replaceChildren(...shown.map((k) => {
+    const name = names[k]!;
     const items = set.ofClass(k);
     const heldHere = items.filter((i) => held.has(i.id)).length;
     const count = el('span', { className: 'count' }, `${items.length} image${items.length === 1 ? '' : 's'}${heldHere ? `, ${heldHere} held back` : ''}`);

@@ -36,7 +36,11 @@ export function distributionChart(probabilities: ArrayLike<number>, names: reado
   const x = (i: number) => left + i * slot;
   const bars = Array.from(probabilities, (p, i) => `<rect x="${(x(i) + slot * 0.1).toFixed(2)}" y="${y(p).toFixed(2)}" width="${(slot * 0.8).toFixed(2)}" height="${(top + plotH - y(p)).toFixed(2)}" fill="${BLUE}"><title>${escapeXml(names[i] ?? String(i))}: ${(100 * p).toFixed(1)}%</title></rect>`).join('');
   const yTicks = [0, yMax / 2, yMax].map((v) => `<line x1="${left - 4}" x2="${left}" y1="${y(v)}" y2="${y(v)}" stroke="${INK}"/><text x="${left - 6}" y="${y(v) + 4}" text-anchor="end">${Math.round(100 * v)}%</text>`).join('');
-  const xTicks = ticks(k, Math.max(2, Math.floor(plotW / 46))).map((i) => `<text x="${(x(i) + slot / 2).toFixed(2)}" y="${top + plotH + 14}" text-anchor="middle">${escapeXml(names[i] ?? String(i))}</text>`).join('');
+  // The first and last names are anchored inside the plot, so neither is cut at the edge.
+  const xTicks = ticks(k, Math.max(2, Math.floor(plotW / 46))).map((i) => {
+    const [at, anchor] = k > 1 && i === k - 1 ? [x(i) + slot, 'end'] : k > 1 && i === 0 ? [x(i), 'start'] : [x(i) + slot / 2, 'middle'];
+    return `<text x="${at.toFixed(2)}" y="${top + plotH + 14}" text-anchor="${anchor}">${escapeXml(names[i] ?? String(i))}</text>`;
+  }).join('');
   const mark = expected === undefined ? '' : (() => {
     const ex = x(expected.at) + slot / 2;
     const anchor = ex > w - 90 ? 'end' : ex < left + 60 ? 'start' : 'middle';

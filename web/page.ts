@@ -33,6 +33,9 @@ function clearError(): void {
   $('error').hidden = true;
 }
 
+/** Up to this many classes, each has a card; beyond, cards are picked from a list. */
+const CARDS_FOR_ALL = 12;
+
 /** A newer image was chosen while this one was decoding: its result is not shown. */
 class Superseded extends Error {}
 
@@ -86,6 +89,8 @@ class App {
   /** The model of the last fine-tuning that finished with finite weights: what the downloads save. */
   private lastExport?: { checkpoint: Uint8Array; inference: Uint8Array; accuracy: number };
   private readonly webcam = new Webcam($('webcam-video') as HTMLVideoElement);
+  /** Classes given a card from the list (when there are too many to show them all). */
+  private readonly picked = new Set<number>();
   /** The class the camera's captures go to. */
   private webcamLabel = 0;
 
@@ -172,10 +177,10 @@ class App {
 
   /** Classifies an image file's bytes; `name` is the file's, for messages. */
   async classify(bytes: Uint8Array, name = 'the image'): Promise<Prediction> {
-    await this.ready;
     const seq = ++this.shownSeq;
     // The previous result goes at once: it must never stand beside another file's name.
     this.clearPrediction(`Reading ${name} (${(bytes.length / 1e6).toFixed(1)} MB)…`);
+    await this.ready;
     let decoded: { tensor: Float32Array; width: number; height: number };
     try {
       decoded = await this.decoder.decode(bytes, { width: this.meta.preprocess.width, height: this.meta.preprocess.height, channels: this.meta.preprocess.channels });
@@ -262,6 +267,7 @@ class App {
     if (classes.mode === 'new' && names.length < 2) throw new Error(`name at least 2 classes, separated by commas (got ${names.length})`);
     if (new Set(names).size !== names.length) throw new Error(`class names must differ: ${names.join(', ')}`);
     const dropped = this.labelled.keepClasses(names.length);
+    if (names.length !== this.classNames.length) this.picked.clear();
     this.classSet = classes;
     this.classNames = [...names];
     this.renderLabelled(dropped ? `(${dropped} image${dropped === 1 ? '' : 's'} of classes that no longer exist removed)` : '');
@@ -306,6 +312,7 @@ class App {
     this.webcam.close();
     $('webcam').hidden = true;
     this.labelled.clear();
+    this.picked.clear();
     this.history = [];
     $('chart').replaceChildren();
     $('ft-status').textContent = '';
@@ -323,8 +330,30 @@ class App {
     if (this.shown) await this.classifyTensor(this.shown);
   }
 
+  /**
+   * Which classes get a card: all of them for up to CARDS_FOR_ALL classes;
+   * beyond that (a model's 101 age classes) those with images and those
+   * picked from the list, so the page does not grow a hundred empty cards.
+   */
+  private cardClasses(): number[] {
+    const all = this.classNames.map((_, k) => k);
+    const many = all.length > CARDS_FOR_ALL;
+    $('pick-class-row').hidden = !many;
+    if (!many) return all;
+    const shown = all.filter((k) => this.picked.has(k) || this.labelled.ofClass(k).length > 0);
+    const select = $('pick-class') as HTMLSelectElement;
+    select.replaceChildren(Object.assign(document.createElement('option'), { value: '', textContent: `choose one of ${all.length}…` }), ...all.filter((k) => !shown.includes(k)).map((k) => Object.assign(document.createElement('option'), { value: String(k), textContent: this.classNames[k] })));
+    return shown;
+  }
+
+  /** Shows a card for class `label` (used where not every class has one). */
+  pickClass(label: number): void {
+    this.picked.add(label);
+    this.renderLabelled();
+  }
+
   private renderLabelled(note = ''): void {
-    renderCards($('cards'), this.classNames, this.labelled, {
+    renderCards($('cards'), this.classNames, this.cardClasses(), this.labelled, {
       addFiles: (label, files) => void this.run(async () => this.addImages(await Promise.all(files.map(async (f) => ({ bytes: new Uint8Array(await f.arrayBuffer()), label, name: f.name }))))),
       remove: (id) => this.removeImage(id),
       clear: (label) => this.clearClass(label),
@@ -519,6 +548,10 @@ $('start').addEventListener('click', () => app.run(async () => {
   });
 }));
 $('stop').addEventListener('click', () => app.stop());
+$('pick-class').addEventListener('change', (e) => {
+  const select = e.target as HTMLSelectElement;
+  if (select.value !== '') app.pickClass(Number(select.value));
+});
 $('reset').addEventListener('click', () => app.run(() => app.reset()));
 $('download-checkpoint').addEventListener('click', () => app.run(() => app.download('checkpoint')));
 $('download-model').addEventListener('click', () => app.run(() => app.download('inference')));

@@ -23,19 +23,20 @@ import { readRunConfig } from '../train/driver.ts';
 import { ORT_BUILDS, type BundleMeta } from '../artifacts/web_bundle.ts';
 
 const WEB_SOURCES = fileURLToPath(new URL('../../web/', import.meta.url));
-/** Sample images on the page: one per class up to this many classes (evenly spread beyond), at least MIN_SAMPLES. */
+/** Sample images on the page: one per class up to this many classes (classes evenly spread beyond), at least MIN_SAMPLES. */
 const MAX_SAMPLES = 12;
 const MIN_SAMPLES = 6;
 
 /**
- * Test examples to show as samples: one of each class in class order (for
- * more than MAX_SAMPLES classes, classes spread evenly over the range), then
- * round after round until there are MIN_SAMPLES, as far as the split allows.
+ * Test examples to show as samples: one of each class the test split holds,
+ * in class order (beyond MAX_SAMPLES such classes, spread evenly over them),
+ * then round after round until there are MIN_SAMPLES, as far as the split allows.
  */
 export function pickSamples(test: Int32Array, labels: Int32Array, classes: number): number[] {
   const byClass = Array.from({ length: classes }, () => [] as number[]);
   for (const i of test) byClass[labels[i]!]!.push(i);
-  const shown = classes <= MAX_SAMPLES ? byClass : Array.from({ length: MAX_SAMPLES }, (_, j) => byClass[Math.round((j * (classes - 1)) / (MAX_SAMPLES - 1))]!);
+  const present = byClass.filter((c) => c.length > 0);
+  const shown = present.length <= MAX_SAMPLES ? present : Array.from({ length: MAX_SAMPLES }, (_, j) => present[Math.round((j * (present.length - 1)) / (MAX_SAMPLES - 1))]!);
   const out: number[] = [];
   for (let round = 0; out.length < MIN_SAMPLES || round === 0; round++) {
     const before = out.length;

@@ -63,11 +63,17 @@ export interface ServedRun {
   close(): Promise<void>;
 }
 
-/** Trains `model` with `loss` on a folder of `perClass` images per class, exports and serves it, and starts Chromium with `args`. */
-export async function servedRun(o: { prefix: string; perClass: number; model: string; loss: string; epochs: number; args: string[] }): Promise<ServedRun> {
+/**
+ * Trains `model` with `loss` on a folder of `perClass` images per class (or on
+ * the data `data(dir)` writes and names), exports and serves it, and starts
+ * Chromium with `args`.
+ */
+export async function servedRun(o: { prefix: string; perClass: number; model: string; loss: string; epochs: number; args: string[]; data?: (dir: string) => Promise<string>; imageSize?: [number, number, number] }): Promise<ServedRun> {
   const dir = mkdtempSync(join(tmpdir(), o.prefix));
-  await writeFolder(join(dir, 'data'), o.perClass, 1);
-  const config = { ...DEFAULT_CONFIG, data: `folder:${join(dir, 'data')}`, dataOptions: { imageSize: SIZE }, model: o.model, loss: o.loss, epochs: o.epochs, batch: 16 };
+  let data = `folder:${join(dir, 'data')}`;
+  if (o.data) data = await o.data(dir);
+  else await writeFolder(join(dir, 'data'), o.perClass, 1);
+  const config = { ...DEFAULT_CONFIG, data, dataOptions: { imageSize: o.imageSize ?? SIZE }, model: o.model, loss: o.loss, epochs: o.epochs, batch: 16 };
   await runTraining(config, join(dir, 'run'));
   const bundle = await exportBundle(join(dir, 'run'), join(dir, 'web'));
   const server = await serve(join(dir, 'web'), { port: 0 });
