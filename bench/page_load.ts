@@ -8,11 +8,16 @@
 // cache saves). Median, min and max of --reps loads, for each browser set-up:
 // plain (no WebGPU adapter: the wasm path) and with --enable-unsafe-webgpu
 // (SwiftShader's software adapter, which the page declines unless asked).
+// Then the same for an imported full-size MobileNetV2 (torchvision's
+// architecture, random weights, exported by bench/export_mobilenet.py with
+// Debian's python3-torch; skipped where that is missing), head fine-tuned.
 //
 //   npm run bench:page-load [-- --reps 5] [--json]
-import { mkdtempSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { exportBundle } from '../src/cli/export.ts';
 import { serve } from '../src/cli/serve.ts';
@@ -69,44 +74,75 @@ const stats = (xs: number[]) => {
   return { median: s[Math.floor(s.length / 2)]!, min: s[0]!, max: s.at(-1)! };
 };
 
+interface Workload {
+  name: string;
+  model: string;
+  size: [number, number, number];
+  setups: (readonly [string, readonly string[]])[];
+}
+
+const SETUPS = [['no WebGPU adapter', []], ['--enable-unsafe-webgpu (SwiftShader)', ['--enable-unsafe-webgpu']]] as const;
+
+/** The imported-model workload, when Debian's python3-torch can export the model here. */
+function mobilenet(dir: string): Workload | undefined {
+  const python = '/usr/bin/python3';
+  const out = join(dir, 'mobilenet_v2.onnx');
+  if (!existsSync(python)) return undefined;
+  const r = spawnSync(python, [fileURLToPath(new URL('./export_mobilenet.py', import.meta.url)), out], { encoding: 'utf8' });
+  if (r.status !== 0) {
+    console.error(`(no imported-model row: ${python} could not export MobileNetV2: ${r.stderr.trim().split('\n').pop()})`);
+    return undefined;
+  }
+  return { name: `imported MobileNetV2 (${(Number(r.stdout.trim()) / 1e6).toFixed(1)} M parameters), 3x96x96, head trained`, model: `onnx:${out};head=replace;train=head`, size: [3, 96, 96], setups: [SETUPS[0]] };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'lossgraph-page-load-'));
   await writeFolder(join(dir, 'data'), 20, 1);
-  await runTraining({ ...DEFAULT_CONFIG, data: `folder:${join(dir, 'data')}`, dataOptions: { imageSize: [3, 32, 32] }, model: 'cnn:16,32', loss: 'ce', epochs: 1, batch: 16 }, join(dir, 'run'));
-  const bundle = await exportBundle(join(dir, 'run'), join(dir, 'web'));
-  const { server, url } = await serve(join(dir, 'web'), { port: 0 });
+  const workloads: Workload[] = [{ name: 'cnn:16,32 on 3x32x32', model: 'cnn:16,32', size: [3, 32, 32], setups: [...SETUPS] }];
+  const imported = process.argv.includes('--no-imported') ? undefined : mobilenet(dir);
+  if (imported) workloads.push(imported);
   const { chromium } = await import('playwright-core');
-  const results: Record<string, unknown> = { model: 'cnn:16,32 on 3x32x32', bundleBytes: bundle.bytes, reps: REPS };
-  try {
-    for (const [name, args] of [['no WebGPU adapter', []], ['--enable-unsafe-webgpu (SwiftShader)', ['--enable-unsafe-webgpu']]] as const) {
-      const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...args] });
-      const loads: Load[] = [];
-      for (let i = 0; i < REPS; i++) loads.push(await oneLoad(browser, url));
-      const browserVersion = browser.version();
-      await browser.close();
-      const stages = [...new Set(loads.flatMap((l) => Object.keys(l.timings)))];
-      const row = {
-        browser: `Chromium ${browserVersion}`,
-        backend: [...new Set(loads.map((l) => l.backend))].join(', '),
-        firstPredictionMs: stats(loads.map((l) => l.firstPredictionMs)),
-        stagesMedianMs: Object.fromEntries(stages.map((k) => [k, stats(loads.map((l) => l.timings[k] ?? NaN)).median])),
-        transferredBytes: stats(loads.map((l) => l.transferredBytes)).median,
-        repeatVisitMs: stats(loads.map((l) => l.repeatVisitMs)),
-        repeatTransferredBytes: stats(loads.map((l) => l.repeatTransferredBytes)).median,
-      };
-      results[name] = row;
-      if (!JSON_OUT) {
-        console.log(`\n${name}: ${row.browser}, page backend ${row.backend}`);
-        console.log(`  navigation to first prediction: median ${row.firstPredictionMs.median.toFixed(0)} ms (min ${row.firstPredictionMs.min.toFixed(0)}, max ${row.firstPredictionMs.max.toFixed(0)}), ${REPS} loads, nothing cached`);
-        console.log(`  stages (ms since navigation, median): ${Object.entries(row.stagesMedianMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
-        console.log(`  transferred: ${(row.transferredBytes / 1e6).toFixed(2)} MB; repeat visit ${row.repeatVisitMs.median.toFixed(0)} ms, ${(row.repeatTransferredBytes / 1e6).toFixed(2)} MB`);
+  const results: Record<string, unknown>[] = [];
+  for (const [w, workload] of workloads.entries()) {
+    const folder = join(dir, `w${w}`);
+    mkdirSync(folder);
+    await runTraining({ ...DEFAULT_CONFIG, data: `folder:${join(dir, 'data')}`, dataOptions: { imageSize: workload.size }, model: workload.model, loss: 'ce', epochs: 1, batch: 16 }, join(folder, 'run'));
+    const bundle = await exportBundle(join(folder, 'run'), join(folder, 'web'));
+    const { server, url } = await serve(join(folder, 'web'), { port: 0 });
+    if (!JSON_OUT) console.log(`\n## ${workload.name}: bundle ${(bundle.bytes / 1e6).toFixed(1)} MB on disk`);
+    try {
+      for (const [name, args] of workload.setups) {
+        const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', ...args] });
+        const loads: Load[] = [];
+        for (let i = 0; i < REPS; i++) loads.push(await oneLoad(browser, url));
+        const browserVersion = browser.version();
+        await browser.close();
+        const stages = [...new Set(loads.flatMap((l) => Object.keys(l.timings)))];
+        const row = {
+          workload: workload.name,
+          setup: name,
+          browser: `Chromium ${browserVersion}`,
+          backend: [...new Set(loads.map((l) => l.backend))].join(', '),
+          firstPredictionMs: stats(loads.map((l) => l.firstPredictionMs)),
+          stagesMedianMs: Object.fromEntries(stages.map((k) => [k, stats(loads.map((l) => l.timings[k] ?? NaN)).median])),
+          transferredBytes: stats(loads.map((l) => l.transferredBytes)).median,
+          repeatVisitMs: stats(loads.map((l) => l.repeatVisitMs)),
+          repeatTransferredBytes: stats(loads.map((l) => l.repeatTransferredBytes)).median,
+        };
+        results.push(row);
+        if (!JSON_OUT) {
+          console.log(`\n${name}: ${row.browser}, page backend ${row.backend}`);
+          console.log(`  navigation to first prediction: median ${row.firstPredictionMs.median.toFixed(0)} ms (min ${row.firstPredictionMs.min.toFixed(0)}, max ${row.firstPredictionMs.max.toFixed(0)}), ${REPS} loads, nothing cached`);
+          console.log(`  stages (ms since navigation, median): ${Object.entries(row.stagesMedianMs).map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}`);
+          console.log(`  transferred: ${(row.transferredBytes / 1e6).toFixed(2)} MB; repeat visit ${row.repeatVisitMs.median.toFixed(0)} ms, ${(row.repeatTransferredBytes / 1e6).toFixed(2)} MB`);
+        }
       }
+    } finally {
+      server.close();
     }
-  } finally {
-    server.close();
   }
-  if (JSON_OUT) console.log(JSON.stringify(results));
-  else console.log(`\nbundle on disk: ${(bundle.bytes / 1e6).toFixed(1)} MB`);
+  if (JSON_OUT) console.log(JSON.stringify({ reps: REPS, results }));
 }
 
 await main();

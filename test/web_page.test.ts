@@ -254,3 +254,29 @@ test('a large photo is decoded off the page\'s thread with a status line; a bad 
   assert.deepEqual(order, { first: true, second: true, error: true });
   await page.close();
 });
+
+test('coarse labels are the data set\'s own names (Fashion-MNIST: tops, footwear, …), in meta.json and on the page', { skip }, async () => {
+  const { SHIPPED_FASHION_MNIST } = await import('../src/data/idx.ts');
+  const { FASHION_MNIST_COARSE } = await import('../src/data/fashion.ts');
+  const { DEFAULT_CONFIG, runTraining } = await import('../src/train/driver.ts');
+  const { exportBundle } = await import('../src/cli/export.ts');
+  const { serve } = await import('../src/cli/serve.ts');
+  const folder = join(run!.dir, 'fashion');
+  await runTraining({ ...DEFAULT_CONFIG, data: `fashion-mnist:${SHIPPED_FASHION_MNIST}`, model: 'mlp:8', loss: 'ce', epochs: 1, batch: 64 }, join(run!.dir, 'fashion-run'));
+  await exportBundle(join(run!.dir, 'fashion-run'), folder);
+  const meta = JSON.parse(readFileSync(join(folder, 'model', 'meta.json'), 'utf8'));
+  assert.deepEqual(meta.hierarchy.coarse.names, FASHION_MNIST_COARSE.names);
+  const { server, url } = await serve(folder, { port: 0 });
+  try {
+    const page = await run!.browser.newPage();
+    await page.goto(url);
+    await page.waitForFunction(() => (globalThis as { lossgraph?: unknown }).lossgraph !== undefined);
+    await page.evaluate(() => (globalThis as unknown as { lossgraph: { ready: Promise<void> } }).lossgraph.ready);
+    await page.click('#samples button');
+    await page.waitForFunction(() => (document.getElementById('coarse')!.textContent ?? '') !== '');
+    assert.match((await page.textContent('#coarse'))!, new RegExp(`^coarse: (${FASHION_MNIST_COARSE.names.join('|')})$`));
+    await page.close();
+  } finally {
+    server.close();
+  }
+});
