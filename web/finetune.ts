@@ -119,3 +119,22 @@ export class FineTuner {
     });
   }
 }
+
+/** Fine-tuning settings a person can type: whole steps and batch, a positive finite learning rate. */
+export function checkSettings(o: { steps: number; batch: number; lr: number }): void {
+  if (!Number.isInteger(o.steps) || o.steps < 1 || o.steps > 100000) throw new Error(`steps must be a whole number from 1 to 100000, got ${o.steps}`);
+  if (!Number.isInteger(o.batch) || o.batch < 1 || o.batch > 4096) throw new Error(`batch must be a whole number from 1 to 4096, got ${o.batch}`);
+  if (!Number.isFinite(o.lr) || o.lr <= 0 || o.lr > 10) throw new Error(`the learning rate must be above 0 and at most 10, got ${o.lr}`);
+}
+
+export interface FinetuneResult {
+  losses: number[];
+  accuracy: number;
+  /** Accuracy on the held-back images after the last step, when some were held back. */
+  validation?: number;
+  stepsPerSecond: number;
+  medianStepMs: number;
+  stopped: boolean;
+  backend?: string;
+  stateOn: string[];
+}
