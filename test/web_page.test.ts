@@ -102,7 +102,7 @@ test('the 101-class distribution fits a phone: axes, class names, the expected a
   }
 });
 
-test('class cards: one per class (picked from a list for 101 classes); images added show as thumbnails with counts; one removed, a class cleared; every fifth held back', { skip }, async () => {
+test('class cards: one per class (picked from a list for 101 classes); images added (file picker, drop, paste) show as thumbnails with counts; one removed, a class cleared; every fifth held back', { skip }, async () => {
   const { page } = await openServedPage(run!);
   // The model's 101 classes: no wall of empty cards; a card per class picked from the list.
   assert.deepEqual(await cardCounts(page), []);
@@ -119,6 +119,22 @@ test('class cards: one per class (picked from a list for 101 classes); images ad
   assert.deepEqual(await cardCounts(page), ['blue: 4 images / 4 thumbnails', 'green: 0 images / 0 thumbnails', 'red: 0 images / 0 thumbnails']);
   await page.click('#cards .card:nth-child(1) button:has-text("Clear")');
   assert.equal(await labelledSize(page), 0);
+  // Dropped on the second card, and pasted while the third has the focus.
+  const png = bytesOf(colours.find((f) => f.endsWith('.png'))!);
+  await page.evaluate((b) => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(b)], 'dropped.png', { type: 'image/png' }));
+    document.querySelector('#cards .card:nth-child(2)')!.dispatchEvent(new DragEvent('drop', { dataTransfer: data, bubbles: true, cancelable: true }));
+  }, png);
+  await page.waitForFunction(() => document.querySelectorAll('#cards .card:nth-child(2) .thumbs img').length === 1);
+  await page.focus('#cards .card:nth-child(3)');
+  await page.evaluate((b) => {
+    const data = new DataTransfer();
+    data.items.add(new File([new Uint8Array(b)], 'pasted.png', { type: 'image/png' }));
+    document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: data, bubbles: true, cancelable: true }));
+  }, png);
+  await page.waitForFunction(() => document.querySelectorAll('#cards .card:nth-child(3) .thumbs img').length === 1);
+  assert.deepEqual(await cardCounts(page), ['blue: 0 images / 0 thumbnails', 'green: 1 image / 1 thumbnails', 'red: 1 image / 1 thumbnails']);
   await page.close();
 });
 
