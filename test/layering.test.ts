@@ -15,7 +15,7 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const RANK: Record<string, number> = { onnx: 0, graph: 1, autograd: 2, losses: 2, models: 2, optim: 2, artifacts: 3, runtime: 4, data: 4, train: 5, web: 6, cli: 7 };
 const COMPILER = new Set(['onnx', 'graph', 'autograd', 'losses', 'models', 'optim']);
 /** Node-only modules: allowed Node built-ins, and never reached from the page. */
-const NODE_ONLY = new Set(['src/artifacts/files.ts', 'src/artifacts/folders.ts', 'src/artifacts/model_file.ts', 'src/runtime/node.ts']);
+const NODE_ONLY = new Set(['src/artifacts/durable_write.ts', 'src/artifacts/files.ts', 'src/artifacts/folders.ts', 'src/artifacts/model_file.ts', 'src/runtime/node.ts']);
 /** What the runtime may import besides itself: the contract and what the contract stands on. */
 const RUNTIME_MAY = new Set(['src/artifacts/contract.ts', 'src/artifacts/manifest_schema.ts', 'src/artifacts/safetensors.ts', 'src/onnx/proto.ts', 'src/onnx/dtype.ts']);
 

@@ -3,7 +3,7 @@
 // drops, pastes or the webcam, a training run in the worker (finetune.ts)
 // with held-back accuracy and a live preview in the classify panel, and the
 // downloads of the trained model.
-import type { FromWorker } from '../src/artifacts/web_bundle.ts';
+import type { FromWorker } from './messages.ts';
 import { pixelsToTensor } from '../src/data/pixels.ts';
 import { Session } from '../src/runtime/session.ts';
 import { renderCards } from './cards.ts';

@@ -3,7 +3,8 @@
 // in a worker of its own (so a 24-megapixel photo never freezes the page), and
 // shows the prediction. It loads no part of lossgraph's compiler.
 import { FILES, TENSORS } from '../src/artifacts/contract.ts';
-import type { BackendChoice, BundleMeta } from '../src/artifacts/web_bundle.ts';
+import type { BundleMeta } from '../src/artifacts/web_bundle.ts';
+import type { BackendChoice } from './messages.ts';
 import { Session } from '../src/runtime/session.ts';
 import { Decoder } from './decoder.ts';
 import { $, Superseded, base, clearError, modelBase, params, showError } from './dom.ts';

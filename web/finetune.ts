@@ -2,7 +2,7 @@
 // (the model's, or new ones with a typed loss spec), restarts it when the
 // classes change, sends a training run and collects its steps, and asks for
 // the trained model. The worker itself is web/worker.ts.
-import type { BackendChoice, FromWorker, ToWorker } from '../src/artifacts/web_bundle.ts';
+import type { BackendChoice, FromWorker, ToWorker } from './messages.ts';
 
 export type ClassSet = { mode: 'existing' } | { mode: 'new'; classes: string[]; loss: string };
 export type Ready = Extract<FromWorker, { type: 'ready' }>;

@@ -5,7 +5,8 @@
 // byte counted on the load bar, and run the model once on zeros so the first
 // real prediction is not the one that pays for warming up.
 import type * as OrtWeb from 'onnxruntime-web';
-import { ORT_BUILDS, type BackendChoice, type BundleMeta } from '../src/artifacts/web_bundle.ts';
+import { ORT_BUILDS, type BundleMeta } from '../src/artifacts/web_bundle.ts';
+import type { BackendChoice } from './messages.ts';
 
 export type Ort = typeof OrtWeb;
 

@@ -10,7 +10,8 @@ import { parseManifest } from '../src/artifacts/manifest_schema.ts';
 import { LossgraphError } from '../src/errors.ts';
 import { cyclicBatch } from '../src/data/batches.ts';
 import { TrainingSession, type TrainBatch } from '../src/runtime/training.ts';
-import { ORT_BUILDS, type FromWorker, type ToWorker } from '../src/artifacts/web_bundle.ts';
+import { ORT_BUILDS } from '../src/artifacts/web_bundle.ts';
+import type { FromWorker, ToWorker } from './messages.ts';
 
 const post = (m: FromWorker, transfer: Transferable[] = []) => (self as unknown as Worker).postMessage(m, transfer);
 

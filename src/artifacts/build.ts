@@ -11,7 +11,7 @@
 // training graph and comes back as the output `X.updated`.
 import { EXACT_LIMIT } from '../models/dropout.ts';
 import { grad } from '../autograd/grad.ts';
-import { ArgumentError, FieldError, LossgraphError } from '../errors.ts';
+import { FieldError, LossgraphError } from '../errors.ts';
 import { lowerForCuda } from '../graph/cuda_forms.ts';
 import { Graph, OPSET, TARGETS, type Value } from '../graph/graph.ts';
 import { buildLoss, parseLossSpec, predictions, type LossSpec } from '../losses/compile.ts';

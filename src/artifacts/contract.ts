@@ -7,7 +7,6 @@ import { ArtifactError } from '../errors.ts';
 import type { Target } from '../graph/graph.ts';
 import { decodeModel, encodeModel } from '../onnx/proto.ts';
 import type { HyperparameterInfo, Unscheduled } from '../hyperparameters.ts';
-import { VERSION } from '../version.ts';
 import { decodeSafetensors, encodeSafetensors, type NamedTensor } from './safetensors.ts';
 
 export type { NamedTensor };

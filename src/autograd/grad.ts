@@ -5,7 +5,7 @@ import { isFloat } from '../onnx/dtype.ts';
 import type { Graph, Node, Value } from '../graph/graph.ts';
 import { shapeToString } from '../graph/shape.ts';
 import { sumLeadingAxes } from '../graph/sums.ts';
-import { NO_GRADIENT, gradientRule } from './registry.ts';
+import { gradientRule, hasNoGradient } from './registry.ts';
 import './rules/index.ts';
 
 export interface GradOptions {
@@ -61,22 +61,23 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
 }
 
 /** Sums the gradient contributions of a value once (fan-out), caching the result. */
-function total(g: Graph, contributions: Map<Value, Value[]>, v: Value, pairwise = false): Value | undefined {
+function total(g: Graph, contributions: Map<Value, Value[]>, v: Value, chainOfAdds = false): Value | undefined {
   const list = contributions.get(v);
   if (!list || list.length === 0) return undefined;
-  if (list.length > 1) contributions.set(v, [pairwise ? list.slice(1).reduce((a, b) => g.add(a, b), list[0]!) : g.sum(list)]);
+  // One Sum node, or (for runtimes without a Sum kernel) a left-to-right chain of Adds: ((a + b) + c) + ….
+  if (list.length > 1) contributions.set(v, [chainOfAdds ? list.slice(1).reduce((a, b) => g.add(a, b), list[0]!) : g.sum(list)]);
   return contributions.get(v)![0];
 }
 
 /**
  * Nodes on some path from `wrt` to `y`, in graph order, following float values
- * only and stopping at ops in NO_GRADIENT.
+ * only and stopping at ops declared to have no gradient.
  */
 function nodesBetween(g: Graph, wrt: readonly Value[], y: Value): Node[] {
   const reach = new Set<Value>(wrt);
   const forward: Node[] = [];
   for (const n of g.sortedNodes()) {
-    if (NO_GRADIENT.has(n.opType)) continue;
+    if (hasNoGradient(n.opType)) continue;
     if (!n.inputs.some((v) => v && reach.has(v) && isFloat(v.dtype))) continue;
     forward.push(n);
     for (const o of n.outputs) if (isFloat(o.dtype)) reach.add(o);

@@ -25,7 +25,7 @@ export type GradRule = (ctx: GradContext) => readonly (Value | undefined)[];
 const rules = new Map<string, GradRule>();
 
 export function registerGradient(opType: string, rule: GradRule): void {
-  if (rules.has(opType)) throw new Error(`a gradient rule for ${opType} is already registered`);
+  if (rules.has(opType) || noGradient.has(opType)) throw new Error(`a gradient rule for ${opType} is already registered, or it is declared to have none`);
   rules.set(opType, rule);
 }
 
@@ -37,14 +37,28 @@ export function registeredOps(): string[] {
   return [...rules.keys()].sort();
 }
 
+const noGradient = new Set<string>();
+
 /**
- * Ops through which no gradient flows: their outputs are integer or boolean,
- * or piecewise constant. Listed so that reaching one is not an error.
+ * Declares ops through which no gradient flows (their outputs are integer or
+ * boolean, or piecewise constant), so that reaching one is not an error. Each
+ * rule family declares its own beside its rules.
  */
-export const NO_GRADIENT = new Set([
-  'Shape', 'Size', 'Resize', 'Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not',
-  'ArgMax', 'ArgMin', 'Range', 'ConstantOfShape', 'Sign', 'Floor', 'Ceil', 'Round',
-]);
+export function registerNoGradient(...opTypes: string[]): void {
+  for (const op of opTypes) {
+    if (rules.has(op) || noGradient.has(op)) throw new Error(`${op} already has a gradient rule or a no-gradient declaration`);
+    noGradient.add(op);
+  }
+}
+
+export function hasNoGradient(opType: string): boolean {
+  return noGradient.has(opType);
+}
+
+/** Every op declared to have no gradient. */
+export function noGradientOps(): string[] {
+  return [...noGradient].sort();
+}
 
 /**
  * Every op the backward pass may emit. Tests assert that emitted backward

@@ -10,7 +10,7 @@ import { loadData } from '../data/index.ts';
 import { ArgumentError } from '../errors.ts';
 import { parseLossSpec } from '../losses/compile.ts';
 import { checkOutPlace, type EpochRecord, type RunConfig } from '../train/driver.ts';
-import { DataCache, decodeResult, encodeResult, jobId, makeJob, runJob, type JobResult } from '../train/jobs.ts';
+import { LastLoadedData, decodeResult, encodeResult, jobId, makeJob, runJob, type JobResult } from '../train/jobs.ts';
 import { runInProcesses } from '../train/pool.ts';
 import { parseQueueUrl, runOnQueue } from '../train/queue.ts';
 import { meanInterval, type Metrics } from '../train/metrics.ts';
@@ -76,7 +76,7 @@ export interface GridMode {
 /** Trains every entry on every seed, one job per (entry, seed), and tabulates the test metrics. */
 async function runGrid(kind: 'compare' | 'sweep', entries: Entry[], seeds: number, data: Dataset, out: string, log: (s: string) => void, mode: GridMode, json: boolean, sweepParam?: { name: string; values: number[] }): Promise<GridResult> {
   checkOutPlace(out, entries[0]!.config.data);
-  const cache = new DataCache();
+  const cache = new LastLoadedData();
   const fingerprint = cache.put(entries[0]!.config.data, entries[0]!.config.dataOptions, data);
   // Run folders are <out>/<row>/seed-<s>: relative to out's parent here, to a queue worker's --out there.
   const root = dirname(resolve(out));

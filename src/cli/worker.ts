@@ -5,7 +5,7 @@
 import { resolve } from 'node:path';
 import { defaultCacheDir } from '../data/cache.ts';
 import { ArgumentError, LossgraphError } from '../errors.ts';
-import { DataCache, encodeResult, runJob, validateJob } from '../train/jobs.ts';
+import { LastLoadedData, encodeResult, runJob, validateJob } from '../train/jobs.ts';
 import type { FromChild, ToChild } from '../train/pool.ts';
 import { runQueueWorker } from '../train/queue.ts';
 import type { RunArgs } from './train.ts';
@@ -25,7 +25,7 @@ export async function workerCommand(a: RunArgs): Promise<void> {
   const maxMemory = a['max-memory'] as number | undefined;
   if (maxMemory !== undefined && !(maxMemory > 0)) throw new ArgumentError(`--max-memory must be a positive number of MiB, got ${maxMemory}`);
   const local = { cacheDir: a.cache === false ? undefined : ((a['cache-dir'] as string | undefined) ?? defaultCacheDir()), maxMemoryMiB: maxMemory };
-  if (a.ipc) return serveParent(new DataCache(local));
+  if (a.ipc) return serveParent(new LastLoadedData(local));
   if (!a.queue) throw new ArgumentError('lossgraph worker needs --queue redis://HOST:PORT (the queue lossgraph compare|sweep --queue fills)');
   const log = (line: string) => console.log(`${new Date().toISOString()} ${line}`);
   const worker = await runQueueWorker(a.queue as string, {
@@ -47,7 +47,7 @@ export async function workerCommand(a: RunArgs): Promise<void> {
 }
 
 /** One job at a time from the parent; the result or a one-line failure back. Exits when the parent disconnects. */
-function serveParent(cache: DataCache): Promise<void> {
+function serveParent(cache: LastLoadedData): Promise<void> {
   if (!process.send) throw new ArgumentError('--ipc is for lossgraph itself (--workers N starts such workers)');
   return new Promise((done) => {
     // The parent is gone (finished, or killed with its lock to expire): so is any job here, at once,

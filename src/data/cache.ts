@@ -6,9 +6,10 @@
 // held in memory at all: batches are read from the cache file as they are
 // needed.
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { writeAll, writeDurably } from '../artifacts/durable_write.ts';
 import { DataError } from '../errors.ts';
 
 const MAGIC = 'lossgraph-image-cache/1';
@@ -237,29 +238,18 @@ function headerBytes(h: Header): number {
   return 4 + n + ((4 - ((4 + n) % 4)) % 4);
 }
 
-function writeAll(fd: number, bytes: Uint8Array, position?: number): void {
-  let done = 0;
-  while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, position === undefined ? null : position + done);
-}
-
-/** Writes header + data to a temporary file and renames it into place. */
+/** Writes header + data durably (durable_write.ts): a reader never sees half an entry. */
 function writeEntry(path: string, exampleSize: number, kept: Int32Array, skipped: number, data: (fd: number) => void): void {
   const header: Header = { magic: MAGIC, count: kept.length, exampleSize, kept: Array.from(kept), skipped };
   const json = Buffer.from(JSON.stringify(header), 'utf8');
   const pad = (4 - ((4 + json.length) % 4)) % 4;
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
+  writeDurably(path, (fd) => {
     const len = Buffer.alloc(4);
     len.writeUInt32LE(json.length + pad, 0);
     writeAll(fd, len);
     writeAll(fd, Buffer.concat([json, Buffer.alloc(pad, 0x20)]));
     data(fd);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(tmp, path);
+  });
 }
 
 /** A streamed cache file: the data was written after a reserved gap; move it behind the real header. */

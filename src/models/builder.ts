@@ -165,7 +165,6 @@ export class ModelBuilder {
   batchNorm(name: string, x: Value, momentum = 0.1, eps = 1e-5): Value {
     const g = this.g;
     const c = Number(x.shape[1]);
-    const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
     const bshape = x.shape.map((_, i) => (i === 1 ? c : 1));
     const scale = this.param(`${name}.scale`, [c], 'ones', c, c);
     const shift = this.param(`${name}.shift`, [c], 'zeros', c, c);

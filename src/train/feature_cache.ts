@@ -4,7 +4,7 @@
 // here, and the head trains on them as a `linear` model whose parameters and
 // optimizer state carry the same names as the full model's: its checkpoints
 // are the full run's, and the full graphs (eval, export, the page) use them.
-import { buildArtifacts, buildFeatureGraph, FEATURES_OUTPUT, type ArtifactSpec, type BuiltArtifacts } from '../artifacts/build.ts';
+import { buildArtifacts, buildFeatureGraph, FEATURES_OUTPUT, type BuiltArtifacts } from '../artifacts/build.ts';
 import type { Manifest } from '../artifacts/contract.ts';
 import { readExample, type Dataset } from '../data/dataset.ts';
 import { LossgraphError } from '../errors.ts';

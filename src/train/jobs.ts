@@ -104,8 +104,8 @@ export function decodeResult(text: string): JobResult {
 
 // ------------------------------------------------------------------- running
 
-/** Loaded data sets by their settings, so a runner's consecutive jobs on the same data load it once. */
-export class DataCache {
+/** The data set of the last settings asked for (one held at a time), so a runner's consecutive jobs on the same data load it once; not the decoded-image cache on disk (data/cache.ts). */
+export class LastLoadedData {
   private key?: string;
   private loaded?: Promise<{ data: Dataset; fingerprint: string }>;
 
@@ -131,7 +131,7 @@ export class DataCache {
 }
 
 /** Runs one job under `root`: loads (or reuses) its data, checks the fingerprint, trains, writes the run's report. */
-export async function runJob(job: GridJob, root: string, cache: DataCache, log: (line: string) => void = () => {}): Promise<JobResult> {
+export async function runJob(job: GridJob, root: string, cache: LastLoadedData, log: (line: string) => void = () => {}): Promise<JobResult> {
   const t0 = performance.now();
   const { data, fingerprint } = await cache.get(job.config.data, job.config.dataOptions);
   if (fingerprint !== job.fingerprint) {

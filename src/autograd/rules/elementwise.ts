@@ -1,6 +1,6 @@
 // Elementwise arithmetic and activations. Results keep the broadcast output
 // shape; the autodiff core reduces them to each input's shape.
-import { registerGradient } from '../registry.ts';
+import { registerGradient, registerNoGradient } from '../registry.ts';
 import type { Value } from '../../graph/graph.ts';
 
 registerGradient('Identity', ({ dy }) => [dy[0]]);
@@ -73,3 +73,6 @@ registerGradient('Clip', ({ g, x, dy, needs }) => {
     needs[2] && hi ? g.where(g.greater(v!, hi), dy[0]!, 0) : undefined,
   ];
 });
+
+// Comparisons and logic give booleans; Sign and the rounding ops are piecewise constant.
+registerNoGradient('Equal', 'Less', 'LessOrEqual', 'Greater', 'GreaterOrEqual', 'And', 'Or', 'Not', 'Sign', 'Floor', 'Ceil', 'Round');

@@ -8,7 +8,7 @@ import type { Graph, Value } from '../../graph/graph.ts';
 import { floatAttr, intAttr, refuse } from './util.ts';
 
 registerGradient('BatchNormalization', ({ g, node, x, y, dy, needs }) => {
-  const [X, scale, bias, inMean, inVar] = x as [Value, Value, Value, Value, Value];
+  const [X, scale, , inMean, inVar] = x as [Value, Value, Value, Value, Value];
   // Attributes are float32 in the model: use the value ONNX Runtime computes with.
   const eps = Math.fround(floatAttr(node, 'epsilon', 1e-5));
   const training = intAttr(node, 'training_mode', 0) === 1;

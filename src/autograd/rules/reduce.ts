@@ -1,6 +1,6 @@
 // Reductions. The upstream gradient is brought back to the reduced axes
 // (Unsqueeze when keepdims=0) and broadcast over the input by Expand.
-import { registerGradient, type GradContext } from '../registry.ts';
+import { registerGradient, registerNoGradient, type GradContext } from '../registry.ts';
 import { intAttr, knownInts, shapeOf } from './util.ts';
 import { elementCount } from '../../graph/counts.ts';
 import type { Value } from '../../graph/graph.ts';
@@ -41,3 +41,6 @@ registerGradient('ReduceLogSumExp', (ctx) => {
   const { d, y } = kept(ctx);
   return [g.mul(d, g.exp(g.sub(x[0]!, y)))];
 });
+
+// Positions, not values.
+registerNoGradient('ArgMax', 'ArgMin');

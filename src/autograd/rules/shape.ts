@@ -1,5 +1,5 @@
 // Ops that move or copy elements without arithmetic.
-import { registerGradient } from '../registry.ts';
+import { registerGradient, registerNoGradient } from '../registry.ts';
 import { sliceRange } from '../../graph/graph.ts';
 import { intAttr, intsAttr, knownInts, refuse, reshapeLike } from './util.ts';
 
@@ -69,3 +69,6 @@ registerGradient('Pad', ({ g, node, x, dy }) => {
   const ends = axes.map((a) => -pads[a + rank]! || 2 ** 62);
   return [g.slice(dy[0]!, starts, ends, axes)];
 });
+
+// Shapes, sizes and index ranges are integers; Resize here only scales data images (no parameter precedes it).
+registerNoGradient('Shape', 'Size', 'Range', 'ConstantOfShape', 'Resize');
