@@ -97,11 +97,10 @@ test('batch norm lowered for CUDA: the closed-form rule through the lowered forw
   // Training mode, with the running statistics as outputs too (the unbiased
   // variance uses the element count, whose CUDA form is a float product).
   const r = await gradcheck((g, [x, s, b]) => {
-    g.target = 'cuda';
     const { y, mean, variance } = g.batchNormalizationTraining(x!, s!, b!, 1e-3);
     const stats = g.add(g.reduceSum(g.mul(mean, 0.3), undefined, false), g.reduceSum(g.mul(variance, 0.7), undefined, false));
     return g.add(g.reduceSum(g.mul(y, y), undefined, false), stats);
-  }, [{ name: 'x', shape: [4, 3, 2, 3], declared: ['batch', 3, 2, 3] }, { name: 's', shape: [3] }, { name: 'b', shape: [3] }], { lower: lowerForCuda, h: 1e-4 });
+  }, [{ name: 'x', shape: [4, 3, 2, 3], declared: ['batch', 3, 2, 3] }, { name: 's', shape: [3] }, { name: 'b', shape: [3] }], { lower: lowerForCuda, h: 1e-4, target: 'cuda' });
   assert.ok(r.maxRelError < 1e-6, `max relative error ${r.maxRelError} at ${r.worst}`);
 });
 

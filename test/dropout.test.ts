@@ -37,8 +37,7 @@ function referenceUniform(seed: number, step: number, layer: number, row: number
 }
 
 async function graphUniform(rows: number, cols: number, seed: number, step: number, layer: number): Promise<Float32Array> {
-  const g = new Graph('hash');
-  g.target = 'webgpu';
+  const g = new Graph('hash', 'webgpu');
   const x = g.input('x', 'float32', ['batch', cols]);
   g.output(keepUniformExactFloat(g, x, g.input('seed', 'int32', []), g.input('step', 'int32', []), layer), 'u');
   const s = await Session.create(g.toBytes());

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { registeredOps } from '../src/autograd/registry.ts';
-import { Graph, attr, type Value } from '../src/graph/graph.ts';
+import { Graph, attr, type Target, type Value } from '../src/graph/graph.ts';
 import { grad } from '../src/autograd/grad.ts';
 import { lowerForFloat64 } from '../src/graph/lower.ts';
 import { Rng } from '../src/models/random.ts';
@@ -18,6 +18,8 @@ interface Case {
   build: (g: Graph, v: Value[]) => Value;
   /** Finite-difference step, when the default's rounding noise is too large for the op. */
   h?: number;
+  /** The target whose forms the case checks (the CPU's when absent). */
+  target?: Target;
 }
 
 const f = (name: string, ...shape: number[]): CheckInput => ({ name, shape });
@@ -63,7 +65,7 @@ const cases: Case[] = [
   { op: 'ReduceSum', what: 'all axes', inputs: [f('x', 2, 3)], build: (g, [x]) => g.reduceSum(x!) },
   { op: 'ReduceMean', what: 'axis 1, keepdims', inputs: [f('x', 2, 3, 4)], build: (g, [x]) => g.reduceMean(x!, [1], true) },
   { op: 'ReduceMean', what: 'over a symbolic batch axis', inputs: [{ ...f('x', 4, 3), declared: ['batch', 3] }], build: (g, [x]) => g.reduceMean(x!, [0], false) },
-  { op: 'ReduceMean', what: 'WebGPU form: a symbolic batch counted in float', inputs: [{ ...f('x', 4, 3, 2), declared: ['batch', 3, 2] }], build: (g, [x]) => { g.target = 'webgpu'; return g.reduceMean(x!, [0, 2], true); } },
+  { op: 'ReduceMean', what: 'WebGPU form: a symbolic batch counted in float', inputs: [{ ...f('x', 4, 3, 2), declared: ['batch', 3, 2] }], target: 'webgpu', build: (g, [x]) => g.reduceMean(x!, [0, 2], true) },
   { op: 'ReduceMax', what: 'axis -1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.reduceMax(x!, [-1], false) },
   { op: 'ReduceLogSumExp', what: 'axis 1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.reduceLogSumExp(x!, [1], false) },
   { op: 'Softmax', what: 'axis 1', inputs: [f('x', 3, 5)], build: (g, [x]) => g.softmax(x!, 1) },
@@ -99,8 +101,8 @@ const cases: Case[] = [
   { op: 'MaxPool', what: 'columns only, [1, 2] stride [1, 2], a column left over', inputs: [f('x', 2, 2, 3, 7)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [1, 2], strides: [1, 2] }) },
   { op: 'MaxPool', what: 'rows only, [3, 1] stride [3, 1], a row left over', inputs: [f('x', 2, 2, 7, 3)], build: (g, [x]) => g.maxPool(x!, { kernelShape: [3, 1], strides: [3, 1] }) },
   { op: 'MaxPool', what: 'columns [1, 3] then rows [2, 1], as CPU training graphs pool', inputs: [f('x', 1, 3, 5, 7)], build: (g, [x]) => g.maxPool(g.maxPool(x!, { kernelShape: [1, 3], strides: [1, 3] }), { kernelShape: [2, 1], strides: [2, 1] }) },
-  { op: 'MaxPool', what: 'WebGPU form (window slots, no indices), 2x2 stride 2, a row and column left over', inputs: [f('x', 2, 2, 7, 7)], build: (g, [x]) => { g.target = 'webgpu'; return g.maxPool(x!, { kernelShape: [2, 2], strides: [2, 2] }); } },
-  { op: 'MaxPool', what: 'WebGPU form, 3x3 stride 3', inputs: [f('x', 1, 2, 6, 6)], build: (g, [x]) => { g.target = 'webgpu'; return g.maxPool(x!, { kernelShape: [3, 3], strides: [3, 3] }); } },
+  { op: 'MaxPool', what: 'WebGPU form (window slots, no indices), 2x2 stride 2, a row and column left over', inputs: [f('x', 2, 2, 7, 7)], target: 'webgpu', build: (g, [x]) => g.maxPool(x!, { kernelShape: [2, 2], strides: [2, 2] }) },
+  { op: 'MaxPool', what: 'WebGPU form, 3x3 stride 3', inputs: [f('x', 1, 2, 6, 6)], target: 'webgpu', build: (g, [x]) => g.maxPool(x!, { kernelShape: [3, 3], strides: [3, 3] }) },
   { op: 'BatchNormalization', what: 'given statistics (inference mode), every input', inputs: [f('x', 3, 4, 2, 2), f('s', 4), f('b', 4), f('m', 4), awayFromZero('v', [4], 21, true)], build: (g, [x, s, b, m, v]) => g.batchNormalization(x!, s!, b!, m!, v!, 1e-3) },
   { op: 'BatchNormalization', what: 'training mode, batch statistics from the node (momentum 0)', inputs: [f('x', 4, 3, 2, 3), f('s', 3), f('b', 3)], build: (g, [x, s, b]) => g.batchNormalizationTraining(x!, s!, b!, 1e-3).y, h: 1e-4 },
   { op: 'BatchNormalization', what: 'training mode on [N, C, L], momentum 0.3, through the running statistics too', inputs: [f('x', 5, 2, 3), f('s', 2), f('b', 2), f('m', 2), awayFromZero('v', [2], 22, true)], build: (g, [x, s, b, m, v]) => {
@@ -123,7 +125,7 @@ const cases: Case[] = [
 
 for (const [k, c] of cases.entries()) {
   test(`gradient of ${c.op}: ${c.what}`, async () => {
-    const r = await gradcheck(c.build, c.inputs, { seed: 100 + k, h: c.h });
+    const r = await gradcheck(c.build, c.inputs, { seed: 100 + k, h: c.h, ...(c.target ? { target: c.target } : {}) });
     assert.ok(r.checked > 0, 'no element was checked');
     assert.ok(r.maxRelError < TOLERANCE, `max relative error ${r.maxRelError.toExponential(2)} at ${r.worst}`);
   });
@@ -164,8 +166,7 @@ test('MaxPool\'s WebGPU and two-pass CPU gradients route ties to the first maxim
   const dyData = Float64Array.from({ length: 2 * 3 * 3 }, (_, i) => i + 1);
   const grads: Float64Array[] = [];
   for (const form of ['indices', 'webgpu', 'columns then rows'] as const) {
-    const g = new Graph('ties');
-    g.target = form === 'webgpu' ? 'webgpu' : 'cpu';
+    const g = new Graph('ties', form === 'webgpu' ? 'webgpu' : 'cpu');
     const x = g.input('x', 'float64', [1, 2, 6, 6]);
     const y = form === 'indices' ? g.maxPoolWithIndices(x, { kernelShape: [2, 2], strides: [2, 2] })[0]
       : form === 'webgpu' ? g.maxPool(x, { kernelShape: [2, 2], strides: [2, 2] })

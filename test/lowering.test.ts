@@ -2,7 +2,7 @@
 // what ONNX Runtime's native float32 kernels compute.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { Graph, type Value } from '../src/graph/graph.ts';
+import { Graph, type Target, type Value } from '../src/graph/graph.ts';
 import { lowerForFloat64 } from '../src/graph/lower.ts';
 import { Rng } from '../src/models/random.ts';
 import { Session } from '../src/runtime/session.ts';
@@ -100,16 +100,15 @@ test('the ConvTranspose form of the Conv input gradient equals the flipped-kerne
     results[0]!.forEach((v, i) => assert.ok(Math.abs(v - results[1]![i]!) <= 1e-5 * Math.max(1, Math.abs(v)), `${dys} element ${i}: ${v} vs ${results[1]![i]}`));
   }
   // Where the Conv form stays: float64, WebGPU graphs, strides, large maps, a narrower output side.
-  const kept: [string, (g: Graph) => void, 'float32' | 'float64', number[], number[], number[], { strides?: number[]; pads?: number[] }][] = [
-    ['float64', () => {}, 'float64', [2, 4, 5, 5], [4, 3, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
-    ['webgpu', (g) => (g.target = 'webgpu'), 'float32', [2, 4, 5, 5], [4, 3, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
-    ['stride 2', () => {}, 'float32', [2, 4, 3, 3], [4, 3, 3, 3], [5, 5], { strides: [2, 2], pads: [1, 1, 1, 1] }],
-    ['10x10', () => {}, 'float32', [2, 4, 10, 10], [4, 3, 3, 3], [10, 10], { pads: [1, 1, 1, 1] }],
-    ['O < C', () => {}, 'float32', [2, 3, 5, 5], [3, 4, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
+  const kept: [string, Target, 'float32' | 'float64', number[], number[], number[], { strides?: number[]; pads?: number[] }][] = [
+    ['float64', 'cpu', 'float64', [2, 4, 5, 5], [4, 3, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
+    ['webgpu', 'webgpu', 'float32', [2, 4, 5, 5], [4, 3, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
+    ['stride 2', 'cpu', 'float32', [2, 4, 3, 3], [4, 3, 3, 3], [5, 5], { strides: [2, 2], pads: [1, 1, 1, 1] }],
+    ['10x10', 'cpu', 'float32', [2, 4, 10, 10], [4, 3, 3, 3], [10, 10], { pads: [1, 1, 1, 1] }],
+    ['O < C', 'cpu', 'float32', [2, 3, 5, 5], [3, 4, 3, 3], [5, 5], { pads: [1, 1, 1, 1] }],
   ];
-  for (const [what, setup, dtype, dys, ws, xSpatial, o] of kept) {
-    const g = new Graph();
-    setup(g);
+  for (const [what, target, dtype, dys, ws, xSpatial, o] of kept) {
+    const g = new Graph('kept', target);
     const dx = convInputGradFor(g, g.input('dy', dtype, dys), g.input('w', dtype, ws), xSpatial, fullWindow(ws.slice(2), o));
     assert.equal(dx.producer?.opType, 'Conv', what);
   }

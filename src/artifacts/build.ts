@@ -97,7 +97,8 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   }
   const model = parseModelSpec(spec.model);
   const head = headFor(spec, loss);
-  const g = new Graph(kind === 'training' ? 'training_model' : kind === 'eval' ? 'eval_model' : 'inference_model');
+  // The inference graph is the same on every target (its plain forms run everywhere); training and eval take the target's forms.
+  const g = new Graph(kind === 'training' ? 'training_model' : kind === 'eval' ? 'eval_model' : 'inference_model', kind === 'inference' ? 'cpu' : spec.target ?? 'cpu');
   const x = g.input(TENSORS.input, 'float32', ['batch', ...spec.input]);
   // The eval and inference graphs end in the spec's prediction outputs, so evaluation needs no inference model.
   const outputPredictions = (out: Value, embeddings: Value | undefined) => {
@@ -123,10 +124,9 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   const lr = training ? g.input(TENSORS.lr, 'float32', []) : undefined;
   const step = training ? g.input(TENSORS.step, intType, []) : undefined;
   const seed = training ? g.input(TENSORS.seed, intType, []) : undefined;
-  g.target = spec.target ?? 'cpu';
   const m = new ModelBuilder(g, kind, undefined, seed && step ? { seed, step } : undefined);
   const out = forwardModel(m, model, x, head, imported);
-  const ctx: LossContext = { g, logits: out, labels, classes: spec.classes, targets, embeddings: classTable(m), target: spec.target };
+  const ctx: LossContext = { g, logits: out, labels, classes: spec.classes, targets, embeddings: classTable(m) };
   if (spec.hierarchy) ctx.hierarchy = spec.hierarchy;
   if (spec.classWeights) ctx.weights = g.constant('float32', [spec.classes], spec.classWeights);
   if (spec.importanceWeights) ctx.importance = g.constant('float32', [spec.classes - 1], spec.importanceWeights);
@@ -148,8 +148,8 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   }
 
   const paramValues = m.paramValues;
-  let grads = grad(g, lossValue, paramValues, { webgpu });
-  if (spec.clipGradNorm !== undefined) grads = clipByGlobalNorm(g, grads, spec.clipGradNorm, webgpu);
+  let grads = grad(g, lossValue, paramValues);
+  if (spec.clipGradNorm !== undefined) grads = clipByGlobalNorm(g, grads, spec.clipGradNorm);
   const optSpec = parseOptimizerSpec(spec.optimizer);
   const optState = optimizerState(optSpec, m.params);
   const optInputs = optState.map((s) => g.input(s.name, 'float32', s.shape));
@@ -166,9 +166,10 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
  * clip_grad_norm_: scale = min(1, maxNorm / (norm + 1e-6)). The norm itself is
  * a graph output (GRAD_NORM), so a non-finite gradient is seen at its step.
  */
-function clipByGlobalNorm(g: Graph, grads: Value[], maxNorm: number, pairwise: boolean): Value[] {
+function clipByGlobalNorm(g: Graph, grads: Value[], maxNorm: number): Value[] {
   const squares = grads.map((d) => g.reduceSum(g.mul(d, d), undefined, false));
-  const total = squares.length === 1 ? squares[0]! : pairwise ? squares.slice(1).reduce((a, b) => g.add(a, b), squares[0]!) : g.sum(squares);
+  // WebGPU has no Sum kernel: a chain of Adds there.
+  const total = squares.length === 1 ? squares[0]! : g.target === 'webgpu' ? squares.slice(1).reduce((a, b) => g.add(a, b), squares[0]!) : g.sum(squares);
   const norm = g.sqrt(total);
   g.output(norm, GRAD_NORM);
   const scale = g.min(g.div(g.scalar(maxNorm, 'float32'), g.add(norm, 1e-6)), 1);

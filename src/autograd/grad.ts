@@ -11,12 +11,6 @@ import './rules/index.ts';
 export interface GradOptions {
   /** Upstream gradient of `y`; defaults to ones (for a scalar loss, d loss/d loss = 1). */
   seed?: Value;
-  /**
-   * Emit forms onnxruntime-web's WebGPU provider runs: fan-out gradients summed
-   * by a chain of Adds (it has no Sum kernel) and a constant seed for a
-   * statically shaped output. The CPU keeps the single Sum.
-   */
-  webgpu?: boolean;
 }
 
 /**
@@ -31,7 +25,10 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
     const path = nodesBetween(g, wrt, y);
     const contributions = new Map<Value, Value[]>();
     const staticShape = y.shape.every((d) => typeof d === 'number') ? (y.shape as number[]) : undefined;
-    const seed = opts.seed ?? (opts.webgpu && staticShape
+    // For a WebGPU graph (g.target): a constant seed for a statically shaped output, and fan-out
+    // gradients summed by a chain of Adds (its provider has no Sum kernel). The CPU keeps the single Sum.
+    const webgpu = g.target === 'webgpu';
+    const seed = opts.seed ?? (webgpu && staticShape
       ? g.constant(y.dtype, staticShape, new Array<number>(staticShape.reduce((a, b) => a * b, 1)).fill(1))
       : g.constantOfShape(staticShape ?? g.shape(y), 1, y.dtype));
     contributions.set(y, [seed]);
@@ -40,7 +37,7 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
 
     for (let i = path.length - 1; i >= 0; i--) {
       const node = path[i]!;
-      const dy = node.outputs.map((o) => total(g, contributions, o, opts.webgpu));
+      const dy = node.outputs.map((o) => total(g, contributions, o, webgpu));
       if (dy.every((d) => d === undefined)) continue;
       const rule = gradientRule(node.opType);
       if (!rule) {
@@ -56,7 +53,7 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
         contributions.set(v, list);
       });
     }
-    return wrt.map((w) => total(g, contributions, w, opts.webgpu) ?? g.zerosLike(w));
+    return wrt.map((w) => total(g, contributions, w, webgpu) ?? g.zerosLike(w));
   });
 }
 

@@ -136,9 +136,11 @@ export class Graph {
    * lowered after autodiff (cuda_forms.ts): ORT's CUDA provider refuses the one
    * and has no kernel for the other.
    */
-  target: Target = 'cpu';
+  readonly target: Target;
 
-  constructor(readonly name = 'lossgraph') {}
+  constructor(readonly name = 'lossgraph', target: Target = 'cpu') {
+    this.target = target;
+  }
 
   // ---------------------------------------------------------------- naming
 

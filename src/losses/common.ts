@@ -41,7 +41,7 @@ export function isLabel(g: Graph, labels: Value, classes: number): Value {
  */
 export function logSoftmax(ctx: LossContext, x: Value): Value {
   const { g } = ctx;
-  return ctx.target === 'webgpu' ? g.sub(x, g.reduceLogSumExp(x, [1], true)) : g.logSoftmax(x, 1);
+  return g.target === 'webgpu' ? g.sub(x, g.reduceLogSumExp(x, [1], true)) : g.logSoftmax(x, 1);
 }
 
 /**

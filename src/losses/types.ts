@@ -1,4 +1,4 @@
-import type { Graph, Target, Value } from '../graph/graph.ts';
+import type { Graph, Value } from '../graph/graph.ts';
 import type { Range } from '../hyperparameters.ts';
 
 export type { Range };
@@ -31,8 +31,6 @@ export interface LossContext {
   hierarchy?: Readonly<Record<string, readonly number[]>>;
   /** [K, D] class embeddings (minmax's trainable label table). */
   embeddings?: Value;
-  /** The runtime the graph is for: 'webgpu' picks forms onnxruntime-web's WebGPU provider runs (labels are then int32). */
-  target?: Target;
 }
 
 /**

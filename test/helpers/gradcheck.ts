@@ -1,7 +1,7 @@
 // Checks autodiff gradients against float64 central finite differences, both
 // computed by running the emitted graphs in onnxruntime-node.
 import { grad } from '../../src/autograd/grad.ts';
-import { Graph, type Value } from '../../src/graph/graph.ts';
+import { Graph, type Target, type Value } from '../../src/graph/graph.ts';
 import { lowerForFloat64 } from '../../src/graph/lower.ts';
 import { isStatic } from '../../src/graph/shape.ts';
 import { Rng } from '../../src/models/random.ts';
@@ -38,6 +38,8 @@ export interface CheckOptions {
   maxProbes?: number;
   /** A rewrite applied after autodiff to both graphs, as a target's lowering is (e.g. lowerForCuda). */
   lower?: (g: Graph) => void;
+  /** The target the graphs are built for (its forms are what is checked). */
+  target?: Target;
 }
 
 /**
@@ -59,7 +61,7 @@ export async function gradcheck(
   const weightSeed = rng.int(2 ** 31);
 
   const make = (withGrad: boolean) => {
-    const g = new Graph('gradcheck');
+    const g = new Graph('gradcheck', opts.target);
     const vals = inputs.map((inp) => g.input(inp.name, inp.dtype ?? 'float64', inp.declared ?? inp.shape));
     let y = build(g, vals);
     if (y.rank > 0) {
