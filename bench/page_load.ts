@@ -21,7 +21,8 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { exportBundle } from '../src/cli/export.ts';
 import { serve } from '../src/cli/serve.ts';
-import { DEFAULT_CONFIG, runTraining } from '../src/train/driver.ts';
+import { DEFAULT_CONFIG } from '../src/train/config.ts';
+import { runTraining } from '../src/train/driver.ts';
 import { CHROMIUM } from './webgpu/harness.ts';
 import { writeFolder } from '../test/helpers/web.ts';
 

@@ -320,7 +320,7 @@ async function main(): Promise<void> {
   const steps = Number(arg('steps', '32'));
   // As lossgraph train runs on the CPU (per workload: the default depends on the batch's bytes); the page
   // fine-tunes one step per run (it evaluates after each), so the web figure stays at 1.
-  const { stepsPerRunFor } = await import('../src/train/driver.ts');
+  const { stepsPerRunFor } = await import('../src/train/config.ts');
   const askedStepsPerRun = flag('steps-per-run') ? Number(arg('steps-per-run', '')) : undefined;
   const stepsPerRunOf = (w: (typeof WORKLOADS)[number]) => stepsPerRunFor({ stepsPerRun: askedStepsPerRun }, 4 * w.batch * (w.input as readonly number[]).reduce((a, b) => a * b, 1));
   const threads = Number(arg('threads', String(cpus().length)));

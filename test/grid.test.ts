@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ArgumentError } from '../src/errors.ts';
-import { DEFAULT_CONFIG, type RunConfig } from '../src/train/driver.ts';
+import { DEFAULT_CONFIG, type RunConfig } from '../src/train/config.ts';
 import { decodeResult, encodeResult, jobId, makeJob, validateJob, type JobResult } from '../src/train/jobs.ts';
 import { parseQueueUrl } from '../src/train/queue.ts';
 

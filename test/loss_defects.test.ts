@@ -141,7 +141,8 @@ test('arguments: constant arithmetic is folded into the argument\'s graph input'
 
 test('schedules: --sigma-decay refuses a sigma it cannot reach, and a parameter shared with a weight', async () => {
   const { buildArtifacts } = await import('../src/artifacts/build.ts');
-  const { checkSigmaSchedule, DEFAULT_CONFIG } = await import('../src/train/driver.ts');
+  const { checkSigmaSchedule } = await import('../src/train/schedules.ts');
+  const { DEFAULT_CONFIG } = await import('../src/train/config.ts');
   const manifest = (loss: string, lossParams: Record<string, number> = {}) =>
     buildArtifacts({ model: 'mlp:4', loss, classes: 4, input: [1, 2, 2], optimizer: 'sgd', seed: 0, lossParams }).manifest;
   const config = { ...DEFAULT_CONFIG, data: 'embedded', model: 'mlp:4', loss: '', sigmaDecay: 0.5 };

@@ -13,7 +13,8 @@ import { Jimp } from 'jimp';
 import { loadData } from '../src/data/index.ts';
 import { splitDataset } from '../src/data/dataset.ts';
 import { Rng } from '../src/models/random.ts';
-import { DEFAULT_CONFIG, balancedClassWeights, runTraining, type RunConfig } from '../src/train/driver.ts';
+import { DEFAULT_CONFIG, balancedClassWeights, type RunConfig } from '../src/train/config.ts';
+import { runTraining } from '../src/train/driver.ts';
 import { meanInterval, multiLabelMetrics } from '../src/train/metrics.ts';
 
 const BIN = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));

@@ -274,7 +274,8 @@ test('a large photo is decoded off the page\'s thread with a status line; a bad 
 test('coarse labels are the data set\'s own names (Fashion-MNIST: tops, footwear, …), in meta.json and on the page', { skip }, async () => {
   const { SHIPPED_FASHION_MNIST } = await import('../src/data/idx.ts');
   const { FASHION_MNIST_COARSE } = await import('../src/data/fashion.ts');
-  const { DEFAULT_CONFIG, runTraining } = await import('../src/train/driver.ts');
+  const { DEFAULT_CONFIG } = await import('../src/train/config.ts');
+  const { runTraining } = await import('../src/train/driver.ts');
   const { exportBundle } = await import('../src/cli/export.ts');
   const { serve } = await import('../src/cli/serve.ts');
   const folder = join(run!.dir, 'fashion');

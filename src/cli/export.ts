@@ -19,7 +19,7 @@ import { readExample, splitDataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
 import { ArtifactError, LossgraphError } from '../errors.ts';
 import { readCheckpoint, readManifest } from '../runtime/node.ts';
-import { readRunConfig } from '../train/driver.ts';
+import { readRunConfig } from '../train/run_folder.ts';
 import { ORT_BUILDS, type BundleMeta } from '../artifacts/web_bundle.ts';
 
 const WEB_SOURCES = fileURLToPath(new URL('../../web/', import.meta.url));

@@ -18,7 +18,9 @@ import { ArgumentError, DataError } from '../errors.ts';
 import { parseWith } from '../validation.ts';
 import { VERSION } from '../version.ts';
 import { jobConfigSchema } from './run_schema.ts';
-import { runTraining, type EpochRecord, type RunConfig } from './driver.ts';
+import type { RunConfig } from './config.ts';
+import { runTraining } from './driver.ts';
+import type { EpochRecord } from './evaluate.ts';
 import type { Metrics } from './metrics.ts';
 import { writeRunReport } from './report.ts';
 

@@ -5,7 +5,8 @@ import * as vega from 'vega';
 import { compile, type TopLevelSpec } from 'vega-lite';
 import { metricsSummary } from './metrics.ts';
 import { writeFiles } from '../artifacts/files.ts';
-import type { RunConfig, RunResult } from './driver.ts';
+import type { RunConfig } from './config.ts';
+import type { RunResult } from './evaluate.ts';
 import type { Metrics } from './metrics.ts';
 
 export const REPORT_FILE = 'report.html';

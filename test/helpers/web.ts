@@ -12,7 +12,8 @@ import { serve } from '../../src/cli/serve.ts';
 import { Rng } from '../../src/models/random.ts';
 import { decodeImage } from '../../src/data/image.ts';
 import { Session } from '../../src/runtime/session.ts';
-import { DEFAULT_CONFIG, runTraining } from '../../src/train/driver.ts';
+import { DEFAULT_CONFIG } from '../../src/train/config.ts';
+import { runTraining } from '../../src/train/driver.ts';
 import { CHROMIUM } from '../../bench/webgpu/harness.ts';
 
 export { CHROMIUM };
