@@ -272,7 +272,7 @@ test('graph tensor names are reserved in the spec language, a spec may begin wit
     assert.match(r.stderr.trim(), new RegExp(`^lossgraph: loss spec '.*': '\\w+' cannot be a parameter name: the graphs already have a tensor of that name .* at column ${col}$`));
   }
   // A choice argument's value is not a parameter: minmax's push=seed is its own word.
-  const { parseLossSpec } = await import('../src/losses/compile.ts');
+  const { parseLossSpec } = await import('../src/losses/loss_spec.ts');
   assert.doesNotThrow(() => parseLossSpec('minmax(push=seed)'));
   const bound = cli(['loss', '--spec', 'w*ce', '--param', 'targets=1'], input);
   assert.equal(bound.code, 2);

@@ -228,7 +228,7 @@ for (const c of cases) {
 }
 
 test('the API throws LossgraphError with a stable code', async () => {
-  const { parseLossSpec } = await import('../src/losses/compile.ts');
+  const { parseLossSpec } = await import('../src/losses/loss_spec.ts');
   const { loadData } = await import('../src/data/index.ts');
   const { buildArtifacts } = await import('../src/artifacts/build.ts');
   const { parseCheckpoint } = await import('../src/artifacts/contract.ts');

@@ -199,7 +199,7 @@ test('weights that turn non-finite in an epoch\'s last update are never checkpoi
 });
 
 test('a run parses its loss spec exactly once, also with an imported model on cached features', async () => {
-  const { lossSpecParses } = await import('../src/losses/compile.ts');
+  const { lossSpecParses } = await import('../src/losses/loss_spec.ts');
   const { runTraining } = await import('../src/train/driver.ts');
   const { DEFAULT_CONFIG } = await import('../src/train/config.ts');
   const { mkdtempSync } = await import('node:fs');

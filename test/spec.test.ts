@@ -1,7 +1,7 @@
 // The loss-spec language: what parses, and the errors that point at a column.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseLossSpec } from '../src/losses/compile.ts';
+import { parseLossSpec } from '../src/losses/loss_spec.ts';
 import { LossgraphError } from '../src/errors.ts';
 
 test('weighted sums, arguments and parameters parse', () => {

@@ -1,6 +1,6 @@
 // Helpers that read command-line values, shared by the commands (no command imports another for them).
 import { ArgumentError } from '../errors.ts';
-import { parseLossSpec } from '../losses/compile.ts';
+import { parseLossSpec } from '../losses/loss_spec.ts';
 import { RESERVED_NAMES } from '../losses/spec.ts';
 
 /** A decimal number: digits, an optional fraction and exponent. */

@@ -8,7 +8,7 @@ import { writeFiles } from '../artifacts/files.ts';
 import type { Dataset } from '../data/dataset.ts';
 import { loadData } from '../data/index.ts';
 import { ArgumentError } from '../errors.ts';
-import { parseLossSpec } from '../losses/compile.ts';
+import { parseLossSpec } from '../losses/loss_spec.ts';
 import type { RunConfig } from '../train/config.ts';
 import type { EpochRecord } from '../train/evaluate.ts';
 import { checkOutPlace } from '../train/run_folder.ts';

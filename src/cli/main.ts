@@ -4,7 +4,7 @@ import yargs, { type Argv } from 'yargs';
 import { ArgumentError, FieldError, LossgraphError } from '../errors.ts';
 import type { InputShape } from '../artifacts/contract.ts';
 import { TARGETS } from '../graph/graph.ts';
-import { parseLossSpec } from '../losses/compile.ts';
+import { parseLossSpec } from '../losses/loss_spec.ts';
 import { knownLosses } from '../losses/registry.ts';
 import { build } from '../artifacts/files.ts';
 import { evalCommand, numberList, runOptions, trainCommand, trainOptions } from './train.ts';

@@ -4,7 +4,7 @@
 // compute a number (KL of a row that does not sum to 1 is not a divergence),
 // so a bad row is refused with one line naming it rather than trained on.
 import { LossgraphError } from '../errors.ts';
-import type { LossSpec } from './compile.ts';
+import type { LossSpec } from './loss_spec.ts';
 
 /** Tolerance on a row's sum: float32 targets written with a few decimals. */
 const SUM_TOLERANCE = 1e-3;

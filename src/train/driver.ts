@@ -17,7 +17,7 @@ import { dataFingerprint } from '../data/fingerprint.ts';
 import { loadData } from '../data/index.ts';
 import { parseCheckpointHistory } from './run_schema.ts';
 import { DataError, LossgraphError } from '../errors.ts';
-import { parseLossSpec } from '../losses/compile.ts';
+import { parseLossSpec } from '../losses/loss_spec.ts';
 import { checkTargets } from '../losses/targets.ts';
 import { assertProvider, readCheckpoint, readManifest } from '../runtime/node.ts';
 import { TrainingSession, type TrainBatch } from '../runtime/training.ts';

@@ -8,7 +8,7 @@ import { buildArtifacts, buildFeatureGraph, FEATURES_OUTPUT, type BuiltArtifacts
 import type { Manifest } from '../artifacts/contract.ts';
 import { readExample, type Dataset } from '../data/dataset.ts';
 import { LossgraphError } from '../errors.ts';
-import type { LossSpec } from '../losses/compile.ts';
+import type { LossSpec } from '../losses/loss_spec.ts';
 import type { ImportedModel } from '../models/onnx_import.ts';
 import { Session, type SessionOptions } from '../runtime/session.ts';
 
