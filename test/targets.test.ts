@@ -4,7 +4,7 @@
 // metrics that go with them.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -200,4 +200,21 @@ test('--teacher errors: a loss without targets, a teacher with another class cou
   assert.match(other.stderr, /--teacher .*teacher: it has 6 classes, the data has 10/);
   const twoT = cli(['train', '--data', 'embedded', '--model', 'mlp:8', '--epochs', '1', '--loss', 'kl(T=2) + kl(T=3)', '--teacher', teacher, '--out', join(dir, 'c')]);
   assert.match(twoT.stderr, /the loss has several temperatures \(2, 3\); use one/);
+});
+
+test('the compiler picks node forms by target only through graph/forms.ts\'s table (no module tests g.target itself)', async () => {
+  const { FORMS } = await import('../src/graph/forms.ts');
+  const { TARGETS } = await import('../src/graph/graph.ts');
+  assert.deepEqual(Object.keys(FORMS).sort(), [...TARGETS].sort(), 'a row of forms for every target');
+  const src = fileURLToPath(new URL('../src/', import.meta.url));
+  const found: string[] = [];
+  for (const dir of ['graph', 'graph/ops', 'autograd', 'autograd/rules', 'losses', 'models', 'optim']) {
+    for (const f of readdirSync(join(src, dir)).filter((n) => n.endsWith('.ts'))) {
+      if (`${dir}/${f}` === 'graph/forms.ts') continue;
+      readFileSync(join(src, dir, f), 'utf8').split('\n').forEach((line, i) => {
+        if (/\bg\.target\b|this\.g\.target\b|\.target\s*[!=]==/.test(line)) found.push(`src/${dir}/${f}:${i + 1}: ${line.trim()}`);
+      });
+    }
+  }
+  assert.deepEqual(found, []);
 });

@@ -26,6 +26,7 @@ import { FILES, GRAD_NORM, MANIFEST_FORMAT, TENSORS, WEBGPU_SESSION_OPTIONS, che
 
 export { FILES, checkpointBytes, type ArtifactSpec, type Manifest };
 import { VERSION } from '../version.ts';
+import { formsOf } from '../graph/forms.ts';
 
 export interface BuiltArtifacts {
   manifest: Manifest;
@@ -116,9 +117,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
     return { graph: g, builder: m, hyperparameters: [], unscheduled: [], terms: [], optimizer: [] };
   }
 
-  const webgpu = spec.target === 'webgpu';
-  // WebGPU has int32 but no int64 kernels for the ops labels go through (Equal, Where, Gather, ...).
-  const intType = webgpu ? 'int32' : 'int64';
+  const intType = formsOf(g).intType;
   const labels = g.input(TENSORS.labels, intType, ['batch']);
   const targets = loss.needs.has('targets') || spec.targets ? g.input(TENSORS.targets, 'float32', ['batch', spec.classes]) : undefined;
   const training = kind === 'training';
@@ -158,7 +157,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
   next.params.forEach((v, i) => g.output(v, updated(m.params[i]!.name)));
   for (const s of m.state) g.output(m.stateUpdates.get(s.name)!, updated(s.name));
   next.state.forEach((v, i) => g.output(v, updated(optState[i]!.name)));
-  if (g.target === 'cuda') lowerForCuda(g);
+  if (formsOf(g).lowerAfterAutodiff) lowerForCuda(g);
   return { graph: g, builder: m, hyperparameters: hypers, unscheduled, terms: terms.map((t) => t.label), optimizer: optState };
 }
 
@@ -169,8 +168,7 @@ export function assembleGraph(spec: ArtifactSpec, kind: GraphKind, values?: Read
  */
 function clipByGlobalNorm(g: Graph, grads: Value[], maxNorm: number): Value[] {
   const squares = grads.map((d) => g.reduceSum(g.mul(d, d), undefined, false));
-  // WebGPU has no Sum kernel: a chain of Adds there.
-  const total = squares.length === 1 ? squares[0]! : g.target === 'webgpu' ? squares.slice(1).reduce((a, b) => g.add(a, b), squares[0]!) : g.sum(squares);
+  const total = squares.length === 1 ? squares[0]! : formsOf(g).sum === 'chain of Adds' ? squares.slice(1).reduce((a, b) => g.add(a, b), squares[0]!) : g.sum(squares);
   const norm = g.sqrt(total);
   g.output(norm, GRAD_NORM);
   const scale = g.min(g.div(g.scalar(maxNorm, 'float32'), g.add(norm, 1e-6)), 1);

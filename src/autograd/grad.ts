@@ -7,6 +7,7 @@ import { shapeToString } from '../graph/shape.ts';
 import { sumLeadingAxes } from '../graph/sums.ts';
 import { gradientRule, hasNoGradient } from './registry.ts';
 import './rules/index.ts';
+import { formsOf } from '../graph/forms.ts';
 
 export interface GradOptions {
   /** Upstream gradient of `y`; defaults to ones (for a scalar loss, d loss/d loss = 1). */
@@ -25,10 +26,9 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
     const path = nodesBetween(g, wrt, y);
     const contributions = new Map<Value, Value[]>();
     const staticShape = y.shape.every((d) => typeof d === 'number') ? (y.shape as number[]) : undefined;
-    // For a WebGPU graph (g.target): a constant seed for a statically shaped output, and fan-out
-    // gradients summed by a chain of Adds (its provider has no Sum kernel). The CPU keeps the single Sum.
-    const webgpu = g.target === 'webgpu';
-    const seed = opts.seed ?? (webgpu && staticShape
+    // The target's forms (graph/forms.ts): the seed, and how fan-out gradients are added up.
+    const forms = formsOf(g);
+    const seed = opts.seed ?? (forms.gradientSeed === 'constant' && staticShape
       ? g.constant(y.dtype, staticShape, new Array<number>(staticShape.reduce((a, b) => a * b, 1)).fill(1))
       : g.constantOfShape(staticShape ?? g.shape(y), 1, y.dtype));
     contributions.set(y, [seed]);
@@ -37,7 +37,7 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
 
     for (let i = path.length - 1; i >= 0; i--) {
       const node = path[i]!;
-      const dy = node.outputs.map((o) => total(g, contributions, o, webgpu));
+      const dy = node.outputs.map((o) => total(g, contributions, o, forms.sum === 'chain of Adds'));
       if (dy.every((d) => d === undefined)) continue;
       const rule = gradientRule(node.opType);
       if (!rule) {
@@ -53,7 +53,7 @@ export function grad(g: Graph, y: Value, wrt: readonly Value[], opts: GradOption
         contributions.set(v, list);
       });
     }
-    return wrt.map((w) => total(g, contributions, w, webgpu) ?? g.zerosLike(w));
+    return wrt.map((w) => total(g, contributions, w, forms.sum === 'chain of Adds') ?? g.zerosLike(w));
   });
 }
 

@@ -5,6 +5,7 @@ import { GraphError } from '../errors.ts';
 import { windowAttrs, type Graph, type Value } from './graph.ts';
 import { windowOut } from './shape.ts';
 import { sumLeadingAxes } from './sums.ts';
+import { formsOf } from './forms.ts';
 
 export interface WindowAttrs {
   kernel: number[];
@@ -95,7 +96,7 @@ export function convWeightGrad(g: Graph, x: Value, dy: Value, wShape: number[], 
   const ck = wShape.slice(1).reduce((p, d) => p * d, 1);
   const positions = out.reduce((p, d) => p * d, 1);
   const o = wShape[0]!;
-  if (g.target === 'cpu' && o > positions) {
+  if (formsOf(g).convGradients === 'chosen by shape' && o > positions) {
     // More output channels than positions: per-sample gradients [N, C*K, O] would outweigh the
     // patches, so transpose the patches instead and make one GEMM over batch and positions
     // (cnn:32,64,128's third block on 7x7 maps: 2.2 instead of 3.1 ms).
@@ -228,7 +229,7 @@ export function convInputGradFor(g: Graph, dy: Value, w: Value, xSpatial: number
   const [o, c] = w.shape;
   const positions = xSpatial.reduce((p, d) => p * d, 1);
   const plain = a.strides.every((s) => s === 1) && a.dilations.every((d) => d === 1);
-  if (g.target === 'cpu' && dy.dtype === 'float32' && plain && typeof o === 'number' && typeof c === 'number' && o >= c && positions <= 64) {
+  if (formsOf(g).convGradients === 'chosen by shape' && dy.dtype === 'float32' && plain && typeof o === 'number' && typeof c === 'number' && o >= c && positions <= 64) {
     return g.convTranspose(dy, w, undefined, { pads: a.pads });
   }
   return convInputGrad(g, dy, w, xSpatial, a);

@@ -6,6 +6,7 @@
 // CUDA provider has no int64 ReduceProd: for the CUDA target the dimensions
 // are cast to the float type first (its ReduceProd has float kernels).
 import type { Graph, Value } from './graph.ts';
+import { formsOf } from './forms.ts';
 
 /** Ones of x's shape and type, computed from x so they keep its symbolic dimensions (all on WebGPU). */
 export function onesLike(g: Graph, x: Value): Value {
@@ -17,8 +18,9 @@ export function elementCount(g: Graph, x: Value, axes: readonly number[]): Value
   const known = axes.reduce((p, a) => p * (typeof x.shape[a] === 'number' ? (x.shape[a] as number) : 1), 1);
   const symbolic = axes.filter((a) => typeof x.shape[a] !== 'number');
   if (symbolic.length === 0) return g.scalar(known, x.dtype);
-  if (g.target === 'cuda') return g.reduceProd(g.cast(g.gather(g.shape(x), g.ints(axes)), x.dtype), undefined, false);
-  if (g.target !== 'webgpu') return g.cast(g.reduceProd(g.gather(g.shape(x), g.ints(axes)), undefined, false), x.dtype);
+  const form = formsOf(g).elementCount;
+  if (form === 'float ReduceProd') return g.reduceProd(g.cast(g.gather(g.shape(x), g.ints(axes)), x.dtype), undefined, false);
+  if (form === 'int64 ReduceProd') return g.cast(g.reduceProd(g.gather(g.shape(x), g.ints(axes)), undefined, false), x.dtype);
   let count: Value = g.scalar(known, x.dtype);
   for (const a of symbolic) {
     const others = Array.from({ length: x.rank }, (_, i) => i).filter((i) => i !== a);

@@ -6,6 +6,7 @@
 // ReduceSum (a ones row for a symbolic batch needs shape arithmetic there).
 import { onesLike } from './counts.ts';
 import type { Graph, Value } from './graph.ts';
+import { formsOf } from './forms.ts';
 
 /** Below this many columns the extra nodes cost more than the ReduceSum. */
 const MIN_COLUMNS = 256;
@@ -16,7 +17,7 @@ const MIN_COLUMNS = 256;
  * trailing dimensions, non-float values).
  */
 export function sumLeadingAxes(g: Graph, x: Value, lead: number): Value | undefined {
-  if (g.target === 'webgpu' || (x.dtype !== 'float32' && x.dtype !== 'float64') || lead < 1 || lead >= x.rank) return undefined;
+  if (formsOf(g).wideSums === 'ReduceSum' || (x.dtype !== 'float32' && x.dtype !== 'float64') || lead < 1 || lead >= x.rank) return undefined;
   const rest = x.shape.slice(lead);
   if (!rest.every((d) => typeof d === 'number')) return undefined;
   const columns = (rest as number[]).reduce((p, d) => p * d, 1);

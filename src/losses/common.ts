@@ -3,6 +3,7 @@
 import { LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
 import type { ArgValue, LossContext, Need, TermContext } from './types.ts';
+import { formsOf } from '../graph/forms.ts';
 
 /**
  * softplus(z) = log(1 + e^z), stable for any z: z + log(1 + e^-z) for z > 0 and
@@ -41,7 +42,7 @@ export function isLabel(g: Graph, labels: Value, classes: number): Value {
  */
 export function logSoftmax(ctx: LossContext, x: Value): Value {
   const { g } = ctx;
-  return g.target === 'webgpu' ? g.sub(x, g.reduceLogSumExp(x, [1], true)) : g.logSoftmax(x, 1);
+  return formsOf(g).logSoftmax === 'x - logsumexp' ? g.sub(x, g.reduceLogSumExp(x, [1], true)) : g.logSoftmax(x, 1);
 }
 
 /**

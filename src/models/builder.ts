@@ -6,6 +6,7 @@ import { elementCount } from '../graph/counts.ts';
 import { ArgumentError, LossgraphError } from '../errors.ts';
 import type { Graph, Value } from '../graph/graph.ts';
 import type { Init, ParamSpec } from './params.ts';
+import { formsOf } from '../graph/forms.ts';
 
 export type GraphKind = 'training' | 'eval' | 'inference';
 
@@ -112,7 +113,7 @@ export class ModelBuilder {
   trainingBatchNorm(x: Value, scale: Value, bias: Value, runMean: Value, runVar: Value, eps: number, keep: number): Value {
     const g = this.g;
     const axes = x.shape.map((_, i) => i).filter((i) => i !== 1);
-    const { mean, variance, y } = g.target === 'webgpu' ? this.batchNormByOps(x, scale, bias, eps) : g.batchNormalizationTraining(x, scale, bias, eps);
+    const { mean, variance, y } = formsOf(g).batchNormTraining === 'reductions' ? this.batchNormByOps(x, scale, bias, eps) : g.batchNormalizationTraining(x, scale, bias, eps);
     const n = elementCount(g, x, axes);
     const unbiased = g.mul(variance, g.div(n, g.sub(n, 1)));
     this.stateUpdates.set(runMean.name, g.add(g.mul(runMean, keep), g.mul(mean, 1 - keep)));
@@ -143,7 +144,7 @@ export class ModelBuilder {
   /** Max pooling, size x size windows at stride size. */
   maxPool2d(x: Value, size = 2): Value {
     const opts = { kernelShape: [size, size], strides: [size, size] };
-    if (this.kind !== 'training' || this.g.target === 'webgpu') return this.g.maxPool(x, opts);
+    if (this.kind !== 'training' || formsOf(this.g).maxPoolTraining === 'one MaxPool, window slots') return this.g.maxPool(x, opts);
     // CPU training graphs pool along columns, then rows: the same output, and
     // each pass's gradient is a few branch-free ops (see the MaxPool rule),
     // where MaxPool with Indices is several times slower on real activations.
@@ -171,8 +172,7 @@ export class ModelBuilder {
     const runMean = this.stateTensor(`${name}.running_mean`, [c], 0);
     const runVar = this.stateTensor(`${name}.running_var`, [c], 1);
     if (this.kind === 'training') return this.trainingBatchNorm(x, scale, shift, runMean, runVar, eps, 1 - momentum);
-    // WebGPU graphs keep the elementwise form, which every provider runs.
-    if (g.target === 'webgpu') return this.normalise(x, g.reshape(runMean, bshape), g.reshape(runVar, bshape), scale, shift, eps);
+    if (formsOf(g).batchNormEval === 'elementwise') return this.normalise(x, g.reshape(runMean, bshape), g.reshape(runVar, bshape), scale, shift, eps);
     return g.batchNormalization(x, scale, shift, runMean, runVar, eps);
   }
 
@@ -211,7 +211,7 @@ export class ModelBuilder {
     const g = this.g;
     const layer = this.dropoutCount++;
     const { seed, step } = this.rngInputs;
-    const u = g.target === 'webgpu' ? keepUniformExactFloat(g, x, seed, step, layer) : keepUniformInt64(g, x, seed, step, layer);
+    const u = formsOf(g).dropoutMask === 'exact-float hash' ? keepUniformExactFloat(g, x, seed, step, layer) : keepUniformInt64(g, x, seed, step, layer);
     const keep = g.cast(g.greaterOrEqual(u, rate), this.dtype);
     return g.mul(x, g.mul(keep, 1 / (1 - rate)));
   }

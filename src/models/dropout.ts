@@ -15,12 +15,12 @@
 import type { Graph, Value } from '../graph/graph.ts';
 import { onesLike } from '../graph/counts.ts';
 import { LossgraphError } from '../errors.ts';
+import { formsOf } from '../graph/forms.ts';
 
 /** Uniform [0, 1) numbers of x's shape, from int64 seed and step scalars (the CPU/CUDA form). */
 export function keepUniformInt64(g: Graph, x: Value, seed: Value, step: Value, layer: number): Value {
   const shape = g.shape(x);
-  // ORT's CUDA provider has no int64 ReduceProd; Size is the same count (the CPU graphs keep their bytes).
-  const count = g.target === 'cuda' ? g.size(x) : g.reduceProd(shape, undefined, false);
+  const count = formsOf(g).dropoutCount === 'Size' ? g.size(x) : g.reduceProd(shape, undefined, false);
   const index = g.reshape(g.range(g.constant('int64', [], [0]), count, g.constant('int64', [], [1])), shape);
   const M = 2 ** 31;
   const mod = (v: Value) => g.mod(v, M);

@@ -4,6 +4,7 @@ import { nodeWindow } from '../../graph/attrs.ts';
 import { convInputGrad, inverseWindowCounts, onesKernel, staticSpatial } from '../../graph/conv_forms.ts';
 import type { Graph, Value } from '../../graph/graph.ts';
 import { intAttr, intsAttr, refuse, reshapeLike, shapeOf } from './util.ts';
+import { formsOf } from '../../graph/forms.ts';
 
 // The maximum's flat index (MaxPool's second output) routes each dy to exactly
 // one input element. Comparing x with the upsampled output instead would hand
@@ -20,7 +21,7 @@ registerGradient('MaxPool', ({ g, node, x, y, dy }) => {
   };
   if (!y[1]) {
     // Without indices: route by comparison where the window allows it (each target its measured form).
-    const routed = (g.target === 'webgpu' ? maxPoolGradByWindowSlots : maxPoolGradAlongOneAxis)(g, x[0]!, y[0]!, dy[0]!, opts);
+    const routed = (formsOf(g).maxPoolTraining === 'one MaxPool, window slots' ? maxPoolGradByWindowSlots : maxPoolGradAlongOneAxis)(g, x[0]!, y[0]!, dy[0]!, opts);
     if (routed) return [routed];
   }
   // Reuse the forward node's indices when it computed them; else recompute (cheap next to a Conv).
