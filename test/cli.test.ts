@@ -204,6 +204,10 @@ test('flags a person mistypes are one line and exit 2, before anything is writte
     [cli(['serve', dir, '--port', 'abc']), /^lossgraph: --port abc: not a number$/m],
     [cli(['serve', dir, '--port=8o8o']), /^lossgraph: --port 8o8o: not a number$/m],
     [cli(['train', '--data', 'embedded', '--batch', 'ten', '--out', join(dir, 'x')]), /^lossgraph: --batch ten: not a number$/m],
+    // The schema run.json is read back with checks runs made from flags too: no run starts that its run.json would refuse.
+    [train('--seed', '2.5'), /^lossgraph: --seed must be a whole number, got 2\.5$/m],
+    [train('--seed', '1e12'), /^lossgraph: --seed must be less than or equal to 2147483647, got 1000000000000$/m],
+    [train('--batch', '1e7'), /^lossgraph: --batch must be less than or equal to 1000000, got 10000000$/m],
   ];
   for (const [r, expected] of cases) {
     assert.equal(r.code, 2, r.stdout);

@@ -36,7 +36,7 @@ test('jobs from a queue are validated like CLI input: unknown fields, wrong type
   };
   refused((j) => (j.config.script = 'rm -rf /'), /^job: config: has 'script', a field lossgraph does not know$/);
   refused((j) => (j.config.epochs = '5'), /^job: config\.epochs: must be number, not string$/);
-  refused((j) => (j.config.lr = -1), /^job: config\.lr: must be greater than 0$/);
+  refused((j) => (j.config.lr = -1), /^job: config\.lr: must be a positive number$/);
   refused((j) => (j.config.batch = 0), /^job: config\.batch: must be greater than or equal to 1$/);
   refused((j) => (j.config.stepsPerRun = 0), /^job: config\.stepsPerRun: must be greater than or equal to 1$/);
   const k = makeJob({ ...config, stepsPerRun: 4 }, { label: 'ce', dir: 'cmp/0/seed-1', fingerprint: 'f'.repeat(32) });

@@ -14,6 +14,7 @@ import { TeacherTargets } from '../train/teacher.ts';
 import { TensorBoardWriter } from '../train/tensorboard.ts';
 import { TARGETS } from '../graph/graph.ts';
 import { metricsSummary, type Metrics } from '../train/metrics.ts';
+import { LR_SCHEDULES, RUN_PROVIDERS, SIGMA_DECAY_OF, checkRunSettings } from '../train/run_schema.ts';
 import { parseParams, warnUnusedParams } from './args.ts';
 
 export { metricsSummary };
@@ -37,12 +38,12 @@ export function runOptions<T>(y: Argv<T>) {
     .option('epochs', { type: 'number', default: DEFAULT_CONFIG.epochs })
     .option('batch', { type: 'number', default: DEFAULT_CONFIG.batch })
     .option('lr', { type: 'number', default: DEFAULT_CONFIG.lr, describe: 'learning rate' })
-    .option('lr-schedule', { choices: ['constant', 'cosine', 'step'] as const, default: 'constant' as const })
+    .option('lr-schedule', { choices: LR_SCHEDULES, default: DEFAULT_CONFIG.lrSchedule })
     .option('lr-step-every', { type: 'number', default: DEFAULT_CONFIG.stepEvery, describe: 'epochs between step decays' })
     .option('lr-step-gamma', { type: 'number', default: DEFAULT_CONFIG.stepGamma })
     .option('optimizer', { type: 'string', default: DEFAULT_CONFIG.optimizer, describe: 'sgd or adamw, with options (sgd:momentum=0.9)' })
     .option('sigma-decay', { type: 'number', describe: 'per-epoch decay of gaussian_kl sigma (a standard deviation): sigma_e = max(sigma-min, sigma_0 * GAMMA^e)' })
-    .option('sigma-decay-of', { choices: ['sigma', 'variance'] as const, default: 'sigma' as const, describe: 'what --sigma-decay multiplies each epoch: sigma, or the variance sigma^2 (seed 000\'s wording; sigma then falls by sqrt(GAMMA))' })
+    .option('sigma-decay-of', { choices: SIGMA_DECAY_OF, default: 'sigma' as const, describe: 'what --sigma-decay multiplies each epoch: sigma, or the variance sigma^2 (seed 000\'s wording; sigma then falls by sqrt(GAMMA))' })
     .option('sigma-min', { type: 'number', default: DEFAULT_CONFIG.sigmaMin, describe: 'floor of the decayed sigma, > 0 (ours, not seed 000\'s)' })
     .option('class-weights', { type: 'string', describe: "class weights for ce, label_smoothing, focal: 'balanced' (n / (K n_k) on the training split) or a comma list, one per class" })
     .option('importance-weights', { type: 'string', describe: 'importance weights of the K-1 ordinal thresholds for coral and corn: a comma list' })
@@ -50,7 +51,7 @@ export function runOptions<T>(y: Argv<T>) {
     .option('clip-grad-norm', { type: 'number', describe: "clip the global gradient norm to this before each update (PyTorch's clip_grad_norm_), inside the training graph" })
     .option('teacher', { type: 'string', describe: "a trained run whose predictions, softened by the loss's temperature, are the targets (distillation: --loss '0.5*ce + 0.5*kl(T=4)')" })
     .option('param', { type: 'string', array: true, default: [] as string[], describe: 'bind a named parameter of the loss spec, e.g. --param alpha=0.5' })
-    .option('ep', { choices: ['cpu', 'cuda'] as const, default: 'cpu' as const, describe: 'execution provider' })
+    .option('ep', { choices: RUN_PROVIDERS, default: DEFAULT_CONFIG.ep, describe: 'execution provider' })
     .option('feature-cache', { type: 'boolean', default: true, describe: "with an imported model whose body is frozen (train=head, bn=frozen) and no augmentation, compute each image's features once and train the head on them (--no-feature-cache: the whole model every step)" })
     .option('steps-per-run', { type: 'number', describe: `training steps per run of the training graph (default ${DEFAULT_STEPS_PER_RUN}, fewer for large images); the updates are the same, more steps per run copy the weights out of ONNX Runtime less often` })
     .option('image-size', { type: 'string', describe: 'CxHxW for image folders, UTKFace and Pets (default 3x32x32)' })
@@ -94,6 +95,12 @@ function columnList(text: string | undefined): string[] | undefined {
 export function configFrom(a: RunArgs, loss: string, seed: number, params: Record<string, number>): RunConfig {
   const augment = String(a.augment ?? '').split(',').filter(Boolean);
   for (const x of augment) if (x !== 'crop' && x !== 'flip') throw new ArgumentError(`--augment ${x}: use crop and/or flip`);
+  // The checks above and in the driver say most problems in the flags' own words; the schema run.json is read
+  // back with has the last word, so a run is never started that its own run.json would refuse.
+  return checkRunSettings(fromFlags(a, loss, seed, params, augment)) as RunConfig;
+}
+
+function fromFlags(a: RunArgs, loss: string, seed: number, params: Record<string, number>, augment: string[]): RunConfig {
   return {
     data: a.data,
     dataOptions: {

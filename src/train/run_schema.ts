@@ -1,16 +1,24 @@
-// The run configuration, described once as a schema: run.json is read back
-// through it (a hand-edited run.json with `"data": 5` or no `augment` failed as
-// an internal error), a queue job's config is checked by it (unknown fields,
-// `constructor` among them, are refused), and so is the training history a
-// checkpoint carries in its metadata. The RunConfig type (driver.ts) stays the
-// commented description of each field; a check there keeps the two the same.
+// The run configuration, described once as a schema: a run assembled from
+// command-line flags is checked by it before anything runs (so what train
+// writes, run.json can read back), run.json is read back through it (a
+// hand-edited run.json with `"data": 5` or no `augment` failed as an internal
+// error), a queue job's config is checked by it (unknown fields, `constructor`
+// among them, are refused), and so is the training history a checkpoint
+// carries in its metadata. The command line takes its choices from here. The
+// RunConfig type (config.ts) stays the commented description of each field; a
+// check in run_folder.ts keeps the two the same.
 import { z } from 'zod';
 import { ArgumentError, ArtifactError } from '../errors.ts';
 import { TARGETS } from '../graph/graph.ts';
 import { parseWith } from '../validation.ts';
 
-const finite = z.number().finite();
-const positive = z.number().positive().finite();
+/** The choices of the run's enumerated settings, for the schema and the command line's options alike. */
+export const LR_SCHEDULES = ['constant', 'cosine', 'step'] as const;
+export const SIGMA_DECAY_OF = ['sigma', 'variance'] as const;
+export const RUN_PROVIDERS = ['cpu', 'cuda'] as const;
+
+const finite = z.number().finite({ message: 'must be a finite number' });
+const positive = z.number().positive({ message: 'must be a positive number' }).finite({ message: 'must be a positive number' });
 const text = z.string().max(4096);
 const int = (min: number, max = Number.MAX_SAFE_INTEGER) => z.number().int().min(min).max(max);
 const columns = z.array(text).max(10_000);
@@ -34,15 +42,15 @@ const runFields = {
   epochs: int(1, 1_000_000),
   batch: int(1, 1_000_000),
   lr: positive,
-  lrSchedule: z.enum(['constant', 'cosine', 'step']),
+  lrSchedule: z.enum(LR_SCHEDULES),
   stepEvery: int(1),
   stepGamma: positive,
   sigmaDecay: positive.optional(),
-  sigmaDecayOf: z.enum(['sigma', 'variance']).optional(),
+  sigmaDecayOf: z.enum(SIGMA_DECAY_OF).optional(),
   sigmaMin: finite,
   seed: int(-(2 ** 31), 2 ** 31 - 1),
   augment: z.object({ crop: int(0, 1024), flip: z.boolean() }).strict(),
-  ep: z.enum(['cpu', 'cuda']),
+  ep: z.enum(RUN_PROVIDERS),
   clipGradNorm: positive.optional(),
   target: z.enum(TARGETS).optional(),
   classWeights: z.union([z.literal('balanced'), z.array(finite).max(100_000)]).optional(),
@@ -85,6 +93,21 @@ export function parseRunConfig(json: string, where: string): z.infer<typeof runC
     throw new ArtifactError(`${where}: not valid JSON`);
   }
   return parseWith(runConfigSchema, raw, where, ArtifactError);
+}
+
+/** The flag that sets a run field, where it is not the field's name in kebab case. */
+const FLAGS: Record<string, string> = { lossParams: 'param', stepEvery: 'lr-step-every', stepGamma: 'lr-step-gamma', ep: 'ep', ageBins: 'age-bin-width', maxMemoryMiB: 'max-memory', labelColumns: 'label-columns' };
+
+/** `stepEvery` as `--lr-step-every`, `dataOptions.imageSize` as `--image-size`. */
+function flagOf(path: readonly (string | number)[]): string | undefined {
+  const key = path[0] === 'dataOptions' ? path[1] : path[0];
+  if (typeof key !== 'string') return undefined;
+  return `--${FLAGS[key] ?? key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+}
+
+/** A run assembled from command-line flags, checked by the schema run.json is read back with; a problem names its flag. */
+export function checkRunSettings(config: unknown): z.infer<typeof runConfigSchema> {
+  return parseWith(runConfigSchema, config, 'the run settings', ArgumentError, flagOf);
 }
 
 /** A job's configuration, from a queue: refused in one line naming the field. */
