@@ -9,8 +9,8 @@ import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { ArgumentError } from '../src/errors.ts';
 import { DEFAULT_CONFIG, type RunConfig } from '../src/train/config.ts';
-import { decodeResult, encodeResult, jobId, makeJob, validateJob, type JobResult } from '../src/train/jobs.ts';
-import { parseQueueUrl } from '../src/train/queue.ts';
+import { decodeResult, encodeResult, jobId, makeJob, validateJob, type JobResult } from '../src/grid/jobs.ts';
+import { parseQueueUrl } from '../src/grid/queue.ts';
 
 const BIN = fileURLToPath(new URL('../bin/lossgraph.js', import.meta.url));
 const config: RunConfig = { ...DEFAULT_CONFIG, data: 'embedded', model: 'mlp:16', loss: 'ce', seed: 1, threads: 1, dataOptions: { cacheDir: '/home/me/.cache/lossgraph' } };
@@ -100,7 +100,7 @@ test('compare --workers 2 gives the sequential table, bit for bit; bad flags are
 });
 
 test('each row is read in one sentence that claims only what the intervals show', async () => {
-  const { readRows } = await import('../src/train/grid_figures.ts');
+  const { readRows } = await import('../src/grid/figures.ts');
   const cols = [{ key: 'accuracy', title: 'accuracy' }, { key: 'mae', title: 'MAE', lower: true }];
   const row = (label: string, acc?: [number, number], mae?: [number, number]) => ({
     label,

@@ -1,5 +1,5 @@
 // The data flow reads one way: spec -> graph -> artifacts -> runtime -> driver
-// -> report / web / cli. A module imports only from its own layer or layers to
+// -> grids / report / web -> cli. A module imports only from its own layer or layers to
 // its left; the compiler and the page use no Node built-ins; the runtime needs
 // only the artifact contract (no compiler module), with file access in its one
 // Node-only module. This test reads every import in src/ and web/.
@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 /** Position in the flow; files directly in src/ (errors, hyperparameters, version) stand outside it and import nothing of it. */
-const RANK: Record<string, number> = { onnx: 0, graph: 1, autograd: 2, losses: 2, models: 2, optim: 2, artifacts: 3, runtime: 4, data: 4, train: 5, web: 6, cli: 7 };
+const RANK: Record<string, number> = { onnx: 0, graph: 1, autograd: 2, losses: 2, models: 2, optim: 2, artifacts: 3, runtime: 4, data: 4, train: 5, grid: 6, web: 6, cli: 7 };
 const COMPILER = new Set(['onnx', 'graph', 'autograd', 'losses', 'models', 'optim']);
 /** Node-only modules: allowed Node built-ins, and never reached from the page. */
 const NODE_ONLY = new Set(['src/artifacts/durable_write.ts', 'src/artifacts/files.ts', 'src/artifacts/folders.ts', 'src/artifacts/model_file.ts', 'src/runtime/node.ts']);

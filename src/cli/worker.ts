@@ -5,9 +5,9 @@
 import { resolve } from 'node:path';
 import { defaultCacheDir } from '../data/cache.ts';
 import { ArgumentError, LossgraphError } from '../errors.ts';
-import { LastLoadedData, encodeResult, runJob, validateJob } from '../train/jobs.ts';
-import type { FromChild, ToChild } from '../train/pool.ts';
-import { runQueueWorker } from '../train/queue.ts';
+import { LastLoadedData, encodeResult, runJob, validateJob } from '../grid/jobs.ts';
+import type { FromChild, ToChild } from '../grid/pool.ts';
+import { runQueueWorker } from '../grid/queue.ts';
 import type { RunArgs } from './train.ts';
 
 function positiveInt(name: string, v: unknown, max = Number.MAX_SAFE_INTEGER): number {

@@ -5,7 +5,7 @@
 // seeds, and one sentence per row reading its differences. Specs are
 // Vega-Lite, rendered to inline SVG by report.ts.
 import type { TopLevelSpec } from 'vega-lite';
-import { meanInterval } from './metrics.ts';
+import { meanInterval } from '../train/metrics.ts';
 
 export interface GridRow {
   label: string;

@@ -17,12 +17,12 @@ import { loadData, type DataOptions } from '../data/index.ts';
 import { ArgumentError, DataError } from '../errors.ts';
 import { parseWith } from '../validation.ts';
 import { VERSION } from '../version.ts';
-import { jobConfigSchema } from './run_schema.ts';
-import type { RunConfig } from './config.ts';
-import { runTraining } from './driver.ts';
-import type { EpochRecord } from './evaluate.ts';
-import type { Metrics } from './metrics.ts';
-import { writeRunReport } from './report.ts';
+import { jobConfigSchema } from '../train/run_schema.ts';
+import type { RunConfig } from '../train/config.ts';
+import { runTraining } from '../train/driver.ts';
+import type { EpochRecord } from '../train/evaluate.ts';
+import type { Metrics } from '../train/metrics.ts';
+import { writeRunReport } from '../train/report.ts';
 
 export const JOB_FORMAT = 1;
 
