@@ -219,6 +219,13 @@ test('names typed after choosing "New classes" are the ones trained, without tog
   await page.fill('#new-classes', 'bluish, greenish, reddish');
   assert.deepEqual(await page.$$eval('#cards .card .name', (n) => n.map((x) => x.textContent)), ['bluish', 'greenish', 'reddish']);
   await addColours(page);
+  // Retyping a name (deleting it first) keeps its images; half-typed names are no error.
+  await page.fill('#new-classes', 'bluish, greenish,');
+  assert.deepEqual(await page.$$eval('#cards .card .name', (n) => n.map((x) => x.textContent)), ['bluish', 'greenish']);
+  await page.fill('#new-classes', 'bluish, greenish, redd');
+  await page.fill('#new-classes', 'bluish, greenish, reddish');
+  assert.deepEqual(await cardCounts(page), ['bluish: 5 images, 1 held back / 5 thumbnails', 'greenish: 5 images, 1 held back / 5 thumbnails', 'reddish: 5 images, 1 held back / 5 thumbnails']);
+  assert.equal(await page.isHidden('#error'), true);
   await page.fill('#steps', '3');
   await page.click('#start');
   await page.waitForFunction(() => /^Fine-tuned in this page/.test(document.getElementById('model-line')!.textContent ?? ''));

@@ -58,14 +58,16 @@ export class App extends Classifier {
 
   /**
    * The classes to label and train: the model's, or new ones. Images keep
-   * their class by position (renaming a class keeps its images); images of
-   * classes that no longer exist are dropped, and the page says so.
+   * their class by position (renaming a class keeps its images). Images of
+   * classes that no longer exist are dropped, and the page says so; but not
+   * while the names are being typed (`typing`): deleting a name to retype it
+   * must not lose its images.
    */
-  setClasses(classes: ClassSet): void {
+  setClasses(classes: ClassSet, o: { typing?: boolean } = {}): void {
     const names = classes.mode === 'new' ? classes.classes : this.meta.classes;
     if (classes.mode === 'new' && names.length < 2) throw new Error(`name at least 2 classes, separated by commas (got ${names.length})`);
     if (new Set(names).size !== names.length) throw new Error(`class names must differ: ${names.join(', ')}`);
-    const dropped = this.labelled.keepClasses(names.length);
+    const dropped = o.typing ? 0 : this.labelled.keepClasses(names.length);
     if (names.length !== this.classNames.length) this.picked.clear();
     this.classSet = classes;
     this.classNames = [...names];

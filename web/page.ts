@@ -39,11 +39,21 @@ document.addEventListener('paste', async (e) => {
 });
 // The class set follows the form as it changes: the radio, and the names as they are typed.
 const followForm = () => app.run(async () => app.setClasses(app.classesFromForm()));
-for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) r.addEventListener('change', followForm);
+for (const r of document.querySelectorAll<HTMLInputElement>('input[name=mode]')) r.addEventListener('change', () => followForm());
+// As names are typed the cards follow (images of a name being retyped are kept); leaving the field settles them.
 $('new-classes').addEventListener('input', () => {
+  if (app.classesFromForm().mode !== 'new') return;
+  // Half-typed names ("cats,") are not an error yet: leaving the field or Start says so.
+  try {
+    app.setClasses(app.classesFromForm(), { typing: true });
+  } catch {
+    // the cards keep the last names that made sense
+  }
+});
+$('new-classes').addEventListener('change', () => {
   if (app.classesFromForm().mode === 'new') void followForm();
 });
-$('loss-spec').addEventListener('change', followForm);
+$('loss-spec').addEventListener('change', () => followForm());
 $('start').addEventListener('click', () => app.run(async () => {
   app.setClasses(app.classesFromForm());
   return app.finetune({
