@@ -176,7 +176,7 @@ export class App extends Classifier {
 
   /** Adds the camera's current frame to the class it was opened for. */
   captureFrame(): number {
-    const x = pixelsToTensor(this.webcam.frame(), { width: this.meta.preprocess.width, height: this.meta.preprocess.height, channels: this.meta.preprocess.channels });
+    const x = pixelsToTensor(this.webcam.frame(), this.tensorSize);
     this.labelled.add(x, this.webcamLabel, tensorThumbnail(x, this.shape));
     this.renderLabelled();
     return this.labelled.size;

@@ -4,6 +4,7 @@
 // shows the prediction. It loads no part of lossgraph's compiler.
 import { FILES, TENSORS } from '../src/artifacts/contract.ts';
 import type { BundleMeta } from '../src/artifacts/web_bundle.ts';
+import type { TensorSize } from '../src/data/pixels.ts';
 import type { BackendChoice } from './messages.ts';
 import { Session } from '../src/runtime/session.ts';
 import { Decoder } from './decoder.ts';
@@ -104,11 +105,16 @@ export class Classifier {
     return [p.channels, p.height, p.width];
   }
 
+  /** The size pixels are resized to for the model (pixels.ts's TensorSize). */
+  protected get tensorSize(): TensorSize {
+    const p = this.meta.preprocess;
+    return { width: p.width, height: p.height, channels: p.channels };
+  }
+
   /** The model's input for an image file's bytes: the same decoder and steps as the Node loader, in the decoder worker. */
   async preprocess(bytes: Uint8Array): Promise<Float32Array> {
     await this.ready;
-    const p = this.meta.preprocess;
-    return (await this.decoder.decode(bytes, { width: p.width, height: p.height, channels: p.channels })).tensor;
+    return (await this.decoder.decode(bytes, this.tensorSize)).tensor;
   }
 
   /** Classifies an image file's bytes; `name` is the file's, for messages. */
@@ -119,7 +125,7 @@ export class Classifier {
     await this.ready;
     let decoded: { tensor: Float32Array; width: number; height: number };
     try {
-      decoded = await this.decoder.decode(bytes, { width: this.meta.preprocess.width, height: this.meta.preprocess.height, channels: this.meta.preprocess.channels });
+      decoded = await this.decoder.decode(bytes, this.tensorSize);
     } catch {
       if (seq === this.shownSeq) $('timing').textContent = '';
       throw new Error(`${name}: not an image the page can read (JPEG, PNG, BMP, GIF, WebP or TIFF)`);

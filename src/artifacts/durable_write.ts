@@ -12,8 +12,12 @@ export function writeAll(fd: number, bytes: Uint8Array, position?: number): void
   for (let done = 0; done < bytes.length; ) done += writeSync(fd, bytes, done, bytes.length - done, position === undefined ? null : position + done);
 }
 
-/** Creates `path` through a temporary file that `fill` writes; on any failure the temporary file is removed and the error passed on. */
-export function writeDurably(path: string, fill: (fd: number) => void): void {
+/**
+ * Creates `path` through a temporary file that `fill` writes; on any failure the temporary file is
+ * removed and the error passed on. `syncFolderAfter: false` leaves the folder's sync to a caller
+ * that writes several files there and syncs once.
+ */
+export function writeDurably(path: string, fill: (fd: number) => void, o: { syncFolderAfter?: boolean } = {}): void {
   const tmp = `${path}.tmp-${process.pid}`;
   try {
     const fd = openSync(tmp, 'w');
@@ -28,7 +32,7 @@ export function writeDurably(path: string, fill: (fd: number) => void): void {
     rmSync(tmp, { force: true });
     throw e;
   }
-  syncFolder(dirname(path));
+  if (o.syncFolderAfter !== false) syncFolder(dirname(path));
 }
 
 /** fsync of a folder, so renames in it are durable (not possible on every platform; harmless to skip there). */

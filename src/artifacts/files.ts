@@ -6,22 +6,25 @@ import { join } from 'node:path';
 import { ArtifactError } from '../errors.ts';
 import { buildArtifacts } from './build.ts';
 import { FILES, type ArtifactSpec } from './contract.ts';
-import { writeAll, writeDurably } from './durable_write.ts';
+import { syncFolder, writeAll, writeDurably } from './durable_write.ts';
 import { beginFolder } from './folders.ts';
 import { readImportedModel } from './model_file.ts';
 
 /** Writes `files` into `dir`, each durably (durable_write.ts): a crash leaves the old file or the new, never half. */
 export function writeFiles(dir: string, files: Record<string, Uint8Array>): string[] {
   mkdirSync(dir, { recursive: true });
-  return Object.entries(files).map(([name, bytes]) => {
+  const written = Object.entries(files).map(([name, bytes]) => {
     const path = join(dir, name);
     try {
-      writeDurably(path, (fd) => writeAll(fd, bytes));
+      writeDurably(path, (fd) => writeAll(fd, bytes), { syncFolderAfter: false });
     } catch (e) {
       throw new ArtifactError(`cannot write ${path}: ${(e as Error).message}`);
     }
     return path;
   });
+  // One sync of the folder makes every rename in it durable.
+  syncFolder(dir);
+  return written;
 }
 
 /** The TypeScript API of `lossgraph build`: writes the artifact folder and returns the file paths. */

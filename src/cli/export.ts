@@ -53,7 +53,7 @@ export function pickSamples(test: Int32Array, labels: Int32Array, classes: numbe
  */
 export function withoutPath(spec: string): string {
   const m = /^([a-z-]+):([^;]*)(.*)$/.exec(spec);
-  if (!m || m[1] === 'cnn' || m[1] === 'mlp' || m[1] === 'linear') return spec;
+  if (!m) return spec;
   return `${m[1]}:${m[2]!.replace(/[\\/]+$/, '').split(/[\\/]/).pop()}${m[3]}`;
 }
 

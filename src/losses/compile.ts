@@ -15,10 +15,19 @@ import type { Value } from '../graph/graph.ts';
 import { describeRange, inRange, type HyperparameterInfo, type Unscheduled } from '../hyperparameters.ts';
 import { knownLosses, lossDefinition } from './registry.ts';
 import { termsOf, type Expr } from './spec.ts';
-import { checkWeight, fail, fixedArgs, intersect, numeric, parseLossSpec, resolveArgs, termWeights, type LossSpec } from './loss_spec.ts';
+import { checkWeight, fail, fixedArgs, numeric, parseLossSpec, resolveArgs, termWeights, type LossSpec } from './loss_spec.ts';
 import type { ArgValue, LossContext, Predictions, PredictContext, Range, TermContext } from './types.ts';
 
 export type { Unscheduled };
+
+/** The narrower of two ranges (where a parameter feeds several arguments, it must fit them all). */
+function intersect(a: Range | undefined, b: Range | undefined): Range | undefined {
+  if (!a || !b) return a ?? b;
+  const out: Range = { ...a };
+  if (b.min !== undefined && (out.min === undefined || b.min > out.min || (b.min === out.min && b.minExclusive))) Object.assign(out, { min: b.min, minExclusive: b.minExclusive });
+  if (b.max !== undefined && (out.max === undefined || b.max < out.max || (b.max === out.max && b.maxExclusive))) Object.assign(out, { max: b.max, maxExclusive: b.maxExclusive });
+  return out;
+}
 
 /** A hyperparameter with the graph input it feeds. */
 export interface Hyperparameter extends HyperparameterInfo {

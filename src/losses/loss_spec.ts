@@ -7,7 +7,7 @@ import { LossgraphError } from '../errors.ts';
 import { describeRange, inRange } from '../hyperparameters.ts';
 import { isLoss, knownLosses, lossDefinition } from './registry.ts';
 import { SpecError, checkParamName, hasTerm, parseSpec, termsOf, type Expr } from './spec.ts';
-import type { ArgSpec, Head, LossDefinition, Need, Range, TargetRule } from './types.ts';
+import type { ArgSpec, Head, LossDefinition, Need, TargetRule } from './types.ts';
 
 export type Term = Extract<Expr, { kind: 'term' }>;
 
@@ -45,14 +45,6 @@ const HEAD_WORDS: Record<Head, string> = {
 
 export function fail(spec: string, col: number, what: string): never {
   throw new SpecError(`loss spec '${spec}': ${what} at column ${col}`);
-}
-
-export function intersect(a: Range | undefined, b: Range | undefined): Range | undefined {
-  if (!a || !b) return a ?? b;
-  const out: Range = { ...a };
-  if (b.min !== undefined && (out.min === undefined || b.min > out.min || (b.min === out.min && b.minExclusive))) Object.assign(out, { min: b.min, minExclusive: b.minExclusive });
-  if (b.max !== undefined && (out.max === undefined || b.max < out.max || (b.max === out.max && b.maxExclusive))) Object.assign(out, { max: b.max, maxExclusive: b.maxExclusive });
-  return out;
 }
 
 /** How many loss specs this process has parsed: a spec is parsed once at the edge and passed down (a test holds train to one). */
